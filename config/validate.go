@@ -1,0 +1,196 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/url"
+	"reflect"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"github.com/go-sql-driver/mysql"
+)
+
+// Validate checks values that are well-typed but wrong, naming each key.
+// Chain-specific checks that need the chain code (is the xpub valid for the
+// network?) are made by the chain packages at start and by check-config.
+func (c Config) Validate() Problems {
+	var p Problems
+	s := c.Server
+	if _, _, err := net.SplitHostPort(s.Listen); err != nil {
+		p.Add("server.listen", "must be host:port, not %q", s.Listen)
+	}
+	oneOf(&p, "server.log_format", s.LogFormat, "text", "json")
+	oneOf(&p, "server.log_level", s.LogLevel, "debug", "info", "warn", "error")
+	for i, k := range s.APIKeys {
+		if len(k.Reveal()) < 16 {
+			p.Add("server.api_keys", "key %d is shorter than 16 characters", i)
+		}
+	}
+	if s.AllowUnauthenticated && !IsLoopbackListen(s.Listen) {
+		p.Add("server.allow_unauthenticated", "only allowed when server.listen is a loopback address, not %q", s.Listen)
+	}
+	if (s.TLSCert == "") != (s.TLSKey == "") {
+		p.Add("server.tls_cert", "tls_cert and tls_key must be set together")
+	}
+
+	d := c.Database
+	switch d.Driver {
+	case "sqlite":
+		if d.DSN == "" {
+			p.Add("database.dsn", "must name the SQLite file")
+		}
+	case "mysql":
+		if _, err := mysql.ParseDSN(d.DSN.Reveal()); err != nil {
+			p.Add("database.dsn", "not a MySQL DSN (user:password@tcp(host:port)/dbname)")
+		}
+	default:
+		p.Add("database.driver", "must be sqlite or mysql, not %q", d.Driver)
+	}
+
+	n := c.IPN
+	rangeInt(&p, "ipn.max_confirms", n.MaxConfirms, 0, 1000)
+	rangeInt(&p, "ipn.workers", n.Workers, 1, 1024)
+	rangeInt(&p, "ipn.per_host", n.PerHost, 1, 1024)
+	positive(&p, "ipn.timeout", n.Timeout)
+	positive(&p, "ipn.lease", n.Lease)
+	positive(&p, "ipn.poll_interval", n.PollInterval)
+	if n.Lease.D() > 0 && n.Timeout.D() > 0 && n.Lease.D() < 2*n.Timeout.D() {
+		p.Add("ipn.lease", "must be at least twice ipn.timeout (%s)", n.Timeout)
+	}
+	if len(n.RetrySchedule) == 0 {
+		p.Add("ipn.retry_schedule", "must list at least one wait")
+	}
+	for i, w := range n.RetrySchedule {
+		if w <= 0 {
+			p.Add("ipn.retry_schedule", "element %d must be positive, not %s", i, w)
+		}
+	}
+	if n.MaxAge < 0 {
+		p.Add("ipn.max_age", "must not be negative")
+	}
+
+	if b := c.Bitcoin; b.Enabled {
+		oneOf(&p, "bitcoin.network", b.Network, "mainnet", "testnet", "signet", "regtest")
+		if _, _, err := net.SplitHostPort(b.RPCHost); err != nil {
+			p.Add("bitcoin.rpc_host", "must be host:port, not %q", b.RPCHost)
+		}
+		if b.RPCCookie == "" && (b.RPCUser == "" || b.RPCPassword == "") {
+			p.Add("bitcoin.rpc_user", "set rpc_user and rpc_password, or rpc_cookie")
+		}
+		if b.XPub == "" {
+			p.Add("bitcoin.xpub", "required when bitcoin.enabled is true")
+		}
+		if b.AddressType != "" {
+			oneOf(&p, "bitcoin.address_type", b.AddressType, "p2pkh", "p2sh-p2wpkh", "p2wpkh", "p2tr")
+		}
+		rangeInt(&p, "bitcoin.gap_limit", b.GapLimit, 0, 10000)
+		if b.StartHeight < 0 {
+			p.Add("bitcoin.start_height", "must not be negative")
+		}
+		positive(&p, "bitcoin.poll_interval", b.PollInterval)
+	}
+
+	if m := c.Monero; m.Enabled {
+		httpURL(&p, "monero.wallet_rpc_url", m.WalletRPCURL)
+		httpURL(&p, "monero.daemon_rpc_url", m.DaemonRPCURL)
+		if (m.WalletRPCUser == "") != (m.WalletRPCPassword == "") {
+			p.Add("monero.wallet_rpc_user", "wallet_rpc_user and wallet_rpc_password must be set together")
+		}
+		positive(&p, "monero.poll_interval", m.PollInterval)
+		if m.ReorgWindow < 1 || m.ReorgWindow > 10000 {
+			p.Add("monero.reorg_window", "must be between 1 and 10000, not %d", m.ReorgWindow)
+		}
+	}
+	return p
+}
+
+// IsLoopbackListen reports whether a listen address binds loopback only.
+func IsLoopbackListen(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func oneOf(p *Problems, key, v string, allowed ...string) {
+	for _, a := range allowed {
+		if v == a {
+			return
+		}
+	}
+	p.Add(key, "must be one of %s, not %q", strings.Join(allowed, ", "), v)
+}
+
+func rangeInt(p *Problems, key string, v, lo, hi int) {
+	if v < lo || v > hi {
+		p.Add(key, "must be between %d and %d, not %d", lo, hi, v)
+	}
+}
+
+func positive(p *Problems, key string, d Duration) {
+	if d <= 0 {
+		p.Add(key, "must be a positive duration, not %s", d)
+	}
+}
+
+func httpURL(p *Problems, key, s string) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.Add(key, "must be an http(s) URL, not %q", s)
+	}
+}
+
+// MaskedDSN shows the DSN with its password replaced, for display.
+func (d Database) MaskedDSN() string {
+	if d.Driver != "mysql" {
+		return d.DSN.Reveal()
+	}
+	c, err := mysql.ParseDSN(d.DSN.Reveal())
+	if err != nil {
+		return masked
+	}
+	if c.Passwd != "" {
+		c.Passwd = masked
+	}
+	return c.FormatDSN()
+}
+
+// Render prints the effective configuration as TOML with every secret
+// masked (the DSN keeps everything but its password).
+func (c Config) Render() string {
+	var b bytes.Buffer
+	root := reflect.ValueOf(c)
+	for i := 0; i < root.NumField(); i++ {
+		sec := root.Field(i)
+		fmt.Fprintf(&b, "[%s]\n", root.Type().Field(i).Tag.Get("toml"))
+		for j := 0; j < sec.NumField(); j++ {
+			name := sec.Type().Field(j).Tag.Get("toml")
+			var v any = sec.Field(j).Interface()
+			if db, ok := sec.Interface().(Database); ok && name == "dsn" {
+				v = db.MaskedDSN()
+			}
+			line, err := encodeValue(name, v)
+			if err != nil {
+				line = fmt.Sprintf("%s = %q # %v\n", name, "?", err)
+			}
+			b.WriteString(line)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func encodeValue(name string, v any) (string, error) {
+	var b bytes.Buffer
+	if err := toml.NewEncoder(&b).Encode(map[string]any{name: v}); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}

@@ -1,0 +1,248 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/ipnd/ipnd/chains"
+)
+
+const addressCols = `id, chain, address, derivation_index, account_index, subaddress_index, label, created_at`
+
+func scanAddress(sc interface{ Scan(...any) error }) (Address, error) {
+	var a Address
+	var chain string
+	var der, acc, sub sql.NullInt64
+	var created int64
+	if err := sc.Scan(&a.ID, &chain, &a.Address, &der, &acc, &sub, &a.Label, &created); err != nil {
+		return Address{}, err
+	}
+	a.Chain, a.CreatedAt = chains.Chain(chain), fromMicros(created)
+	a.DerivationIndex, a.AccountIndex, a.SubaddressIndex = idx(der), idx(acc), idx(sub)
+	return a, nil
+}
+
+func idx(n sql.NullInt64) *uint32 {
+	if !n.Valid {
+		return nil
+	}
+	v := uint32(n.Int64)
+	return &v
+}
+
+func nullIdx(p *uint32) any {
+	if p == nil {
+		return nil
+	}
+	return int64(*p)
+}
+
+func addressBy(ctx context.Context, q queryer, where string, args ...any) (Address, error) {
+	a, err := scanAddress(q.QueryRowContext(ctx, `SELECT `+addressCols+` FROM addresses WHERE `+where, args...))
+	if err != nil {
+		return Address{}, notFound(err, "address")
+	}
+	return a, nil
+}
+
+// AddressByString finds a watched address.
+func (l *Ledger) AddressByString(ctx context.Context, c chains.Chain, addr string) (Address, error) {
+	return addressBy(ctx, l.db, `chain = ? AND address = ?`, string(c), addr)
+}
+
+// AddressByIndex finds the Bitcoin address allocated at a derivation index.
+func (l *Ledger) AddressByIndex(ctx context.Context, c chains.Chain, index uint32) (Address, error) {
+	return addressBy(ctx, l.db, `chain = ? AND derivation_index = ?`, string(c), int64(index))
+}
+
+// Addresses lists every watched address of a chain, oldest first.
+func (l *Ledger) Addresses(ctx context.Context, c chains.Chain) ([]Address, error) {
+	rows, err := l.db.QueryContext(ctx, `SELECT `+addressCols+` FROM addresses WHERE chain = ? ORDER BY id`, string(c))
+	if err != nil {
+		return nil, fmt.Errorf("list %s addresses: %w", c, err)
+	}
+	defer rows.Close()
+	var out []Address
+	for rows.Next() {
+		a, err := scanAddress(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list %s addresses: %w", c, err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// MaxIndex is the highest allocated index: the derivation index for Bitcoin
+// (account ignored), the subaddress index within account for Monero; -1 if
+// none.
+func (l *Ledger) MaxIndex(ctx context.Context, c chains.Chain, account uint32) (int64, error) {
+	var v sql.NullInt64
+	var err error
+	if c == chains.XMR {
+		err = l.db.QueryRowContext(ctx, `SELECT MAX(subaddress_index) FROM addresses WHERE chain = ? AND account_index = ?`,
+			string(c), int64(account)).Scan(&v)
+	} else {
+		err = l.db.QueryRowContext(ctx, `SELECT MAX(derivation_index) FROM addresses WHERE chain = ?`, string(c)).Scan(&v)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("highest %s index: %w", c, err)
+	}
+	if !v.Valid {
+		return -1, nil
+	}
+	return v.Int64, nil
+}
+
+// EnsureAddress records a (if new) and returns the stored row. Recording the
+// same address again is a no-op; an address recorded without indexes gets
+// them filled in. It fails with ErrIndexTaken when the indexes belong to
+// another address, and ErrAddressTaken when the address has other indexes.
+func (l *Ledger) EnsureAddress(ctx context.Context, a Address) (Address, error) {
+	var out Address
+	var err error
+	for try := 0; try < 3; try++ {
+		err = l.ExecTx(ctx, func(tx *sql.Tx) error {
+			var err error
+			out, err = l.ensureAddress(ctx, tx, a)
+			return err
+		})
+		if !errors.Is(err, errInsertRace) {
+			break
+		}
+	}
+	return out, err
+}
+
+// errInsertRace: another process inserted the same address concurrently;
+// a second try sees its row.
+var errInsertRace = errors.New("concurrent insert")
+
+func (l *Ledger) ensureAddress(ctx context.Context, tx *sql.Tx, a Address) (Address, error) {
+	if !a.Chain.Valid() || a.Address == "" {
+		return Address{}, fmt.Errorf("record address: chain and address are required")
+	}
+	existing, err := addressBy(ctx, tx, `chain = ? AND address = ?`+l.dialect.forUpdate, string(a.Chain), a.Address)
+	switch {
+	case err == nil:
+		if sameIdx(existing.DerivationIndex, a.DerivationIndex) && sameIdx(existing.AccountIndex, a.AccountIndex) &&
+			sameIdx(existing.SubaddressIndex, a.SubaddressIndex) {
+			return existing, nil
+		}
+		known := existing.DerivationIndex != nil || existing.AccountIndex != nil || existing.SubaddressIndex != nil
+		given := a.DerivationIndex != nil || a.AccountIndex != nil || a.SubaddressIndex != nil
+		if known && given {
+			return Address{}, fmt.Errorf("record %s address %s: %w", a.Chain, a.Address, ErrAddressTaken)
+		}
+		if !given {
+			return existing, nil // watching a derived address by its string
+		}
+		if err := l.indexFree(ctx, tx, a); err != nil {
+			return Address{}, err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE addresses SET derivation_index = ?, account_index = ?, subaddress_index = ? WHERE id = ?`,
+			nullIdx(a.DerivationIndex), nullIdx(a.AccountIndex), nullIdx(a.SubaddressIndex), existing.ID); err != nil {
+			return Address{}, fmt.Errorf("record %s address: %w", a.Chain, err)
+		}
+		existing.DerivationIndex, existing.AccountIndex, existing.SubaddressIndex = a.DerivationIndex, a.AccountIndex, a.SubaddressIndex
+		return existing, nil
+	case !errors.Is(err, ErrNotFound):
+		return Address{}, err
+	}
+	if err := l.indexFree(ctx, tx, a); err != nil {
+		return Address{}, err
+	}
+	now := l.now()
+	res, err := tx.ExecContext(ctx, `INSERT INTO addresses (chain, address, derivation_index, account_index, subaddress_index, label, created_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?)`, string(a.Chain), a.Address, nullIdx(a.DerivationIndex), nullIdx(a.AccountIndex),
+		nullIdx(a.SubaddressIndex), a.Label, micros(now))
+	if err != nil {
+		if isDuplicate(err) {
+			return Address{}, fmt.Errorf("record %s address %s: %w", a.Chain, a.Address, errInsertRace)
+		}
+		return Address{}, fmt.Errorf("record %s address: %w", a.Chain, err)
+	}
+	a.ID, err = res.LastInsertId()
+	a.CreatedAt = fromMicros(micros(now))
+	return a, err
+}
+
+func (l *Ledger) indexFree(ctx context.Context, tx *sql.Tx, a Address) error {
+	var other Address
+	var err error
+	switch {
+	case a.DerivationIndex != nil:
+		other, err = addressBy(ctx, tx, `chain = ? AND derivation_index = ?`, string(a.Chain), int64(*a.DerivationIndex))
+	case a.SubaddressIndex != nil:
+		other, err = addressBy(ctx, tx, `chain = ? AND account_index = ? AND subaddress_index = ?`,
+			string(a.Chain), nullIdx(a.AccountIndex), int64(*a.SubaddressIndex))
+	default:
+		return nil
+	}
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if other.Address != a.Address {
+		return fmt.Errorf("record %s address %s: %w (held by %s)", a.Chain, a.Address, ErrIndexTaken, other.Address)
+	}
+	return nil
+}
+
+func sameIdx(a, b *uint32) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return *a == *b
+}
+
+// MaxDerivationIndex is the highest non-hardened BIP32 index.
+const MaxDerivationIndex = math.MaxInt32
+
+// AllocateAddress hands out the next unused derivation index of chain: the
+// persisted counter is locked, indexes already in the ledger (fixed-index
+// allocations, gap addresses that received payments) are skipped, the
+// address is recorded and the counter advanced, all in one transaction, so
+// no index is handed out twice, across restarts and processes.
+func (l *Ledger) AllocateAddress(ctx context.Context, c chains.Chain, derive func(index uint32) (string, error), label string) (Address, error) {
+	var out Address
+	err := l.ExecTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, l.dialect.insertIgnore+` INTO address_counters (chain, next_index) VALUES (?, 0)`, string(c)); err != nil {
+			return fmt.Errorf("allocate %s address: %w", c, err)
+		}
+		var next int64
+		if err := tx.QueryRowContext(ctx, `SELECT next_index FROM address_counters WHERE chain = ?`+l.dialect.forUpdate, string(c)).Scan(&next); err != nil {
+			return fmt.Errorf("allocate %s address: %w", c, err)
+		}
+		for ; next <= MaxDerivationIndex; next++ {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM addresses WHERE chain = ? AND derivation_index = ?`, string(c), next).Scan(&n); err != nil {
+				return fmt.Errorf("allocate %s address: %w", c, err)
+			}
+			if n > 0 {
+				continue
+			}
+			s, err := derive(uint32(next))
+			if err != nil {
+				return fmt.Errorf("allocate %s address: derive index %d: %w", c, next, err)
+			}
+			if _, err := addressBy(ctx, tx, `chain = ? AND address = ?`, string(c), s); err == nil {
+				continue // already watched by its string (subscribed before it was allocated)
+			}
+			i := uint32(next)
+			out, err = l.ensureAddress(ctx, tx, Address{Chain: c, Address: s, DerivationIndex: &i, Label: label})
+			if err != nil {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, `UPDATE address_counters SET next_index = ? WHERE chain = ?`, next+1, string(c))
+			return err
+		}
+		return fmt.Errorf("allocate %s address: all %d indexes are used", c, int64(MaxDerivationIndex)+1)
+	})
+	return out, err
+}

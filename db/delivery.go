@@ -1,0 +1,220 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ipnd/ipnd/chains"
+)
+
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+func microDuration(us int64) time.Duration { return time.Duration(us) * time.Microsecond }
+
+const notificationCols = `n.id, n.subscription_id, s.chain, a.address, s.url, s.secret, n.confirmed, n.unconfirmed, n.height,
+  n.body, n.content_type, n.state, n.attempts, n.next_attempt_at, n.lease_owner, n.lease_until, n.last_status, n.last_error,
+  n.created_at, n.updated_at, n.delivered_at`
+
+func queryNotifications(ctx context.Context, q queryer, where string, args ...any) ([]Notification, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+notificationCols+` FROM notifications n
+  JOIN subscriptions s ON s.id = n.subscription_id JOIN addresses a ON a.id = s.address_id WHERE `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read notifications: %w", err)
+	}
+	defer rows.Close()
+	var out []Notification
+	for rows.Next() {
+		var n Notification
+		var chain string
+		var next, lease, created, updated, delivered int64
+		if err := rows.Scan(&n.ID, &n.SubscriptionID, &chain, &n.Address, &n.URL, &n.Secret, &n.Confirmed, &n.Unconfirmed,
+			&n.Height, &n.Body, &n.ContentType, &n.State, &n.Attempts, &next, &n.LeaseOwner, &lease, &n.LastStatus,
+			&n.LastError, &created, &updated, &delivered); err != nil {
+			return nil, fmt.Errorf("read notifications: %w", err)
+		}
+		n.Chain = chains.Chain(chain)
+		n.NextAttemptAt, n.LeaseUntil = fromMicros(next), fromMicros(lease)
+		n.CreatedAt, n.UpdatedAt, n.DeliveredAt = fromMicros(created), fromMicros(updated), fromMicros(delivered)
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// Notifications returns a subscription's newest notifications.
+func (l *Ledger) Notifications(ctx context.Context, subscriptionID int64, limit int) ([]Notification, error) {
+	return queryNotifications(ctx, l.db, `n.subscription_id = ? ORDER BY n.id DESC LIMIT ?`, subscriptionID, limit)
+}
+
+// Notification returns one notification.
+func (l *Ledger) Notification(ctx context.Context, id int64) (Notification, error) {
+	ns, err := queryNotifications(ctx, l.db, `n.id = ?`, id)
+	if err != nil {
+		return Notification{}, err
+	}
+	if len(ns) == 0 {
+		return Notification{}, fmt.Errorf("notification %d: %w", id, ErrNotFound)
+	}
+	return ns[0], nil
+}
+
+// ClaimDue leases up to limit pending notifications whose next attempt is
+// due, for owner, until now+lease. A row is never leased to two owners at
+// once (MySQL: SKIP LOCKED; SQLite: one writer), a subscription never has
+// two notifications in flight, and a lease that ran out (its owner died) is
+// taken over.
+func (l *Ledger) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Notification, error) {
+	if owner == "" || len(owner) > 64 {
+		return nil, errors.New("claim notifications: owner must be 1 to 64 characters")
+	}
+	var out []Notification
+	err := l.ExecTx(ctx, func(tx *sql.Tx) error {
+		out = nil
+		nowUs := micros(now)
+		rows, err := tx.QueryContext(ctx, `SELECT id, subscription_id FROM notifications
+  WHERE state = ? AND next_attempt_at <= ? AND lease_until < ? ORDER BY next_attempt_at, id LIMIT ?`+l.dialect.skipLocked,
+			NotePending, nowUs, nowUs, limit)
+		if err != nil {
+			return fmt.Errorf("claim notifications: %w", err)
+		}
+		type cand struct{ id, sub int64 }
+		var cands []cand
+		for rows.Next() {
+			var c cand
+			if err := rows.Scan(&c.id, &c.sub); err != nil {
+				rows.Close()
+				return err
+			}
+			cands = append(cands, c)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil || len(cands) == 0 {
+			return err
+		}
+		// Subscriptions with another notification in flight wait for it.
+		args := []any{nowUs}
+		for _, c := range cands {
+			args = append(args, c.sub)
+		}
+		busy := map[int64]bool{}
+		rows, err = tx.QueryContext(ctx, `SELECT DISTINCT subscription_id FROM notifications
+  WHERE lease_until >= ? AND subscription_id IN (`+placeholders(len(cands))+`)`, args...)
+		if err != nil {
+			return fmt.Errorf("claim notifications: %w", err)
+		}
+		for rows.Next() {
+			var s int64
+			if err := rows.Scan(&s); err != nil {
+				rows.Close()
+				return err
+			}
+			busy[s] = true
+		}
+		rows.Close()
+		ids := []any{}
+		for _, c := range cands {
+			if !busy[c.sub] {
+				busy[c.sub] = true
+				ids = append(ids, c.id)
+			}
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		upd := append([]any{owner, micros(now.Add(lease))}, ids...)
+		if _, err := tx.ExecContext(ctx, `UPDATE notifications SET lease_owner = ?, lease_until = ? WHERE id IN (`+placeholders(len(ids))+`)`, upd...); err != nil {
+			return fmt.Errorf("claim notifications: %w", err)
+		}
+		out, err = queryNotifications(ctx, tx, `n.id IN (`+placeholders(len(ids))+`) ORDER BY n.next_attempt_at, n.id`, ids...)
+		return err
+	})
+	return out, err
+}
+
+// ErrLeaseLost: the notification's lease ran out (and another owner may
+// have taken it); the attempt was logged but the notification left as is.
+var ErrLeaseLost = errors.New("notification lease lost")
+
+// RecordAttempt stores the outcome of one delivery attempt of a claimed
+// notification n and releases its lease: delivered, or failed and scheduled
+// for NextAttemptAt (or given up). A superseded notification is not retried.
+func (l *Ledger) RecordAttempt(ctx context.Context, n Notification, res AttemptResult) error {
+	lost := false
+	err := l.ExecTx(ctx, func(tx *sql.Tx) error {
+		lost = false
+		now := micros(l.now())
+		var state, leaseOwner string
+		var leaseUntil int64
+		err := tx.QueryRowContext(ctx, `SELECT state, lease_owner, lease_until FROM notifications WHERE id = ?`+l.dialect.forUpdate,
+			n.ID).Scan(&state, &leaseOwner, &leaseUntil)
+		if err != nil {
+			return notFound(err, "notification")
+		}
+		errText := truncate(res.Error, 1000)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_attempts (notification_id, subscription_id, attempted_at, status, error,
+  delivered, duration_us) VALUES (?, ?, ?, ?, ?, ?, ?)`, n.ID, n.SubscriptionID, now, res.Status, errText, res.Delivered,
+			res.Duration.Microseconds()); err != nil {
+			return fmt.Errorf("record attempt: %w", err)
+		}
+		if leaseOwner != n.LeaseOwner || n.LeaseOwner == "" || leaseUntil < now {
+			lost = true
+			return nil
+		}
+		newState, next := state, micros(res.NextAttemptAt)
+		delivered := int64(0)
+		switch {
+		case res.Delivered:
+			newState, delivered = NoteDelivered, now
+		case state == NotePending && res.GiveUp:
+			newState = NoteFailed
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE notifications SET state = ?, attempts = attempts + 1, next_attempt_at = ?,
+  lease_owner = '', lease_until = 0, last_status = ?, last_error = ?, updated_at = ?, delivered_at = ? WHERE id = ?`,
+			newState, next, res.Status, errText, now, delivered, n.ID)
+		if err != nil {
+			return fmt.Errorf("record attempt: %w", err)
+		}
+		return nil
+	})
+	if err == nil && lost {
+		return fmt.Errorf("notification %d: %w", n.ID, ErrLeaseLost)
+	}
+	return err
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// NextDue returns when the earliest pending notification is due.
+func (l *Ledger) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var v sql.NullInt64
+	if err := l.db.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM notifications WHERE state = ?`, NotePending).Scan(&v); err != nil {
+		return time.Time{}, false, fmt.Errorf("next due notification: %w", err)
+	}
+	return fromMicros(v.Int64), v.Valid, nil
+}
+
+// NotificationCounts counts notifications by state (for metrics).
+func (l *Ledger) NotificationCounts(ctx context.Context) (map[string]int64, error) {
+	rows, err := l.db.QueryContext(ctx, `SELECT state, COUNT(*) FROM notifications GROUP BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("count notifications: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var s string
+		var n int64
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, err
+		}
+		out[s] = n
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,225 @@
+// Package db is ipnd's ledger: chain state, watched addresses, deposits,
+// subscriptions and notifications, on MySQL/MariaDB (production, shared by
+// several ipnd processes) or embedded SQLite (the zero-setup default).
+//
+// Both backends run the same SQL through a small dialect; every chain write
+// is one transaction that also creates the notifications it causes.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Options tune a Ledger.
+type Options struct {
+	// Payload renders notification bodies; nil uses DefaultPayload.
+	Payload PayloadBuilder
+	// Logger receives the ledger's log lines; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock; nil uses time.Now.
+	Now func() time.Time
+	// KeepBlocks is how many recent block hashes per chain are kept for reorg
+	// detection; 0 means 288.
+	KeepBlocks int
+}
+
+// Ledger is the store every role uses.
+type Ledger struct {
+	db      *sql.DB
+	dialect dialect
+	payload PayloadBuilder
+	log     *slog.Logger
+	now     func() time.Time
+	keep    int64
+}
+
+type dialect struct {
+	name         string
+	insertIgnore string // "INSERT IGNORE" / "INSERT OR IGNORE"
+	forUpdate    string // row lock suffix for a read inside a transaction
+	skipLocked   string // row lock suffix that skips rows others hold
+	txOpts       *sql.TxOptions
+}
+
+var (
+	mysqlDialect = dialect{
+		name:         "mysql",
+		insertIgnore: "INSERT IGNORE",
+		forUpdate:    " FOR UPDATE",
+		skipLocked:   " FOR UPDATE SKIP LOCKED",
+		txOpts:       &sql.TxOptions{Isolation: sql.LevelReadCommitted},
+	}
+	sqliteDialect = dialect{
+		name:         "sqlite",
+		insertIgnore: "INSERT OR IGNORE",
+	}
+)
+
+// Open connects to the ledger. driver is "sqlite" (dsn = file path) or
+// "mysql" (dsn = go-sql-driver DSN). It does not migrate; call Migrate.
+func Open(ctx context.Context, driver, dsn string, opts Options) (*Ledger, error) {
+	l := &Ledger{payload: opts.Payload, log: opts.Logger, now: opts.Now, keep: int64(opts.KeepBlocks)}
+	if l.payload == nil {
+		l.payload = DefaultPayload
+	}
+	if l.log == nil {
+		l.log = slog.New(slog.DiscardHandler)
+	}
+	l.log = l.log.With("subsystem", "db")
+	if l.now == nil {
+		l.now = time.Now
+	}
+	if l.keep <= 0 {
+		l.keep = 288
+	}
+	var err error
+	switch driver {
+	case "sqlite":
+		l.dialect = sqliteDialect
+		l.db, err = sql.Open("sqlite", sqliteDSN(dsn))
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite ledger: %w", err)
+		}
+		// One connection: SQLite has one writer anyway, and this keeps
+		// transactions of this process strictly serialized.
+		l.db.SetMaxOpenConns(1)
+	case "mysql":
+		l.dialect = mysqlDialect
+		cfg, perr := mysql.ParseDSN(dsn)
+		if perr != nil {
+			return nil, errors.New("open mysql ledger: database.dsn is not a valid MySQL DSN")
+		}
+		cfg.ParseTime = false
+		cfg.InterpolateParams = true
+		if cfg.Params == nil {
+			cfg.Params = map[string]string{}
+		}
+		if cfg.Timeout == 0 {
+			cfg.Timeout = 5 * time.Second
+		}
+		conn, cerr := mysql.NewConnector(cfg)
+		if cerr != nil {
+			return nil, fmt.Errorf("open mysql ledger: %w", cerr)
+		}
+		l.db = sql.OpenDB(conn)
+		l.db.SetMaxOpenConns(32)
+		l.db.SetMaxIdleConns(32)
+		l.db.SetConnMaxLifetime(30 * time.Minute)
+	default:
+		return nil, fmt.Errorf("open ledger: unknown driver %q (want sqlite or mysql)", driver)
+	}
+	if err := l.db.PingContext(ctx); err != nil {
+		l.db.Close()
+		return nil, fmt.Errorf("open %s ledger: %w", driver, err)
+	}
+	return l, nil
+}
+
+func sqliteDSN(path string) string {
+	if strings.HasPrefix(path, "file:") {
+		return path
+	}
+	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+}
+
+// Close releases the connections.
+func (l *Ledger) Close() error { return l.db.Close() }
+
+// Ping checks that the store answers (for the readiness check).
+func (l *Ledger) Ping(ctx context.Context) error { return l.db.PingContext(ctx) }
+
+// Driver names the backend: "sqlite" or "mysql".
+func (l *Ledger) Driver() string { return l.dialect.name }
+
+// DB exposes the pool for tests and tools of this module.
+func (l *Ledger) DB() *sql.DB { return l.db }
+
+// ExecTx runs fn in one transaction, committing if it returns nil. Deadlocks
+// and lock timeouts (MySQL) and busy errors (SQLite) are retried a few times
+// with a short random pause; fn must therefore be safe to run again.
+func (l *Ledger) ExecTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	const tries = 8
+	var err error
+	for i := 0; i < tries; i++ {
+		err = l.execTxOnce(ctx, fn)
+		if err == nil || !retryable(err) {
+			return err
+		}
+		pause := time.Duration(5+rand.IntN(20*(i+1))) * time.Millisecond
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pause):
+		}
+	}
+	return err
+}
+
+func (l *Ledger) execTxOnce(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := l.db.BeginTx(ctx, l.dialect.txOpts)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func retryable(err error) bool {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number == 1213 || me.Number == 1205 // deadlock, lock wait timeout
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		c := se.Code() & 0xff
+		return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
+	}
+	return false
+}
+
+func isDuplicate(err error) bool {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number == 1062
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
+	}
+	return false
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}
+
+// placeholders returns "?,?,?" for n values.
+func placeholders(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strings.Repeat("?,", n-1) + "?"
+}

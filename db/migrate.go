@@ -1,0 +1,174 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+//go:embed migrations/mysql/*.sql migrations/sqlite/*.sql
+var migrationFiles embed.FS
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func (l *Ledger) migrations() ([]migration, error) {
+	dir := "migrations/" + l.dialect.name
+	entries, err := fs.ReadDir(migrationFiles, dir)
+	if err != nil {
+		return nil, fmt.Errorf("read migrations: %w", err)
+	}
+	var ms []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("migration file %s: name must start with NNNN_", e.Name())
+		}
+		b, err := migrationFiles.ReadFile(path.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	return ms, nil
+}
+
+// LatestVersion is the schema version this binary brings.
+func (l *Ledger) LatestVersion() (int, error) {
+	ms, err := l.migrations()
+	if err != nil || len(ms) == 0 {
+		return 0, err
+	}
+	return ms[len(ms)-1].version, nil
+}
+
+// SchemaVersion reads the applied version (0 on an empty database).
+func (l *Ledger) SchemaVersion(ctx context.Context) (int, error) {
+	if err := l.ensureVersionTable(ctx); err != nil {
+		return 0, err
+	}
+	var v sql.NullInt64
+	if err := l.db.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_version`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return int(v.Int64), nil
+}
+
+func (l *Ledger) ensureVersionTable(ctx context.Context) error {
+	_, err := l.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
+  version    INT    NOT NULL PRIMARY KEY,
+  name       VARCHAR(255) NOT NULL,
+  applied_at BIGINT NOT NULL
+)`)
+	if err != nil {
+		return fmt.Errorf("create schema_version: %w", err)
+	}
+	return nil
+}
+
+// Migrate brings the schema up to date and returns the versions before and
+// after. It is a no-op on an up-to-date database and refuses (ErrSchemaNewer)
+// a database migrated by a newer ipnd. On MySQL concurrent migrations of
+// several processes are serialized with a named lock.
+func (l *Ledger) Migrate(ctx context.Context) (from, to int, err error) {
+	ms, err := l.migrations()
+	if err != nil {
+		return 0, 0, err
+	}
+	latest := ms[len(ms)-1].version
+	if l.dialect.name == "mysql" {
+		conn, err := l.db.Conn(ctx)
+		if err != nil {
+			return 0, 0, fmt.Errorf("migrate: %w", err)
+		}
+		defer conn.Close()
+		var got sql.NullInt64
+		if err := conn.QueryRowContext(ctx, `SELECT GET_LOCK('ipnd_migrate', 60)`).Scan(&got); err != nil || got.Int64 != 1 {
+			return 0, 0, fmt.Errorf("migrate: could not take the migration lock: %v", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT RELEASE_LOCK('ipnd_migrate')`)
+	}
+	from, err = l.SchemaVersion(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	if from > latest {
+		return from, from, fmt.Errorf("%w: database has version %d, this ipnd knows up to %d; upgrade ipnd", ErrSchemaNewer, from, latest)
+	}
+	for _, m := range ms {
+		if m.version <= from {
+			continue
+		}
+		if err := l.apply(ctx, m); err != nil {
+			return from, 0, err
+		}
+		l.log.Info("schema migrated", "version", m.version, "file", m.name)
+	}
+	return from, latest, nil
+}
+
+func (l *Ledger) apply(ctx context.Context, m migration) error {
+	// MySQL DDL commits implicitly, so statements run one by one and the
+	// version row is written last; SQLite runs the whole file in one
+	// transaction.
+	stmts := splitSQL(m.sql)
+	run := func(ex interface {
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+	}) error {
+		for _, s := range stmts {
+			if _, err := ex.ExecContext(ctx, s); err != nil {
+				return fmt.Errorf("migration %s: %w", m.name, err)
+			}
+		}
+		_, err := ex.ExecContext(ctx, `INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)`,
+			m.version, m.name, micros(l.now()))
+		if err != nil {
+			return fmt.Errorf("migration %s: record version: %w", m.name, err)
+		}
+		return nil
+	}
+	if l.dialect.name == "mysql" {
+		return run(l.db)
+	}
+	return l.ExecTx(ctx, func(tx *sql.Tx) error { return run(tx) })
+}
+
+// splitSQL drops "--" comments and splits a file into statements.
+func splitSQL(src string) []string {
+	var b strings.Builder
+	for _, line := range strings.Split(src, "\n") {
+		if i := strings.Index(line, "--"); i >= 0 {
+			line = line[:i]
+		}
+		b.WriteString(line)
+		b.WriteString("\n")
+	}
+	var out []string
+	for _, s := range strings.Split(b.String(), ";") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+var errNoRows = sql.ErrNoRows
+
+func notFound(err error, what string) error {
+	if errors.Is(err, errNoRows) {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return err
+}

@@ -1,0 +1,149 @@
+package db
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/ipnd/ipnd/chains"
+)
+
+const subscriptionCols = `s.id, s.chain, s.address_id, a.address, s.url, s.max_confirms, s.secret, s.format, s.active,
+  s.last_confirmed, s.last_unconfirmed, s.created_at, s.updated_at`
+
+func subscriptionBy(ctx context.Context, q queryer, where string, args ...any) (Subscription, error) {
+	var s Subscription
+	var chain string
+	var created, updated int64
+	err := q.QueryRowContext(ctx, `SELECT `+subscriptionCols+` FROM subscriptions s JOIN addresses a ON a.id = s.address_id WHERE `+where, args...).
+		Scan(&s.ID, &chain, &s.AddressID, &s.Address, &s.URL, &s.MaxConfirms, &s.Secret, &s.Format, &s.Active,
+			&s.LastConfirmed, &s.LastUnconfirmed, &created, &updated)
+	if err != nil {
+		return Subscription{}, notFound(err, "subscription")
+	}
+	s.Chain, s.CreatedAt, s.UpdatedAt = chains.Chain(chain), fromMicros(created), fromMicros(updated)
+	return s, nil
+}
+
+func urlHash(u string) string {
+	h := sha256.Sum256([]byte(u))
+	return hex.EncodeToString(h[:])
+}
+
+// Subscribe starts (or updates) IPNs about a watched address to url. The same
+// (address, url) again updates max_confirms and format, reactivates it and
+// keeps its secret; created tells which happened. If the address's totals
+// for this subscription differ from what it was last sent (nothing, for a
+// new one), a notification with the current totals is created at once.
+func (l *Ledger) Subscribe(ctx context.Context, c chains.Chain, addr, url string, maxConfirms int, format, secret string) (Subscription, bool, error) {
+	if format == "" {
+		format = "json"
+	}
+	if format != "json" && format != "form" {
+		return Subscription{}, false, fmt.Errorf("subscribe: format must be json or form, not %q", format)
+	}
+	if maxConfirms < 0 {
+		return Subscription{}, false, fmt.Errorf("subscribe: max_confirms must not be negative")
+	}
+	var sub Subscription
+	var created bool
+	err := l.ExecTx(ctx, func(tx *sql.Tx) error {
+		a, err := addressBy(ctx, tx, `chain = ? AND address = ?`, string(c), addr)
+		if err != nil {
+			return err
+		}
+		now := micros(l.now())
+		h := urlHash(url)
+		existing, err := subscriptionBy(ctx, tx, `s.address_id = ? AND s.url_hash = ?`+l.dialect.forUpdate, a.ID, h)
+		switch {
+		case err == nil:
+			created = false
+			if _, err := tx.ExecContext(ctx, `UPDATE subscriptions SET max_confirms = ?, format = ?, active = 1, updated_at = ? WHERE id = ?`,
+				maxConfirms, format, now, existing.ID); err != nil {
+				return fmt.Errorf("subscribe: %w", err)
+			}
+			sub.ID = existing.ID
+		case isNotFound(err):
+			created = true
+			res, err := tx.ExecContext(ctx, `INSERT INTO subscriptions (chain, address_id, url, url_hash, max_confirms, secret, format,
+  active, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`, string(c), a.ID, url, h, maxConfirms, secret, format, now, now)
+			if err != nil {
+				return fmt.Errorf("subscribe: %w", err)
+			}
+			if sub.ID, err = res.LastInsertId(); err != nil {
+				return err
+			}
+		default:
+			return err
+		}
+		if _, _, err := l.refresh(ctx, tx, sub.ID, false); err != nil {
+			return err
+		}
+		sub, err = subscriptionBy(ctx, tx, `s.id = ?`, sub.ID)
+		return err
+	})
+	return sub, created, err
+}
+
+// Unsubscribe ends a subscription; what it still had pending is dropped.
+func (l *Ledger) Unsubscribe(ctx context.Context, id int64) error {
+	return l.ExecTx(ctx, func(tx *sql.Tx) error {
+		now := micros(l.now())
+		res, err := tx.ExecContext(ctx, `UPDATE subscriptions SET active = 0, updated_at = ? WHERE id = ? AND active = 1`, now, id)
+		if err != nil {
+			return fmt.Errorf("unsubscribe: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("subscription %d: %w", id, ErrNotFound)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE notifications SET state = ?, updated_at = ? WHERE subscription_id = ? AND state = ?`,
+			NoteSuperseded, now, id, NotePending)
+		return err
+	})
+}
+
+// Subscription returns one subscription (active or not).
+func (l *Ledger) Subscription(ctx context.Context, id int64) (Subscription, error) {
+	return subscriptionBy(ctx, l.db, `s.id = ?`, id)
+}
+
+// Redeliver creates a notification with the subscription's current totals,
+// whether or not they changed.
+func (l *Ledger) Redeliver(ctx context.Context, id int64) (Notification, error) {
+	var n Notification
+	err := l.ExecTx(ctx, func(tx *sql.Tx) error {
+		sub, err := subscriptionBy(ctx, tx, `s.id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if !sub.Active {
+			return fmt.Errorf("subscription %d is not active: %w", id, ErrNotFound)
+		}
+		_, n, err = l.refresh(ctx, tx, id, true)
+		return err
+	})
+	return n, err
+}
+
+// Attempts returns the newest delivery attempts of a subscription.
+func (l *Ledger) Attempts(ctx context.Context, subscriptionID int64, limit int) ([]Attempt, error) {
+	rows, err := l.db.QueryContext(ctx, `SELECT notification_id, subscription_id, attempted_at, status, error, delivered, duration_us
+  FROM delivery_attempts WHERE subscription_id = ? ORDER BY id DESC LIMIT ?`, subscriptionID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read attempts: %w", err)
+	}
+	defer rows.Close()
+	var out []Attempt
+	for rows.Next() {
+		var a Attempt
+		var at, dur int64
+		if err := rows.Scan(&a.NotificationID, &a.SubscriptionID, &at, &a.Status, &a.Error, &a.Delivered, &dur); err != nil {
+			return nil, err
+		}
+		a.At, a.Duration = fromMicros(at), microDuration(dur)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}

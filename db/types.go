@@ -1,0 +1,191 @@
+package db
+
+import (
+	"errors"
+	"time"
+
+	"github.com/ipnd/ipnd/chains"
+)
+
+// Deposit statuses.
+const (
+	StatusMempool     = "mempool"      // seen unconfirmed
+	StatusConfirmed   = "confirmed"    // in a block of the best chain (Height, BlockHash set)
+	StatusOrphaned    = "orphaned"     // its transaction left the chain and the mempool
+	StatusDoubleSpend = "double_spend" // flagged: counts toward neither total
+)
+
+// Notification states.
+const (
+	NotePending    = "pending"    // waiting for (another) delivery attempt
+	NoteDelivered  = "delivered"  // the receiver echoed it
+	NoteSuperseded = "superseded" // newer totals replaced it before it was acknowledged
+	NoteFailed     = "failed"     // gave up after ipn.max_age
+)
+
+// Errors callers can test with errors.Is.
+var (
+	ErrNotFound     = errors.New("not found")
+	ErrSchemaNewer  = errors.New("ledger schema is newer than this binary")
+	ErrIndexTaken   = errors.New("index already allocated to another address")
+	ErrAddressTaken = errors.New("address already recorded with other indexes")
+)
+
+// Block identifies a block of a chain's best chain.
+type Block struct {
+	Height int64
+	Hash   string
+}
+
+// Address is a watched address. Index fields are nil when they do not apply:
+// Bitcoin uses DerivationIndex (nil for an arbitrary subscribed address),
+// Monero uses AccountIndex and SubaddressIndex.
+type Address struct {
+	ID              int64
+	Chain           chains.Chain
+	Address         string
+	DerivationIndex *uint32
+	AccountIndex    *uint32
+	SubaddressIndex *uint32
+	Label           string
+	CreatedAt       time.Time
+}
+
+// Payment is one incoming output (Bitcoin) or one incoming transfer to one
+// subaddress (Monero) as a watcher saw it. The unique key is
+// (chain, TxID, Address, OutIndex): Bitcoin uses the output index, Monero 0
+// (wallet-rpc reports one amount per transaction and subaddress).
+type Payment struct {
+	TxID        string
+	OutIndex    uint32
+	Address     string
+	Amount      uint64
+	UnlockTime  uint64 // Monero unlock_time; 0 = none
+	DoubleSpend bool   // Monero double_spend_seen
+	// Height is the block height for a mined payment, 0 for a pool payment.
+	// Only ReconcileWindow reads it: ApplyBlock takes the block's height.
+	Height    int64
+	BlockHash string
+	// Watch is used when Address is not in the ledger yet (a Bitcoin gap
+	// address): it is recorded with these indexes.
+	Watch *Address
+}
+
+// Deposit is a recorded payment.
+type Deposit struct {
+	ID          int64
+	Chain       chains.Chain
+	TxID        string
+	OutIndex    uint32
+	AddressID   int64
+	Address     string
+	Amount      uint64
+	Height      int64 // 0 while in the mempool
+	BlockHash   string
+	Status      string
+	UnlockTime  uint64
+	DoubleSpend bool
+	FirstSeen   time.Time
+	UpdatedAt   time.Time
+}
+
+// Confirmations at tip: 0 in the mempool or when not confirmed.
+func (d Deposit) Confirmations(tip int64) int64 {
+	if d.Status != StatusConfirmed || d.Height <= 0 || tip < d.Height {
+		return 0
+	}
+	return tip - d.Height + 1
+}
+
+// Totals is what an address received at a tip, for one max_confirms.
+type Totals struct {
+	Confirmed   uint64
+	Unconfirmed uint64
+	Height      int64 // the chain tip the totals were computed at
+}
+
+// Subscription asks for IPNs about one address at one URL.
+type Subscription struct {
+	ID          int64
+	Chain       chains.Chain
+	AddressID   int64
+	Address     string
+	URL         string
+	MaxConfirms int
+	Secret      string
+	Format      string // "json" or "form"
+	Active      bool
+	// The totals of the newest notification made for it.
+	LastConfirmed   uint64
+	LastUnconfirmed uint64
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// NotificationData is what a payload is built from.
+type NotificationData struct {
+	ID           int64
+	Subscription Subscription
+	Totals       Totals
+	CreatedAt    time.Time
+}
+
+// PayloadBuilder renders a notification's body once, when it is created;
+// every delivery attempt sends exactly these bytes.
+type PayloadBuilder func(NotificationData) (body []byte, contentType string, err error)
+
+// Notification is one IPN to deliver.
+type Notification struct {
+	ID             int64
+	SubscriptionID int64
+	Chain          chains.Chain
+	Address        string
+	URL            string
+	Secret         string
+	Confirmed      uint64
+	Unconfirmed    uint64
+	Height         int64
+	Body           []byte
+	ContentType    string
+	State          string
+	Attempts       int
+	NextAttemptAt  time.Time
+	LeaseOwner     string
+	LeaseUntil     time.Time
+	LastStatus     int
+	LastError      string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	DeliveredAt    time.Time
+}
+
+// Attempt is the outcome of one delivery attempt, as recorded.
+type Attempt struct {
+	NotificationID int64
+	SubscriptionID int64
+	At             time.Time
+	Status         int    // HTTP status, 0 when none
+	Error          string // empty when delivered
+	Delivered      bool
+	Duration       time.Duration
+}
+
+// AttemptResult is what the IPN worker reports after one attempt.
+type AttemptResult struct {
+	Delivered bool
+	Status    int
+	Error     string
+	Duration  time.Duration
+	// NextAttemptAt is when to try again after a failure.
+	NextAttemptAt time.Time
+	// GiveUp marks the notification failed (ipn.max_age passed).
+	GiveUp bool
+}
+
+// Change summarises what one ledger write did, for logs and metrics.
+type Change struct {
+	DepositsAdded   int
+	DepositsUpdated int
+	DepositsRemoved int // orphaned or flagged
+	Notifications   int
+}
