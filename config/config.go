@@ -82,6 +82,7 @@ func Default() Config {
 	return Config{
 		Server: Server{
 			Listen:    "127.0.0.1:8080",
+			APIKeys:   []Secret{},
 			LogFormat: "text",
 			LogLevel:  "info",
 		},

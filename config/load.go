@@ -116,7 +116,15 @@ func Load(path string, mustExist bool, environ []string) (Config, error) {
 	}
 	env := envMap(environ)
 	probs = append(probs, apply(&cfg, raw, env)...)
-	probs = append(probs, cfg.Validate()...)
+	typed := map[string]bool{}
+	for _, p := range probs {
+		typed[p.Key] = true
+	}
+	for _, p := range cfg.Validate() {
+		if !typed[p.Key] { // a key with a type error keeps its default: say it once
+			probs = append(probs, p)
+		}
+	}
 	return cfg, probs.Err()
 }
 

@@ -176,6 +176,10 @@ func (c Config) Render() string {
 			if db, ok := sec.Interface().(Database); ok && name == "dsn" {
 				v = db.MaskedDSN()
 			}
+			if f := sec.Field(j); f.Kind() == reflect.Slice && f.Len() == 0 {
+				fmt.Fprintf(&b, "%s = []\n", name)
+				continue
+			}
 			line, err := encodeValue(name, v)
 			if err != nil {
 				line = fmt.Sprintf("%s = %q # %v\n", name, "?", err)

@@ -123,7 +123,7 @@ func (l *Ledger) apply(ctx context.Context, m migration) error {
 	// MySQL DDL commits implicitly, so statements run one by one and the
 	// version row is written last; SQLite runs the whole file in one
 	// transaction.
-	stmts := splitSQL(m.sql)
+	stmts := SplitSQL(m.sql)
 	run := func(ex interface {
 		ExecContext(context.Context, string, ...any) (sql.Result, error)
 	}) error {
@@ -145,8 +145,8 @@ func (l *Ledger) apply(ctx context.Context, m migration) error {
 	return l.ExecTx(ctx, func(tx *sql.Tx) error { return run(tx) })
 }
 
-// splitSQL drops "--" comments and splits a file into statements.
-func splitSQL(src string) []string {
+// SplitSQL drops "--" comments and splits a file into statements.
+func SplitSQL(src string) []string {
 	var b strings.Builder
 	for _, line := range strings.Split(src, "\n") {
 		if i := strings.Index(line, "--"); i >= 0 {
