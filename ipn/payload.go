@@ -1,0 +1,209 @@
+// Package ipn delivers instant payment notifications: it renders the signed
+// payload of a notification, posts it to the subscriber's URL, checks the
+// receiver's echo acknowledgement and retries failed deliveries on a
+// persisted schedule. The ledger (package db) decides when a notification is
+// made and leases due notifications to the delivery Worker.
+package ipn
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ipnd/ipnd/db"
+)
+
+// Content types of a notification body.
+const (
+	ContentTypeJSON = "application/json"
+	ContentTypeForm = "application/x-www-form-urlencoded"
+)
+
+// Header names sent with every delivery attempt.
+const (
+	HeaderID        = "IPN-Id"
+	HeaderAttempt   = "IPN-Attempt"
+	HeaderTimestamp = "IPN-Timestamp"
+	HeaderSignature = "IPN-Signature"
+)
+
+// DefaultSignatureWindow is how far a signature's timestamp may be from the
+// receiver's clock (README receivers use it).
+const DefaultSignatureWindow = 5 * time.Minute
+
+// SecretPrefix starts every subscription secret made by NewSecret.
+const SecretPrefix = "ipnsec_"
+
+// body is the JSON notification; the field order is the order on the wire.
+type body struct {
+	ID                int64  `json:"id"`
+	SubscriptionID    int64  `json:"subscription_id"`
+	Chain             string `json:"chain"`
+	Address           string `json:"address"`
+	Confirmed         string `json:"confirmed"`
+	Unconfirmed       string `json:"unconfirmed"`
+	ConfirmedAtomic   string `json:"confirmed_atomic"`
+	UnconfirmedAtomic string `json:"unconfirmed_atomic"`
+	MaxConfirms       int    `json:"max_confirms"`
+	Height            int64  `json:"height"`
+	CreatedAt         string `json:"created_at"`
+}
+
+// Payload renders a notification body once, when the ledger creates the
+// notification (it is a db.PayloadBuilder). Amounts are exact decimal strings
+// in coin units plus integer strings in atomic units; a subscription whose
+// Format is "form" gets the same fields form-encoded, anything else JSON.
+func Payload(d db.NotificationData) ([]byte, string, error) {
+	c := d.Subscription.Chain
+	if !c.Valid() {
+		return nil, "", fmt.Errorf("ipn payload: notification %d: unknown chain %q", d.ID, c)
+	}
+	b := body{
+		ID:                d.ID,
+		SubscriptionID:    d.Subscription.ID,
+		Chain:             string(c),
+		Address:           d.Subscription.Address,
+		Confirmed:         c.FormatAmount(d.Totals.Confirmed),
+		Unconfirmed:       c.FormatAmount(d.Totals.Unconfirmed),
+		ConfirmedAtomic:   strconv.FormatUint(d.Totals.Confirmed, 10),
+		UnconfirmedAtomic: strconv.FormatUint(d.Totals.Unconfirmed, 10),
+		MaxConfirms:       d.Subscription.MaxConfirms,
+		Height:            d.Totals.Height,
+		CreatedAt:         d.CreatedAt.UTC().Format(time.RFC3339),
+	}
+	switch strings.ToLower(d.Subscription.Format) {
+	case "form":
+		v := url.Values{}
+		v.Set("id", strconv.FormatInt(b.ID, 10))
+		v.Set("subscription_id", strconv.FormatInt(b.SubscriptionID, 10))
+		v.Set("chain", b.Chain)
+		v.Set("address", b.Address)
+		v.Set("confirmed", b.Confirmed)
+		v.Set("unconfirmed", b.Unconfirmed)
+		v.Set("confirmed_atomic", b.ConfirmedAtomic)
+		v.Set("unconfirmed_atomic", b.UnconfirmedAtomic)
+		v.Set("max_confirms", strconv.Itoa(b.MaxConfirms))
+		v.Set("height", strconv.FormatInt(b.Height, 10))
+		v.Set("created_at", b.CreatedAt)
+		return []byte(v.Encode()), ContentTypeForm, nil
+	default:
+		out, err := json.Marshal(b)
+		if err != nil {
+			return nil, "", fmt.Errorf("ipn payload: notification %d: %w", d.ID, err)
+		}
+		return out, ContentTypeJSON, nil
+	}
+}
+
+// NewSecret makes a subscription secret: SecretPrefix followed by 32 random
+// bytes, base64url without padding. It is shown to the subscriber once.
+func NewSecret() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("ipn secret: %w", err)
+	}
+	return SecretPrefix + base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+func mac(secret string, ts int64, body []byte) []byte {
+	h := hmac.New(sha256.New, []byte(secret))
+	h.Write([]byte(strconv.FormatInt(ts, 10)))
+	h.Write([]byte{'.'})
+	h.Write(body)
+	return h.Sum(nil)
+}
+
+// Sign returns the IPN-Signature header value for body sent at ts:
+// "t=UNIX,v1=HEX(HMAC-SHA256(secret, UNIX + "." + body))".
+func Sign(secret string, ts time.Time, body []byte) string {
+	t := ts.Unix()
+	return "t=" + strconv.FormatInt(t, 10) + ",v1=" + hex.EncodeToString(mac(secret, t, body))
+}
+
+// Errors returned by Verify, for errors.Is.
+var (
+	ErrSignatureFormat   = errors.New("malformed IPN-Signature header")
+	ErrSignatureTooOld   = errors.New("IPN-Signature timestamp outside the allowed window")
+	ErrSignatureMismatch = errors.New("IPN-Signature does not match")
+)
+
+// Verify checks an IPN-Signature header against the raw request body as a
+// receiver does: the timestamp must be within window of now (window <= 0
+// means DefaultSignatureWindow) and one v1 value must equal the HMAC of the
+// body under secret (constant-time comparison).
+func Verify(secret, header string, body []byte, now time.Time, window time.Duration) error {
+	if window <= 0 {
+		window = DefaultSignatureWindow
+	}
+	var (
+		ts    int64
+		haveT bool
+		sigs  [][]byte
+	)
+	for _, part := range strings.Split(header, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok {
+			return ErrSignatureFormat
+		}
+		switch k {
+		case "t":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || haveT {
+				return ErrSignatureFormat
+			}
+			ts, haveT = n, true
+		case "v1":
+			s, err := hex.DecodeString(v)
+			if err != nil {
+				return ErrSignatureFormat
+			}
+			sigs = append(sigs, s)
+		}
+	}
+	if !haveT || len(sigs) == 0 {
+		return ErrSignatureFormat
+	}
+	age := now.Sub(time.Unix(ts, 0))
+	if age > window || age < -window {
+		return ErrSignatureTooOld
+	}
+	want := mac(secret, ts, body)
+	for _, s := range sigs {
+		if hmac.Equal(s, want) {
+			return nil
+		}
+	}
+	return ErrSignatureMismatch
+}
+
+// Headers returns the headers of one delivery attempt of n: User-Agent
+// "ipnd/VERSION", IPN-Id (the notification id, stable across retries),
+// IPN-Attempt (1 for the first), IPN-Timestamp and IPN-Signature signed with
+// the subscription's secret at now.
+func Headers(version string, n db.Notification, attempt int, now time.Time) http.Header {
+	h := http.Header{}
+	if version == "" {
+		version = "dev"
+	}
+	ct := n.ContentType
+	if ct == "" {
+		ct = ContentTypeJSON
+	}
+	h.Set("Content-Type", ct)
+	h.Set("User-Agent", "ipnd/"+version)
+	h.Set(HeaderID, strconv.FormatInt(n.ID, 10))
+	h.Set(HeaderAttempt, strconv.Itoa(attempt))
+	h.Set(HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
+	h.Set(HeaderSignature, Sign(n.Secret, now, n.Body))
+	return h
+}

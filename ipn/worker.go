@@ -1,0 +1,360 @@
+package ipn
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ipnd/ipnd/config"
+	"github.com/ipnd/ipnd/db"
+)
+
+// Ledger is what the Worker needs of the ledger (*db.Ledger).
+type Ledger interface {
+	ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]db.Notification, error)
+	RecordAttempt(ctx context.Context, n db.Notification, res db.AttemptResult) error
+}
+
+// Observer is told the outcome of every recorded attempt (metrics hook).
+// It is called from the delivery goroutines and must not block.
+type Observer interface {
+	AttemptDone(n db.Notification, res db.AttemptResult)
+}
+
+// ObserverFunc adapts a function to Observer.
+type ObserverFunc func(n db.Notification, res db.AttemptResult)
+
+// AttemptDone calls f.
+func (f ObserverFunc) AttemptDone(n db.Notification, res db.AttemptResult) { f(n, res) }
+
+// DefaultRetrySchedule is used when Options.RetrySchedule is empty.
+var DefaultRetrySchedule = []time.Duration{
+	5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute, 30 * time.Minute, time.Hour,
+}
+
+// Options configures a Worker. Zero values take the defaults of [ipn].
+type Options struct {
+	Owner         string          // lease owner name; default host-pid-random
+	Workers       int             // concurrent attempts; default 16
+	PerHost       int             // concurrent attempts to one receiver host; default 4
+	Timeout       time.Duration   // one attempt; default 10 s
+	RetrySchedule []time.Duration // waits after failures; the last repeats; ±10% jitter
+	MaxAge        time.Duration   // give up on older notifications; 0 = never
+	Lease         time.Duration   // default 1 min
+	PollInterval  time.Duration   // default 200 ms
+	AllowPrivate  bool            // [ipn] allow_private_targets
+	Version       string          // User-Agent: ipnd/VERSION
+	Logger        *slog.Logger    // nil discards
+	Observer      Observer        // optional
+	// Sender makes the attempts; nil builds one from the options above.
+	Sender *Sender
+}
+
+// OptionsFromConfig maps the [ipn] section to Options.
+func OptionsFromConfig(c config.IPN, version string, log *slog.Logger) Options {
+	o := Options{
+		Workers: c.Workers, PerHost: c.PerHost, Timeout: c.Timeout.D(), MaxAge: c.MaxAge.D(),
+		Lease: c.Lease.D(), PollInterval: c.PollInterval.D(), AllowPrivate: c.AllowPrivateTargets,
+		Version: version, Logger: log,
+	}
+	for _, d := range c.RetrySchedule {
+		o.RetrySchedule = append(o.RetrySchedule, d.D())
+	}
+	return o
+}
+
+// Worker delivers due notifications: it claims them from the ledger, posts
+// them with a bounded number of concurrent attempts (and at most PerHost to
+// one host) and records each outcome with its next attempt time.
+type Worker struct {
+	l    Ledger
+	o    Options
+	s    *Sender
+	log  *slog.Logger
+	poke chan struct{}
+	now  func() time.Time
+}
+
+// NewWorker builds a Worker; call Run to start it.
+func NewWorker(l Ledger, o Options) *Worker {
+	if o.Workers <= 0 {
+		o.Workers = 16
+	}
+	if o.PerHost <= 0 {
+		o.PerHost = 4
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if len(o.RetrySchedule) == 0 {
+		o.RetrySchedule = DefaultRetrySchedule
+	}
+	if o.Lease <= 0 {
+		o.Lease = time.Minute
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = 200 * time.Millisecond
+	}
+	if o.Owner == "" {
+		o.Owner = defaultOwner()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := o.Sender
+	if s == nil {
+		s = NewSender(SenderOptions{Version: o.Version, Timeout: o.Timeout, AllowPrivate: o.AllowPrivate, MaxIdlePerHost: o.PerHost})
+	}
+	return &Worker{
+		l: l, o: o, s: s, log: o.Logger.With("subsystem", "ipn", "owner", o.Owner),
+		poke: make(chan struct{}, 1), now: time.Now,
+	}
+}
+
+func defaultOwner() string {
+	h, _ := os.Hostname()
+	if len(h) > 40 {
+		h = h[:40]
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s-%d-%s", h, os.Getpid(), hex.EncodeToString(b))
+}
+
+// Owner is the name this Worker leases notifications under.
+func (w *Worker) Owner() string { return w.o.Owner }
+
+// Notify wakes the Worker to look for due notifications now (the chain
+// role of the same process calls it after a ledger change made some).
+// It never blocks.
+func (w *Worker) Notify() {
+	select {
+	case w.poke <- struct{}{}:
+	default:
+	}
+}
+
+// NextAttempt returns when to retry after a failed attempt, given how many
+// attempts were made before it: the schedule's entry at that index (the
+// last entry for ever after) with ±10% jitter.
+func NextAttempt(schedule []time.Duration, attemptsBefore int, now time.Time) time.Time {
+	if len(schedule) == 0 {
+		schedule = DefaultRetrySchedule
+	}
+	i := attemptsBefore
+	if i < 0 {
+		i = 0
+	}
+	if i >= len(schedule) {
+		i = len(schedule) - 1
+	}
+	d := schedule[i]
+	if d > 0 {
+		spread := int64(d / 5) // 20% wide, centred: ±10%
+		if spread > 0 {
+			d = d - d/10 + time.Duration(mrand.Int64N(spread+1))
+		}
+	}
+	return now.Add(d)
+}
+
+type held struct {
+	n        db.Notification
+	host     string
+	deadline time.Time // start it no later than this, or leave it to the lease
+}
+
+type done struct{ host string }
+
+// Run delivers until ctx is cancelled, then waits for the attempts in
+// flight (each bounded by the timeout) and records them. Claimed
+// notifications that were not started are left to their lease.
+func (w *Worker) Run(ctx context.Context) error {
+	w.log.Info("ipn worker started", "workers", w.o.Workers, "per_host", w.o.PerHost,
+		"timeout", w.o.Timeout, "lease", w.o.Lease, "poll_interval", w.o.PollInterval)
+	var (
+		wg        sync.WaitGroup
+		results   = make(chan done, w.o.Workers)
+		inflight  int
+		hostBusy  = map[string]int{}
+		queue     []held // claimed, waiting for a host slot
+		backlog   bool   // the last claim was full: more are due
+		claimNow  = true
+		capacity  = 2 * w.o.Workers // in flight + claimed and waiting
+		batchMin  = max(1, capacity/4)
+		attemptCx = context.WithoutCancel(ctx)
+	)
+	if w.o.Lease < w.o.Timeout+w.o.Timeout/2 {
+		w.log.Warn("ipn.lease is shorter than 1.5 x ipn.timeout: a slow attempt may outlive its lease and be repeated by another process")
+	}
+	timer := time.NewTimer(w.o.PollInterval)
+	defer timer.Stop()
+
+	start := func(h held) {
+		inflight++
+		hostBusy[h.host]++
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.deliver(attemptCx, h.n)
+			results <- done{h.host}
+		}()
+	}
+	// startQueued starts waiting notifications whose host has room, and
+	// drops those whose lease is running out (another claim will retry them).
+	startQueued := func() {
+		now := w.now()
+		kept := queue[:0]
+		for _, h := range queue {
+			switch {
+			case inflight < w.o.Workers && hostBusy[h.host] < w.o.PerHost:
+				start(h)
+			case now.After(h.deadline):
+				w.leaveForLater(ctx, h)
+			default:
+				kept = append(kept, h)
+			}
+		}
+		clear(queue[len(kept):])
+		queue = kept
+	}
+
+	for ctx.Err() == nil {
+		startQueued()
+		free := capacity - inflight - len(queue)
+		if free > 0 && (claimNow || (backlog && free >= batchMin)) {
+			claimNow = false
+			now := w.now()
+			ns, err := w.l.ClaimDue(ctx, w.o.Owner, now, w.o.Lease, free)
+			if err != nil {
+				if ctx.Err() == nil {
+					w.log.Error("claim due notifications", "err", err)
+				}
+				backlog = false
+			} else {
+				backlog = len(ns) == free
+				// A notification waiting for its host must still have time
+				// for a whole attempt before its lease runs out.
+				deadline := now.Add(max(0, w.o.Lease-w.o.Timeout-w.o.Timeout/2))
+				waiting := map[string]int{}
+				for _, h := range queue {
+					waiting[h.host]++
+				}
+				for _, n := range ns {
+					h := held{n: n, host: hostKey(n.URL), deadline: deadline}
+					if inflight < w.o.Workers && hostBusy[h.host] < w.o.PerHost {
+						start(h)
+						continue
+					}
+					// A saturated host keeps one round waiting; the rest is
+					// left for later so it does not take others' capacity.
+					if waiting[h.host] >= w.o.PerHost {
+						w.leaveForLater(ctx, h)
+						continue
+					}
+					waiting[h.host]++
+					queue = append(queue, h)
+				}
+				if backlog {
+					continue
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-w.poke:
+			claimNow = true
+		case <-timer.C:
+			claimNow = true
+			timer.Reset(w.o.PollInterval)
+		case d := <-results:
+			inflight--
+			if hostBusy[d.host]--; hostBusy[d.host] <= 0 {
+				delete(hostBusy, d.host)
+			}
+		}
+	}
+	w.log.Info("ipn worker stopping", "in_flight", inflight, "unstarted", len(queue))
+	if d, ok := w.l.(Deferrer); ok {
+		for _, h := range queue {
+			if err := d.Defer(attemptCx, h.n, w.now()); err != nil {
+				w.log.Warn("release notification", "notification", h.n.ID, "err", err)
+			}
+		}
+	}
+	wg.Wait()
+	w.s.Close()
+	return nil
+}
+
+// Deferrer is optionally implemented by the ledger: Defer releases a
+// claimed notification without an attempt, due again at until. Without it a
+// notification left for later waits for its lease to run out.
+type Deferrer interface {
+	Defer(ctx context.Context, n db.Notification, until time.Time) error
+}
+
+// leaveForLater gives up a claimed notification that cannot start now
+// because its host is saturated.
+func (w *Worker) leaveForLater(ctx context.Context, h held) {
+	d, ok := w.l.(Deferrer)
+	if !ok {
+		w.log.Debug("host busy; notification left to its lease", "notification", h.n.ID, "host", h.host)
+		return
+	}
+	until := w.now().Add(w.o.PollInterval + time.Duration(mrand.Int64N(int64(time.Second))))
+	if err := d.Defer(ctx, h.n, until); err != nil {
+		w.log.Warn("defer notification", "notification", h.n.ID, "err", err)
+	}
+}
+
+// hostKey is the per-host limit's key: scheme-less host:port, lower case.
+func hostKey(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return strings.ToLower(u.Host)
+}
+
+// deliver makes one attempt of n and records it.
+func (w *Worker) deliver(ctx context.Context, n db.Notification) {
+	out := w.s.Send(ctx, n, n.Attempts+1)
+	now := w.now()
+	res := db.AttemptResult{Delivered: out.Delivered, Status: out.Status, Error: out.Error, Duration: out.Duration}
+	if !out.Delivered {
+		res.NextAttemptAt = NextAttempt(w.o.RetrySchedule, n.Attempts, now)
+		if w.o.MaxAge > 0 && !n.CreatedAt.IsZero() && now.Sub(n.CreatedAt) > w.o.MaxAge {
+			res.GiveUp = true
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, w.o.Timeout+5*time.Second)
+	defer cancel()
+	err := w.l.RecordAttempt(rctx, n, res)
+	log := w.log.With("notification", n.ID, "subscription", n.SubscriptionID, "host", hostKey(n.URL),
+		"attempt", n.Attempts+1, "status", out.Status, "duration", out.Duration)
+	switch {
+	case errors.Is(err, db.ErrLeaseLost):
+		log.Warn("lease ran out during the attempt; outcome logged only", "delivered", out.Delivered)
+	case err != nil:
+		log.Error("record attempt", "err", err, "delivered", out.Delivered)
+	case out.Delivered:
+		log.Debug("notification delivered")
+	case res.GiveUp:
+		log.Warn("notification failed: max_age reached", "reason", out.Error)
+	default:
+		log.Info("delivery attempt failed", "reason", out.Error, "next_attempt_at", res.NextAttemptAt)
+	}
+	if w.o.Observer != nil {
+		w.o.Observer.AttemptDone(n, res)
+	}
+}
