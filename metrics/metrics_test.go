@@ -1,0 +1,117 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ipnd/ipnd/chains"
+	"github.com/ipnd/ipnd/db"
+)
+
+func scrape(t *testing.T, r *Registry) string {
+	t.Helper()
+	srv := httptest.NewServer(r.Handler())
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("scrape: %d %s", resp.StatusCode, b)
+	}
+	return string(b)
+}
+
+func wantLines(t *testing.T, text string, lines ...string) {
+	t.Helper()
+	for _, l := range lines {
+		if !strings.Contains(text, "\n"+l+"\n") {
+			t.Errorf("metrics lack %q", l)
+		}
+	}
+}
+
+func TestRegistryReports(t *testing.T) {
+	r := New()
+	r.BlockApplied(chains.BTC, db.Change{DepositsAdded: 2, Notifications: 1})
+	r.BlockApplied(chains.BTC, db.Change{DepositsUpdated: 1})
+	r.BlockReverted(chains.BTC, db.Change{DepositsRemoved: 3})
+	r.Reorg(chains.BTC)
+	r.BlocksApplied(chains.XMR, 5)
+	r.Change(chains.XMR, db.Change{DepositsAdded: 1})
+	r.AttemptDone(db.Notification{}, db.AttemptResult{Delivered: true, Duration: 20 * time.Millisecond})
+	r.AttemptDone(db.Notification{}, db.AttemptResult{Duration: 2 * time.Second})
+	r.AttemptDone(db.Notification{}, db.AttemptResult{GiveUp: true})
+	r.ObserveHTTP("/balance", "GET", 200, time.Millisecond)
+	r.ObserveHTTP("/balance", "GET", 200, time.Millisecond)
+	r.ObserveHTTP("/balance", "POST", 400, time.Millisecond)
+	r.SetChainStatus(func() []chains.Status {
+		return []chains.Status{{Chain: chains.BTC, State: chains.Behind, Height: 100, NodeHeight: 104, Behind: 4}}
+	})
+	r.SetNotificationCounts(func(context.Context) (map[string]int64, error) {
+		return map[string]int64{db.NotePending: 7, db.NoteDelivered: 3}, nil
+	})
+	text := scrape(t, r)
+	wantLines(t, text,
+		`ipnd_blocks_processed_total{chain="btc",direction="applied"} 2`,
+		`ipnd_blocks_processed_total{chain="btc",direction="reverted"} 1`,
+		`ipnd_blocks_processed_total{chain="xmr",direction="applied"} 5`,
+		`ipnd_reorgs_total{chain="btc"} 1`,
+		`ipnd_deposits_total{chain="btc",event="added"} 2`,
+		`ipnd_deposits_total{chain="btc",event="updated"} 1`,
+		`ipnd_deposits_total{chain="btc",event="removed"} 3`,
+		`ipnd_deposits_total{chain="xmr",event="added"} 1`,
+		`ipnd_notifications_created_total{chain="btc"} 1`,
+		`ipnd_delivery_attempts_total{outcome="delivered"} 1`,
+		`ipnd_delivery_attempts_total{outcome="failed"} 1`,
+		`ipnd_delivery_attempts_total{outcome="gave_up"} 1`,
+		`ipnd_delivery_duration_seconds_bucket{outcome="delivered",le="0.025"} 1`,
+		`ipnd_delivery_duration_seconds_bucket{outcome="failed",le="1"} 0`,
+		`ipnd_delivery_duration_seconds_bucket{outcome="failed",le="2.5"} 1`,
+		`ipnd_http_requests_total{code="200",method="GET",route="/balance"} 2`,
+		`ipnd_http_requests_total{code="400",method="POST",route="/balance"} 1`,
+		`ipnd_http_request_duration_seconds_count{route="/balance"} 3`,
+		`ipnd_chain_height{chain="btc"} 100`,
+		`ipnd_chain_node_height{chain="btc"} 104`,
+		`ipnd_chain_lag_blocks{chain="btc"} 4`,
+		`ipnd_chain_state{chain="btc",state="behind"} 1`,
+		`ipnd_chain_state{chain="btc",state="synced"} 0`,
+		`ipnd_notifications{state="pending"} 7`,
+		`ipnd_notifications{state="delivered"} 3`,
+		`ipnd_notifications{state="failed"} 0`,
+		`ipnd_ledger_scrape_error 0`,
+	)
+	if !strings.Contains(text, "go_goroutines") {
+		t.Error("runtime collector missing")
+	}
+}
+
+func TestScrapeLedgerError(t *testing.T) {
+	r := New()
+	r.SetNotificationCounts(func(context.Context) (map[string]int64, error) { return nil, errors.New("down") })
+	text := scrape(t, r)
+	wantLines(t, text, `ipnd_ledger_scrape_error 1`)
+	if strings.Contains(text, "ipnd_notifications{") {
+		t.Error("counts reported although the ledger failed")
+	}
+}
+
+func TestNilRegistry(t *testing.T) {
+	var r *Registry
+	r.BlockApplied(chains.BTC, db.Change{DepositsAdded: 1})
+	r.BlockReverted(chains.BTC, db.Change{})
+	r.BlocksApplied(chains.BTC, 1)
+	r.Reorg(chains.BTC)
+	r.Change(chains.BTC, db.Change{})
+	r.AttemptDone(db.Notification{}, db.AttemptResult{})
+	r.ObserveHTTP("/", "GET", 200, 0)
+	r.SetChainStatus(nil)
+	r.SetNotificationCounts(nil)
+}
