@@ -1,0 +1,237 @@
+package bitcoin
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"sync"
+
+	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/wire"
+)
+
+// MaxWatchScript is the longest scriptPubKey the watch set holds: p2tr and
+// p2wsh outputs (34 bytes) are the longest address forms in use.
+const MaxWatchScript = 34
+
+// scriptKey is a script as a fixed-size map key: no per-entry heap
+// allocation, and the length byte keeps a short script apart from a longer
+// one that starts with it and ends in zero bytes.
+type scriptKey struct {
+	n uint8
+	b [MaxWatchScript]byte
+}
+
+func keyOf(script []byte) (scriptKey, bool) {
+	var k scriptKey
+	if len(script) == 0 || len(script) > MaxWatchScript {
+		return k, false
+	}
+	k.n = uint8(len(script))
+	copy(k.b[:], script)
+	return k, true
+}
+
+// WatchEntry says why a script is watched.
+type WatchEntry struct {
+	// Index is the derivation index m/0/Index when Derived is true.
+	Index   uint32
+	Derived bool
+}
+
+// packed is a WatchEntry in 4 bytes: derivation indexes are below 2^31,
+// the top bit says "derived".
+type packed uint32
+
+const derivedBit = 1 << 31
+
+func pack(e WatchEntry) packed {
+	if e.Derived {
+		return packed(e.Index&^derivedBit | derivedBit)
+	}
+	return packed(e.Index &^ derivedBit)
+}
+
+func (p packed) entry() WatchEntry {
+	return WatchEntry{Index: uint32(p) &^ derivedBit, Derived: p&derivedBit != 0}
+}
+
+// WatchSet is the set of watched scriptPubKeys. It is safe for concurrent
+// use.
+//
+// Next to the map it keeps a bit filter indexed by 8 bytes of each script's
+// hash part: most outputs of a block are not ours, and one probe of a few
+// megabytes of bits avoids a cache-missing probe of a 100 MB map.
+type WatchSet struct {
+	mu     sync.RWMutex
+	m      map[scriptKey]packed
+	filter []uint64
+	shift  uint // 64 - log2(filter bits)
+}
+
+// NewWatchSet makes an empty set sized for about sizeHint scripts.
+func NewWatchSet(sizeHint int) *WatchSet {
+	w := &WatchSet{m: make(map[scriptKey]packed, sizeHint)}
+	w.resizeFilter(sizeHint)
+	return w
+}
+
+// resizeFilter sizes the filter at >= 32 bits per script (about 3% false
+// positives), between 64 Kbit and 32 Mbit (4 MB), and refills it.
+func (w *WatchSet) resizeFilter(n int) {
+	bits := uint(16)
+	for bits < 25 && 1<<bits < 32*n {
+		bits++
+	}
+	w.filter = make([]uint64, (1<<bits)/64)
+	w.shift = 64 - bits
+	for k := range w.m {
+		w.setBit(k.b[:k.n])
+	}
+}
+
+// filterPos picks 8 bytes that lie inside the hash of every address
+// script (p2pkh, p2sh, p2wpkh, p2wsh, p2tr) and mixes in the length.
+func (w *WatchSet) filterPos(s []byte) uint64 {
+	var v uint64
+	if n := len(s); n >= 10 {
+		v = binary.LittleEndian.Uint64(s[n-10:])
+	} else {
+		var b [8]byte
+		copy(b[:], s)
+		v = binary.LittleEndian.Uint64(b[:])
+	}
+	v ^= uint64(len(s))
+	return (v * 0x9e3779b97f4a7c15) >> w.shift
+}
+
+func (w *WatchSet) setBit(s []byte) {
+	p := w.filterPos(s)
+	w.filter[p/64] |= 1 << (p % 64)
+}
+
+func (w *WatchSet) mayHave(s []byte) bool {
+	p := w.filterPos(s)
+	return w.filter[p/64]&(1<<(p%64)) != 0
+}
+
+// Add watches script. A derived entry wins over a plain one for the same
+// script (an address subscribed before it was allocated).
+func (w *WatchSet) Add(script []byte, e WatchEntry) error {
+	k, ok := keyOf(script)
+	if !ok {
+		return fmt.Errorf("watch script of %d bytes: only standard output scripts of 1..%d bytes can be watched", len(script), MaxWatchScript)
+	}
+	if e.Derived && e.Index >= derivedBit {
+		return fmt.Errorf("watch derivation index %d: out of range", e.Index)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if old, ok := w.m[k]; ok && old.entry().Derived {
+		return nil
+	}
+	w.m[k] = pack(e)
+	if len(w.m)*32 > len(w.filter)*64 && w.shift > 64-25 {
+		w.resizeFilter(2 * len(w.m))
+	} else {
+		w.setBit(script)
+	}
+	return nil
+}
+
+// Lookup reports whether script is watched.
+func (w *WatchSet) Lookup(script []byte) (WatchEntry, bool) {
+	k, ok := keyOf(script)
+	if !ok {
+		return WatchEntry{}, false
+	}
+	w.mu.RLock()
+	p, ok := w.m[k]
+	w.mu.RUnlock()
+	return p.entry(), ok
+}
+
+// Len is the number of watched scripts.
+func (w *WatchSet) Len() int {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return len(w.m)
+}
+
+// Match is one transaction output paying a watched script.
+type Match struct {
+	TxID    string // display (reversed) hex, as RPCs and explorers show it
+	Vout    uint32
+	Script  []byte
+	Address string // the script's address on the network ("" if it has none)
+	Amount  uint64 // satoshi
+	Entry   WatchEntry
+}
+
+// ScanTx appends to dst the outputs of tx that pay watched scripts.
+func (w *WatchSet) ScanTx(dst []Match, tx *wire.MsgTx, net *chaincfg.Params) []Match {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return w.scanTx(dst, tx, net)
+}
+
+func (w *WatchSet) scanTx(dst []Match, tx *wire.MsgTx, net *chaincfg.Params) []Match {
+	var txid string
+	for vout, out := range tx.TxOut {
+		s := out.PkScript
+		if len(s) == 0 || len(s) > MaxWatchScript || out.Value < 0 || !w.mayHave(s) {
+			continue
+		}
+		var k scriptKey
+		k.n = uint8(len(s))
+		copy(k.b[:], s)
+		p, ok := w.m[k]
+		if !ok {
+			continue
+		}
+		if txid == "" {
+			txid = tx.TxHash().String() // hashed only for transactions that pay us
+		}
+		dst = append(dst, Match{
+			TxID: txid, Vout: uint32(vout), Script: bytes.Clone(s),
+			Address: ScriptAddress(net, s), Amount: uint64(out.Value), Entry: p.entry(),
+		})
+	}
+	return dst
+}
+
+// ScanBlock returns the outputs of b's transactions that pay watched
+// scripts, in block order.
+func (w *WatchSet) ScanBlock(b *wire.MsgBlock, net *chaincfg.Params) []Match {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	var out []Match
+	for _, tx := range b.Transactions {
+		out = w.scanTx(out, tx, net)
+	}
+	return out
+}
+
+// DecodeBlock decodes a block in wire format (what `getblock HASH 0`
+// returns, hex-decoded) and checks that it is whole.
+func DecodeBlock(raw []byte) (*wire.MsgBlock, error) {
+	var b wire.MsgBlock
+	r := bytes.NewReader(raw)
+	if err := b.Deserialize(r); err != nil {
+		return nil, fmt.Errorf("decode block: %w", err)
+	}
+	if r.Len() != 0 {
+		return nil, fmt.Errorf("decode block: %d trailing bytes", r.Len())
+	}
+	return &b, nil
+}
+
+// ScanRawBlock decodes raw and scans it: the block's hash and its matches.
+func (w *WatchSet) ScanRawBlock(raw []byte, net *chaincfg.Params) (chainhash.Hash, []Match, error) {
+	b, err := DecodeBlock(raw)
+	if err != nil {
+		return chainhash.Hash{}, nil, err
+	}
+	return b.BlockHash(), w.ScanBlock(b, net), nil
+}
