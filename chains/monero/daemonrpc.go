@@ -23,6 +23,12 @@ func (d *DaemonClient) Call(ctx context.Context, method string, params, out any)
 	return d.r.jsonRPC(ctx, method, params, out)
 }
 
+// Plain POSTs to one of monerod's plain JSON endpoints (/get_transactions,
+// /send_raw_transaction, ...) (tests and tools).
+func (d *DaemonClient) Plain(ctx context.Context, path string, params, out any) error {
+	return d.r.plain(ctx, path, params, out)
+}
+
 // Info is the part of get_info this package uses.
 type Info struct {
 	Height       int64  `json:"height"` // number of blocks: the tip is Height-1

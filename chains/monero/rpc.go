@@ -114,6 +114,12 @@ func newRPC(name, baseURL string, o ClientOptions) (*rpc, error) {
 // may be nil). Keys absent from the result leave out's fields at their zero
 // values; a null or absent result leaves out untouched.
 func (r *rpc) jsonRPC(ctx context.Context, method string, params, out any) error {
+	return r.jsonRPCTimeout(ctx, r.timeout, method, params, out)
+}
+
+// jsonRPCTimeout is jsonRPC with a call-specific timeout (refresh may scan
+// many blocks).
+func (r *rpc) jsonRPCTimeout(ctx context.Context, timeout time.Duration, method string, params, out any) error {
 	if params == nil {
 		params = struct{}{}
 	}
@@ -121,7 +127,7 @@ func (r *rpc) jsonRPC(ctx context.Context, method string, params, out any) error
 	if err != nil {
 		return fmt.Errorf("monero rpc %s: encode: %w", method, err)
 	}
-	raw, err := r.post(ctx, method, "/json_rpc", body)
+	raw, err := r.post(ctx, timeout, method, "/json_rpc", body)
 	if err != nil {
 		return err
 	}
@@ -154,7 +160,7 @@ func (r *rpc) plain(ctx context.Context, path string, params, out any) error {
 	if err != nil {
 		return fmt.Errorf("monero rpc %s: encode: %w", path, err)
 	}
-	raw, err := r.post(ctx, path, path, body)
+	raw, err := r.post(ctx, r.timeout, path, path, body)
 	if err != nil {
 		return err
 	}
@@ -167,10 +173,10 @@ func (r *rpc) plain(ctx context.Context, path string, params, out any) error {
 	return nil
 }
 
-func (r *rpc) post(ctx context.Context, method, path string, body []byte) ([]byte, error) {
+func (r *rpc) post(ctx context.Context, timeout time.Duration, method, path string, body []byte) ([]byte, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	u := *r.base
 	u.Path = strings.TrimRight(u.Path, "/") + path

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Wallet-rpc error codes this package acts on (wallet_rpc_server_error_codes.h).
@@ -151,10 +152,14 @@ type RefreshResult struct {
 	ReceivedMoney bool   `json:"received_money"`
 }
 
+// RefreshTimeout bounds one refresh call, which scans every block the
+// wallet has not seen yet (the context may cut it shorter).
+const RefreshTimeout = 30 * time.Minute
+
 // Refresh makes the wallet scan new blocks now.
 func (w *WalletClient) Refresh(ctx context.Context) (RefreshResult, error) {
 	var out RefreshResult
-	return out, w.r.jsonRPC(ctx, "refresh", nil, &out)
+	return out, w.r.jsonRPCTimeout(ctx, max(w.r.timeout, RefreshTimeout), "refresh", nil, &out)
 }
 
 // GetHeight returns the wallet's height (number of blocks it has scanned,
