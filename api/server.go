@@ -1,0 +1,259 @@
+// Package api is ipnd's HTTP API: balances, subscriptions, address
+// allocation, the original service's /btc and /btc_ipn endpoints, health,
+// readiness and metrics.
+//
+// Requests may carry their fields as a JSON object, a form-encoded or
+// multipart body, or a query string. Bad input always gets a 4xx answer with
+// a JSON body {"error": "...", "field": "..."} (plain "fail" on /btc_ipn).
+// Amounts are integers in atomic units internally and exact decimal strings
+// at the edge; no amount ever passes through a float.
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ipnd/ipnd/chains"
+	"github.com/ipnd/ipnd/config"
+	"github.com/ipnd/ipnd/db"
+	"github.com/ipnd/ipnd/metrics"
+)
+
+// Ledger is what the API needs of the ledger (*db.Ledger).
+type Ledger interface {
+	Ping(ctx context.Context) error
+	Balance(ctx context.Context, c chains.Chain, addr string, maxConfirms int) (db.Totals, []db.Deposit, error)
+	AddressByString(ctx context.Context, c chains.Chain, addr string) (db.Address, error)
+	AddressByIndex(ctx context.Context, c chains.Chain, index uint32) (db.Address, error)
+	Subscribe(ctx context.Context, c chains.Chain, addr, url string, maxConfirms int, format, secret string) (db.Subscription, bool, error)
+	Unsubscribe(ctx context.Context, id int64) error
+	Subscription(ctx context.Context, id int64) (db.Subscription, error)
+	Redeliver(ctx context.Context, id int64) (db.Notification, error)
+	Attempts(ctx context.Context, subscriptionID int64, limit int) ([]db.Attempt, error)
+	Notifications(ctx context.Context, subscriptionID int64, limit int) ([]db.Notification, error)
+	NotificationCounts(ctx context.Context) (map[string]int64, error)
+}
+
+// Chain is what the API needs of one enabled chain adapter.
+//
+// Errors: an error wrapping ErrRejected (or db.ErrIndexTaken /
+// db.ErrAddressTaken) is the request's fault and answered 4xx with its
+// message; any other error is answered 503 without details (and logged).
+type Chain interface {
+	// Allocate hands out a new receiving address: the next unused
+	// derivation index (Bitcoin) or a new subaddress (Monero), recorded in
+	// the ledger with label.
+	Allocate(ctx context.Context, label string) (db.Address, error)
+	// AddressAt returns the address at a fixed derivation index (Bitcoin),
+	// recorded in the ledger; the same index again returns the same address.
+	// A chain without fixed indexes returns an error wrapping ErrRejected.
+	AddressAt(ctx context.Context, index uint32, label string) (db.Address, error)
+	// Watch starts watching an address given by a subscriber and records it
+	// in the ledger (idempotent). It refuses, wrapping ErrRejected, an
+	// address it cannot watch (Monero: not a subaddress of the wallet's
+	// account).
+	Watch(ctx context.Context, addr string) (db.Address, error)
+	// Validate checks an address's syntax and network, without side effects.
+	Validate(addr string) error
+	// Status is the watcher's sync status (readiness, metrics).
+	Status() chains.Status
+}
+
+// ErrRejected marks an adapter error caused by the request (answered 400).
+var ErrRejected = errors.New("rejected")
+
+// URLChecker validates a subscriber URL (ipn.CheckURL).
+type URLChecker func(ctx context.Context, rawURL string, allowPrivate bool) error
+
+// Options configures a Server.
+type Options struct {
+	Ledger Ledger
+	// Chains are the enabled chains' adapters.
+	Chains map[chains.Chain]Chain
+	Server config.Server
+	IPN    config.IPN
+	// CheckURL validates subscriber URLs (ipn.CheckURL); required.
+	CheckURL URLChecker
+	// NewSecret makes subscription secrets (ipn.NewSecret); required.
+	NewSecret func() (string, error)
+	// Notify wakes this process's IPN worker after a subscription or
+	// redelivery made a notification (ipn.Worker.Notify); optional.
+	Notify func()
+	// Logger receives the API's log lines (subsystem=api); nil discards.
+	Logger *slog.Logger
+	// Metrics is the registry served at /metrics; nil makes a private one.
+	Metrics *metrics.Registry
+	// Now is the clock; nil uses time.Now.
+	Now func() time.Time
+}
+
+// MaxBodyBytes caps a request body.
+const MaxBodyBytes = 64 << 10
+
+// ShutdownGrace bounds a graceful stop of Serve.
+const ShutdownGrace = 10 * time.Second
+
+// Server is the HTTP API.
+type Server struct {
+	o       Options
+	log     *slog.Logger
+	metrics *metrics.Registry
+	keys    [][32]byte
+	order   []chains.Chain // enabled chains, sorted
+	tls     *tls.Config
+	handler http.Handler
+
+	metricsHandler http.Handler
+}
+
+// New checks the options and builds the server.
+func New(o Options) (*Server, error) {
+	if o.Ledger == nil {
+		return nil, errors.New("api: no ledger")
+	}
+	if o.CheckURL == nil || o.NewSecret == nil {
+		return nil, errors.New("api: CheckURL and NewSecret are required")
+	}
+	if o.Server.AllowUnauthenticated && !config.IsLoopbackListen(o.Server.Listen) {
+		return nil, fmt.Errorf("api: server.allow_unauthenticated is only allowed on a loopback listen address, not %q", o.Server.Listen)
+	}
+	if !o.Server.AllowUnauthenticated && len(o.Server.APIKeys) == 0 {
+		return nil, errors.New("api: server.api_keys is empty: set at least one key (or allow_unauthenticated on a loopback listen address)")
+	}
+	if (o.Server.TLSCert == "") != (o.Server.TLSKey == "") {
+		return nil, errors.New("api: server.tls_cert and server.tls_key must be set together")
+	}
+	s := &Server{o: o, metrics: o.Metrics}
+	if s.o.Now == nil {
+		s.o.Now = time.Now
+	}
+	if s.o.Notify == nil {
+		s.o.Notify = func() {}
+	}
+	l := o.Logger
+	if l == nil {
+		l = slog.New(slog.DiscardHandler)
+	}
+	s.log = l.With("subsystem", "api")
+	if s.metrics == nil {
+		s.metrics = metrics.New()
+	}
+	for _, k := range o.Server.APIKeys {
+		s.keys = append(s.keys, sha256.Sum256([]byte(k.Reveal())))
+	}
+	for c, a := range o.Chains {
+		if !c.Valid() {
+			return nil, fmt.Errorf("api: unknown chain %q", c)
+		}
+		if a == nil {
+			return nil, fmt.Errorf("api: chain %s has no adapter", c)
+		}
+		s.order = append(s.order, c)
+	}
+	sort.Slice(s.order, func(i, j int) bool { return s.order[i] < s.order[j] })
+	if o.Server.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(o.Server.TLSCert, o.Server.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("api: load server.tls_cert/tls_key: %w", err)
+		}
+		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	s.metrics.SetChainStatus(s.statuses)
+	s.metrics.SetNotificationCounts(o.Ledger.NotificationCounts)
+	s.metricsHandler = s.metrics.Handler()
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler is the API's http.Handler (no TLS: Serve adds it).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// TLS reports whether Serve speaks TLS.
+func (s *Server) TLS() bool { return s.tls != nil }
+
+// statuses reports every enabled chain's status, in chain order.
+func (s *Server) statuses() []chains.Status {
+	out := make([]chains.Status, 0, len(s.order))
+	for _, c := range s.order {
+		st := s.o.Chains[c].Status()
+		st.Chain = c
+		out = append(out, st)
+	}
+	return out
+}
+
+// ListenAndServe listens on server.listen and serves until ctx ends.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.o.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("api: listen on %s: %w", s.o.Server.Listen, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln (with TLS when configured) until ctx ends, then stops
+// accepting and gives requests in flight up to ShutdownGrace to finish.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	if s.tls != nil {
+		srv.TLSConfig = s.tls.Clone()
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
+	s.log.Info("API listening", "addr", ln.Addr().String(), "tls", s.tls != nil)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("api: serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if err != nil {
+		_ = srv.Close()
+		err = fmt.Errorf("api: graceful stop: %w", err)
+	}
+	<-errc
+	s.log.Info("API stopped")
+	return err
+}
+
+// authorized checks the bearer key against every configured key in
+// constant time (the keys are compared as SHA-256 digests, so their
+// lengths do not leak either).
+func (s *Server) authorized(r *http.Request) bool {
+	if s.o.Server.AllowUnauthenticated {
+		return true
+	}
+	h := r.Header.Get("Authorization")
+	scheme, key, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	got := sha256.Sum256([]byte(strings.TrimSpace(key)))
+	match := 0
+	for _, k := range s.keys {
+		match |= subtle.ConstantTimeCompare(got[:], k[:])
+	}
+	return match == 1
+}
