@@ -152,7 +152,7 @@ type harness struct {
 	auth  bool // send the key
 }
 
-func testOptions(l *db.Ledger, cs map[chains.Chain]Chain, o harnessOpts) Options {
+func testOptions(l Ledger, cs map[chains.Chain]Chain, o harnessOpts) Options {
 	ipnCfg := config.Default().IPN
 	ipnCfg.AllowPrivateTargets = o.allowPrivate
 	srvCfg := config.Default().Server
