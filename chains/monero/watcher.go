@@ -2,6 +2,7 @@ package monero
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -47,9 +48,9 @@ type Watcher struct {
 	cfg    WatcherConfig
 	log    *slog.Logger
 
-	pollMu       sync.Mutex // one poll at a time
-	refreshedAt  int64      // daemon height at the last successful refresh
-	lastProgress int64
+	pollMu      sync.Mutex // one poll at a time
+	refreshedAt int64      // daemon height at the last successful refresh
+	lastWrite   [32]byte   // fingerprint of the last ReconcileWindow written
 
 	mu     sync.Mutex
 	status chains.Status
@@ -205,15 +206,29 @@ func (w *Watcher) poll(ctx context.Context) (moved bool, err error) {
 		return true, nil
 	}
 	payments := w.payments(tr)
+	// Nothing moved since the last recorded poll (same tip, window and
+	// transfers): the write would change nothing, skip it.
+	fp := fingerprint(tip, from, payments)
+	if fp == w.lastWrite {
+		w.setSynced(info, tip, target)
+		return false, nil
+	}
 	change, err := w.ledger.ReconcileWindow(ctx, chains.XMR, tip, from, payments)
 	if err != nil {
+		w.lastWrite = [32]byte{}
 		return false, fmt.Errorf("ledger: %w", err)
 	}
+	w.lastWrite = fp
 	if change != (db.Change{}) {
 		w.log.Info("monero payments reconciled", "tip", tip.Height, "from_height", from, "seen", len(payments),
 			"added", change.DepositsAdded, "updated", change.DepositsUpdated, "removed", change.DepositsRemoved,
 			"notifications", change.Notifications)
 	}
+	w.setSynced(info, tip, target)
+	return false, nil
+}
+
+func (w *Watcher) setSynced(info Info, tip db.Block, target int64) {
 	state := chains.Synced
 	if info.BusySyncing || !info.Synchronized || target > info.Height {
 		state = chains.Behind
@@ -224,7 +239,18 @@ func (w *Watcher) poll(ctx context.Context) (moved bool, err error) {
 			s.Error = "monerod is busy syncing"
 		}
 	})
-	return false, nil
+}
+
+// fingerprint identifies what a ReconcileWindow call would write.
+func fingerprint(tip db.Block, from int64, ps []db.Payment) [32]byte {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d %s %d\n", tip.Height, tip.Hash, from)
+	for _, p := range ps {
+		fmt.Fprintf(h, "%s %s %d %d %d %t\n", p.TxID, p.Address, p.Amount, p.Height, p.UnlockTime, p.DoubleSpend)
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
 }
 
 // windowStart is the exclusive min_height of this poll: the last scanned
