@@ -191,6 +191,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		claimNow  = true
 		capacity  = 2 * w.o.Workers // in flight + claimed and waiting
 		batchMin  = max(1, capacity/4)
+		hostQueue = w.o.PerHost // claimed and waiting for one host
 		attemptCx = context.WithoutCancel(ctx)
 	)
 	if w.o.Lease < w.o.Timeout+w.o.Timeout/2 {
@@ -199,13 +200,20 @@ func (w *Worker) Run(ctx context.Context) error {
 	timer := time.NewTimer(w.o.PollInterval)
 	defer timer.Stop()
 
+	var records chan recordReq
+	if br, ok := w.l.(BatchRecorder); ok {
+		records = make(chan recordReq, w.o.Workers)
+		recDone := make(chan struct{})
+		go func() { defer close(recDone); w.recorder(attemptCx, br, records) }()
+		defer func() { close(records); <-recDone }()
+	}
 	start := func(h held) {
 		inflight++
 		hostBusy[h.host]++
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.deliver(attemptCx, h.n)
+			w.deliver(attemptCx, h.n, records)
 			results <- done{h.host}
 		}()
 	}
@@ -249,6 +257,7 @@ func (w *Worker) Run(ctx context.Context) error {
 				for _, h := range queue {
 					waiting[h.host]++
 				}
+				left := 0
 				for _, n := range ns {
 					h := held{n: n, host: hostKey(n.URL), deadline: deadline}
 					if inflight < w.o.Workers && hostBusy[h.host] < w.o.PerHost {
@@ -257,13 +266,17 @@ func (w *Worker) Run(ctx context.Context) error {
 					}
 					// A saturated host keeps one round waiting; the rest is
 					// left for later so it does not take others' capacity.
-					if waiting[h.host] >= w.o.PerHost {
+					if waiting[h.host] >= hostQueue {
 						w.leaveForLater(ctx, h)
+						left++
 						continue
 					}
 					waiting[h.host]++
 					queue = append(queue, h)
 				}
+				// Claim again at once only while nothing had to be left
+				// for later; otherwise wait for an attempt to finish.
+				backlog = backlog && left == 0
 				if backlog {
 					continue
 				}
@@ -294,6 +307,57 @@ func (w *Worker) Run(ctx context.Context) error {
 	wg.Wait()
 	w.s.Close()
 	return nil
+}
+
+// BatchRecorder is optionally implemented by the ledger: it records many
+// attempt outcomes in one transaction (what RecordAttempt does for one),
+// returning one error per outcome (db.ErrLeaseLost for a lost lease) or an
+// error for the whole batch. The Worker then records outcomes group-commit
+// style: whatever finished while the previous batch was written.
+type BatchRecorder interface {
+	RecordAttempts(ctx context.Context, ns []db.Notification, res []db.AttemptResult) ([]error, error)
+}
+
+type recordReq struct {
+	n     db.Notification
+	res   db.AttemptResult
+	reply chan error
+}
+
+// maxRecordBatch bounds one RecordAttempts call.
+const maxRecordBatch = 128
+
+func (w *Worker) recorder(ctx context.Context, br BatchRecorder, in <-chan recordReq) {
+	for first := range in {
+		batch := []recordReq{first}
+	collect:
+		for len(batch) < maxRecordBatch {
+			select {
+			case r, ok := <-in:
+				if !ok {
+					break collect
+				}
+				batch = append(batch, r)
+			default:
+				break collect
+			}
+		}
+		ns := make([]db.Notification, len(batch))
+		rs := make([]db.AttemptResult, len(batch))
+		for i, r := range batch {
+			ns[i], rs[i] = r.n, r.res
+		}
+		rctx, cancel := context.WithTimeout(ctx, w.o.Timeout+5*time.Second)
+		errs, err := br.RecordAttempts(rctx, ns, rs)
+		cancel()
+		for i, r := range batch {
+			e := err
+			if e == nil && i < len(errs) {
+				e = errs[i]
+			}
+			r.reply <- e
+		}
+	}
 }
 
 // Deferrer is optionally implemented by the ledger: Defer releases a
@@ -327,7 +391,7 @@ func hostKey(raw string) string {
 }
 
 // deliver makes one attempt of n and records it.
-func (w *Worker) deliver(ctx context.Context, n db.Notification) {
+func (w *Worker) deliver(ctx context.Context, n db.Notification, records chan<- recordReq) {
 	out := w.s.Send(ctx, n, n.Attempts+1)
 	now := w.now()
 	res := db.AttemptResult{Delivered: out.Delivered, Status: out.Status, Error: out.Error, Duration: out.Duration}
@@ -337,9 +401,16 @@ func (w *Worker) deliver(ctx context.Context, n db.Notification) {
 			res.GiveUp = true
 		}
 	}
-	rctx, cancel := context.WithTimeout(ctx, w.o.Timeout+5*time.Second)
-	defer cancel()
-	err := w.l.RecordAttempt(rctx, n, res)
+	var err error
+	if records != nil {
+		reply := make(chan error, 1)
+		records <- recordReq{n: n, res: res, reply: reply}
+		err = <-reply
+	} else {
+		rctx, cancel := context.WithTimeout(ctx, w.o.Timeout+5*time.Second)
+		err = w.l.RecordAttempt(rctx, n, res)
+		cancel()
+	}
 	log := w.log.With("notification", n.ID, "subscription", n.SubscriptionID, "host", hostKey(n.URL),
 		"attempt", n.Attempts+1, "status", out.Status, "duration", out.Duration)
 	switch {

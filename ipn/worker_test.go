@@ -247,6 +247,14 @@ func TestWorkerRecordsFailures(t *testing.T) {
 }
 
 func TestWorkerDeliversAfterReceiverRecovers(t *testing.T) {
+	testRecovers(t, func(l *db.Ledger) Ledger { return l })
+}
+
+func TestWorkerDeliversAfterReceiverRecoversBatched(t *testing.T) {
+	testRecovers(t, func(l *db.Ledger) Ledger { return batchLedger{l} })
+}
+
+func testRecovers(t *testing.T, wrap func(*db.Ledger) Ledger) {
 	forDrivers(t, func(t *testing.T, e *ledgerEnv) {
 		const failures = 5
 		rc := newReceiver(t, func(w http.ResponseWriter, r received, n int64) {
@@ -260,7 +268,7 @@ func TestWorkerDeliversAfterReceiverRecovers(t *testing.T) {
 		e.pay(t, sub, "t1", 777)
 		o := testOptions()
 		o.Sender = NewSender(SenderOptions{Version: "test", Timeout: time.Second, AllowPrivate: true, QuickRetries: -1})
-		startWorker(t, e.l, o)
+		startWorker(t, wrap(e.l), o)
 		n := e.waitState(t, sub, db.NoteDelivered)
 		if n.Attempts != failures+1 {
 			t.Fatalf("delivered after %d attempts, want %d", n.Attempts, failures+1)
@@ -373,6 +381,16 @@ func TestWorkerNewestTotalsWin(t *testing.T) {
 }
 
 func TestTwoWorkersDeliverEachOnce(t *testing.T) {
+	testTwoWorkers(t, func(l *db.Ledger) Ledger { return l })
+}
+
+// The same through the BatchRecorder path (with the benchmark's prototype
+// of the proposed ledger method).
+func TestTwoWorkersDeliverEachOnceBatched(t *testing.T) {
+	testTwoWorkers(t, func(l *db.Ledger) Ledger { return batchLedger{l} })
+}
+
+func testTwoWorkers(t *testing.T, wrap func(*db.Ledger) Ledger) {
 	forDrivers(t, func(t *testing.T, e *ledgerEnv) {
 		var mu sync.Mutex
 		seen := map[string]int{}
@@ -393,8 +411,8 @@ func TestTwoWorkersDeliverEachOnce(t *testing.T) {
 		o1.Owner, o2.Owner = "one", "two"
 		o1.PerHost, o2.PerHost = 8, 8
 		o1.Workers, o2.Workers = 8, 8
-		startWorker(t, e.l, o1)
-		startWorker(t, e.another(t), o2)
+		startWorker(t, wrap(e.l), o1)
+		startWorker(t, wrap(e.another(t)), o2)
 		// More notifications while both run.
 		for i, s := range subs {
 			e.pay(t, s, fmt.Sprintf("b%d", i), 2)

@@ -1,0 +1,362 @@
+package ipn
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ipnd/ipnd/chains"
+	"github.com/ipnd/ipnd/db"
+	"github.com/ipnd/ipnd/db/dbtest"
+)
+
+// benchBacklog is the number of pending notifications drained per run
+// (IPND_BENCH_BACKLOG overrides the issue's 100,000).
+func benchBacklog() int {
+	if v, err := strconv.Atoi(os.Getenv("IPND_BENCH_BACKLOG")); err == nil && v > 0 {
+		return v
+	}
+	return 100000
+}
+
+// echoServer is a lean echo receiver (no recording) for the benchmark.
+func echoServer(tb testing.TB) *httptest.Server {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Address     string `json:"address"`
+			Confirmed   string `json:"confirmed"`
+			Unconfirmed string `json:"unconfirmed"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			w.WriteHeader(400)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(in)
+	}))
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// seedBacklog writes n addresses, subscriptions and one pending notification
+// each straight into the ledger's tables (setup only: creating them one
+// ledger transaction at a time would take longer than the drain).
+func seedBacklog(tb testing.TB, l *db.Ledger, url string, n int) {
+	tb.Helper()
+	ctx := context.Background()
+	now := time.Now().UnixMicro()
+	const chunk = 500
+	for start := 1; start <= n; start += chunk {
+		end := min(start+chunk-1, n)
+		err := l.ExecTx(ctx, func(tx *sql.Tx) error {
+			var a, s, no strings.Builder
+			var aa, sa, na []any
+			for i := start; i <= end; i++ {
+				addr := fmt.Sprintf("bcrt1qbench%08d", i)
+				sep := ","
+				if i == start {
+					sep = ""
+				}
+				a.WriteString(sep + "(?,?,?,?,?)")
+				aa = append(aa, i, "btc", addr, i, now)
+				s.WriteString(sep + "(?,?,?,?,?,?,?,?,?,?,?,?,?)")
+				sa = append(sa, i, "btc", i, url, fmt.Sprintf("%064x", i), 1, "ipnsec_bench", "json", 1, 0, uint64(i), now, now)
+				sub := db.Subscription{ID: int64(i), Chain: chains.BTC, Address: addr, URL: url, MaxConfirms: 1, Format: "json"}
+				body, ct, err := Payload(db.NotificationData{ID: int64(i), Subscription: sub,
+					Totals: db.Totals{Unconfirmed: uint64(i), Height: 100}, CreatedAt: time.UnixMicro(now)})
+				if err != nil {
+					return err
+				}
+				no.WriteString(sep + "(?,?,?,?,?,?,?,?,?,?,?)")
+				na = append(na, i, i, 0, uint64(i), 100, body, ct, db.NotePending, now, now, now)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO addresses (id, chain, address, derivation_index, created_at) VALUES `+a.String(), aa...); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO subscriptions (id, chain, address_id, url, url_hash, max_confirms, secret, format,
+  active, last_confirmed, last_unconfirmed, created_at, updated_at) VALUES `+s.String(), sa...); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO notifications (id, subscription_id, confirmed, unconfirmed, height, body, content_type,
+  state, next_attempt_at, created_at, updated_at) VALUES `+no.String(), na...)
+			return err
+		})
+		if err != nil {
+			tb.Fatalf("seed backlog: %v", err)
+		}
+	}
+}
+
+// timedLedger measures the time spent in the ledger calls.
+type timedLedger struct {
+	Ledger
+	claims, claimNs, records, recordNs atomic.Int64
+}
+
+func (t *timedLedger) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]db.Notification, error) {
+	s := time.Now()
+	ns, err := t.Ledger.ClaimDue(ctx, owner, now, lease, limit)
+	t.claims.Add(1)
+	t.claimNs.Add(int64(time.Since(s)))
+	return ns, err
+}
+
+func (t *timedLedger) RecordAttempt(ctx context.Context, n db.Notification, res db.AttemptResult) error {
+	s := time.Now()
+	err := t.Ledger.RecordAttempt(ctx, n, res)
+	t.records.Add(1)
+	t.recordNs.Add(int64(time.Since(s)))
+	return err
+}
+
+// batchLedger prototypes the batch API proposed to the ledger
+// (RecordAttempts: the semantics of db.Ledger.RecordAttempt for many
+// outcomes in one transaction) to measure what it would give. It is a
+// benchmark aid only; the ledger owns the real implementation.
+type batchLedger struct {
+	*db.Ledger
+}
+
+func (b batchLedger) RecordAttempts(ctx context.Context, ns []db.Notification, res []db.AttemptResult) ([]error, error) {
+	errs := make([]error, len(ns))
+	err := b.ExecTx(ctx, func(tx *sql.Tx) error {
+		clear(errs)
+		now := time.Now().UnixMicro()
+		ids := make([]any, len(ns))
+		for i, n := range ns {
+			ids[i] = n.ID
+		}
+		lock := ""
+		if b.Driver() == "mysql" {
+			lock = " FOR UPDATE"
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id, lease_owner, lease_until FROM notifications WHERE id IN (?`+
+			strings.Repeat(",?", len(ids)-1)+`)`+lock, ids...)
+		if err != nil {
+			return err
+		}
+		type lease struct {
+			owner string
+			until int64
+		}
+		leases := map[int64]lease{}
+		for rows.Next() {
+			var id int64
+			var l lease
+			if err := rows.Scan(&id, &l.owner, &l.until); err != nil {
+				rows.Close()
+				return err
+			}
+			leases[id] = l
+		}
+		rows.Close()
+		var ins strings.Builder
+		var args []any
+		delivered := map[int][]any{}
+		for i, n := range ns {
+			r := res[i]
+			if i > 0 {
+				ins.WriteString(",")
+			}
+			ins.WriteString("(?,?,?,?,?,?,?)")
+			args = append(args, n.ID, n.SubscriptionID, now, r.Status, r.Error, r.Delivered, r.Duration.Microseconds())
+			l, ok := leases[n.ID]
+			if !ok || l.owner != n.LeaseOwner || n.LeaseOwner == "" || l.until < now {
+				errs[i] = db.ErrLeaseLost
+				continue
+			}
+			if r.Delivered {
+				delivered[r.Status] = append(delivered[r.Status], n.ID)
+				continue
+			}
+			state := "state"
+			if r.GiveUp {
+				state = "CASE WHEN state = 'pending' THEN 'failed' ELSE state END"
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE notifications SET state = `+state+`, attempts = attempts + 1, next_attempt_at = ?,
+  lease_owner = '', lease_until = 0, last_status = ?, last_error = ?, updated_at = ? WHERE id = ?`,
+				r.NextAttemptAt.UnixMicro(), r.Status, r.Error, now, n.ID); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_attempts (notification_id, subscription_id, attempted_at, status, error,
+  delivered, duration_us) VALUES `+ins.String(), args...); err != nil {
+			return err
+		}
+		for status, ids := range delivered {
+			a := append([]any{db.NoteDelivered, status, now, now}, ids...)
+			if _, err := tx.ExecContext(ctx, `UPDATE notifications SET state = ?, attempts = attempts + 1, next_attempt_at = 0,
+  lease_owner = '', lease_until = 0, last_status = ?, last_error = '', updated_at = ?, delivered_at = ? WHERE id IN (?`+
+				strings.Repeat(",?", len(ids)-1)+`)`, a...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return errs, err
+}
+
+// timedBatchLedger is timedLedger for a ledger with RecordAttempts.
+type timedBatchLedger struct {
+	*timedLedger
+	br BatchRecorder
+}
+
+func (t timedBatchLedger) RecordAttempts(ctx context.Context, ns []db.Notification, res []db.AttemptResult) ([]error, error) {
+	s := time.Now()
+	errs, err := t.br.RecordAttempts(ctx, ns, res)
+	t.records.Add(1)
+	t.recordNs.Add(int64(time.Since(s)))
+	return errs, err
+}
+
+func rssMB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// BenchmarkDrainBacklog drains a backlog of pending notifications (default
+// 100,000, one per subscription) to a local echo receiver and reports
+// acknowledged notifications per second and the memory during the drain.
+func BenchmarkDrainBacklog(b *testing.B) {
+	for _, driver := range dbtest.Drivers {
+		for _, v := range []struct {
+			workers int
+			batch   bool
+		}{{16, false}, {64, false}, {16, true}, {64, true}} {
+			workers := v.workers
+			name := fmt.Sprintf("%s/workers=%d", driver, workers)
+			if v.batch {
+				name += "/batch-prototype"
+			}
+			b.Run(name, func(b *testing.B) {
+				n := benchBacklog()
+				l := dbtest.Ledger(b, driver, db.Options{Payload: Payload})
+				srv := echoServer(b)
+				seedBacklog(b, l, srv.URL+"/ipn", n)
+				var delivered, failed atomic.Int64
+				allDone := make(chan struct{})
+				var once sync.Once
+				var ledger Ledger = l
+				if v.batch {
+					ledger = batchLedger{l}
+				}
+				tl := &timedLedger{Ledger: ledger}
+				var wl Ledger = tl
+				if br, ok := ledger.(BatchRecorder); ok {
+					wl = timedBatchLedger{tl, br}
+				}
+				o := Options{
+					Workers: workers, PerHost: workers, Timeout: 10 * time.Second, Lease: time.Minute,
+					PollInterval: 200 * time.Millisecond, AllowPrivate: true, Version: "bench",
+					Observer: ObserverFunc(func(_ db.Notification, res db.AttemptResult) {
+						if !res.Delivered {
+							failed.Add(1)
+						} else if delivered.Add(1) == int64(n) {
+							once.Do(func() { close(allDone) })
+						}
+					}),
+				}
+				runtime.GC()
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				heap0, rss0 := float64(ms.HeapInuse)/(1<<20), rssMB()
+				var maxHeap, maxRSS float64
+				var samples []string
+				stopSampling := make(chan struct{})
+				sampled := make(chan struct{})
+				go func() {
+					defer close(sampled)
+					tick := time.NewTicker(time.Second)
+					defer tick.Stop()
+					for {
+						select {
+						case <-stopSampling:
+							return
+						case <-tick.C:
+							var m runtime.MemStats
+							runtime.ReadMemStats(&m)
+							h, r := float64(m.HeapInuse)/(1<<20), rssMB()
+							maxHeap, maxRSS = max(maxHeap, h), max(maxRSS, r)
+							samples = append(samples, fmt.Sprintf("%d:%.0f/%.0f", delivered.Load(), h, r))
+						}
+					}
+				}()
+				b.ResetTimer()
+				start := time.Now()
+				ctx, cancel := context.WithCancel(context.Background())
+				w := NewWorker(wl, o)
+				stopped := make(chan struct{})
+				go func() { defer close(stopped); w.Run(ctx) }()
+				select {
+				case <-allDone:
+				case <-time.After(20 * time.Minute):
+					b.Errorf("drain did not finish: %d delivered, %d failed", delivered.Load(), failed.Load())
+				}
+				elapsed := time.Since(start)
+				b.StopTimer()
+				cancel()
+				<-stopped
+				close(stopSampling)
+				<-sampled
+				if failed.Load() != 0 {
+					b.Errorf("%d failed attempts", failed.Load())
+				}
+				counts, err := l.NotificationCounts(context.Background())
+				if err != nil || counts[db.NoteDelivered] != int64(n) {
+					b.Errorf("ledger counts %v (%v), want %d delivered", counts, err, n)
+				}
+				b.ReportMetric(float64(n)/elapsed.Seconds(), "acks/s")
+				b.ReportMetric(maxHeap, "maxheap-MB")
+				b.ReportMetric(maxRSS, "maxRSS-MB")
+				if c := tl.claims.Load(); c > 0 {
+					b.ReportMetric(float64(tl.claimNs.Load())/float64(c)/1e6, "claim-ms")
+				}
+				if r := tl.records.Load(); r > 0 {
+					b.ReportMetric(float64(tl.recordNs.Load())/float64(r)/1e6, "record-call-ms")
+					b.ReportMetric(float64(n)/float64(r), "acks/record-call")
+				}
+				b.Logf("%s workers=%d: %d acknowledged in %v; heap %.0f MB / RSS %.0f MB before; samples delivered:heapMB/rssMB %v",
+					driver, workers, n, elapsed.Round(time.Millisecond), heap0, rss0, samples)
+			})
+		}
+	}
+}
+
+// BenchmarkSendOnly is the HTTP path alone (no ledger): the ceiling the
+// ledger calls are measured against.
+func BenchmarkSendOnly(b *testing.B) {
+	srv := echoServer(b)
+	s := NewSender(SenderOptions{Version: "bench", Timeout: 10 * time.Second, AllowPrivate: true, MaxIdlePerHost: 16})
+	n := note(b, srv.URL, "json")
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if out := s.Send(context.Background(), n, 1); !out.Delivered {
+				b.Errorf("not delivered: %+v", out)
+			}
+		}
+	})
+}
