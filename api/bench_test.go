@@ -8,10 +8,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -173,6 +176,7 @@ func benchBalance(b *testing.B, base string, addrs []string, clients int) {
 	var next atomic.Int64
 	var failed atomic.Int64
 	var wg sync.WaitGroup
+	cpu0, db0 := processCPU(), mysqldCPU()
 	b.ResetTimer()
 	began := time.Now()
 	for w := 0; w < clients; w++ {
@@ -207,6 +211,7 @@ func benchBalance(b *testing.B, base string, addrs []string, clients int) {
 	wg.Wait()
 	elapsed := time.Since(began)
 	b.StopTimer()
+	cpu1, db1 := processCPU(), mysqldCPU()
 	if n := failed.Load(); n > 0 {
 		b.Fatalf("%d of %d requests failed", n, b.N)
 	}
@@ -217,4 +222,47 @@ func benchBalance(b *testing.B, base string, addrs []string, clients int) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
 	b.ReportMetric(p(0.50), "p50_ms")
 	b.ReportMetric(p(0.99), "p99_ms")
+	// CPU per request, which other load on the machine does not change:
+	// this process (API server and load clients) and the database server.
+	b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "go_cpu_us/req")
+	if db0 >= 0 && db1 >= 0 {
+		b.ReportMetric(float64((db1-db0).Microseconds())/float64(b.N), "mysqld_cpu_us/req")
+	}
+}
+
+// processCPU is this process's user+system CPU time.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// mysqldCPU is the local MySQL/MariaDB server's CPU time, -1 if not found.
+func mysqldCPU() time.Duration {
+	dirs, _ := filepath.Glob("/proc/[0-9]*/comm")
+	for _, f := range dirs {
+		comm, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if name := strings.TrimSpace(string(comm)); name != "mariadbd" && name != "mysqld" {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join(filepath.Dir(f), "stat"))
+		if err != nil {
+			return -1
+		}
+		// Fields after the ")" that ends the command name: utime and stime
+		// are the 12th and 13th, in clock ticks (100 per second).
+		rest := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(rest) < 13 {
+			return -1
+		}
+		ut, _ := strconv.ParseInt(rest[11], 10, 64)
+		st, _ := strconv.ParseInt(rest[12], 10, 64)
+		return time.Duration(ut+st) * 10 * time.Millisecond
+	}
+	return -1
 }
