@@ -404,3 +404,29 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestReorgDeeperThanWindowIsCaughtByBlockHashes(t *testing.T) {
+	f := need(t)
+	ctx := ctxT(t)
+	l := newLedger(t)
+	acct := account()
+	a := f.allocator(t, l, acct)
+	// A window of 1 block: the reorg below is deeper than that.
+	w := monero.NewWatcher(f.viewClient(t), f.daemonClient(t), l, monero.WatcherConfig{Account: acct, ReorgWindow: 1})
+	addr, _ := a.Allocate(ctx, "")
+	poll(t, w) // records a tip below the payment's block
+	txid := f.pay(t, monerotest.Destination{Address: addr.Address, Amount: 4 * xmr})
+	n := f.confirm(t, txid)
+	f.mine(t, 3)
+	poll(t, w)
+	wantTotals(t, l, addr.Address, 4, 4*xmr, 0)
+
+	if err := f.net.Reorg(ctx, n+3, n+4, f.minerAddr); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, w)
+	ds := wantTotals(t, l, addr.Address, 0, 0, 0)
+	if len(ds) != 1 || ds[0].Status != db.StatusOrphaned {
+		t.Fatalf("after a reorg of %d blocks with a 1-block window: %s", n+3, describe(ds))
+	}
+}

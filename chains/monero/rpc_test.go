@@ -12,6 +12,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/ipnd/ipnd/config"
 )
 
 type connKey struct{}
@@ -199,5 +202,25 @@ func TestUnreachable(t *testing.T) {
 	}
 	if _, err := NewWalletClient("http://u:p@127.0.0.1:1", ClientOptions{}); err == nil || strings.Contains(err.Error(), "u:p") {
 		t.Fatalf("credentials in URL: %v", err)
+	}
+}
+
+func TestClientsFromConfig(t *testing.T) {
+	c := config.Default().Monero
+	c.WalletRPCUser, c.WalletRPCPassword = "u", config.Secret("pw")
+	w, d, err := Clients(c)
+	if err != nil || w.r.digest == nil || w.r.digest.pass != "pw" || d.r.digest != nil {
+		t.Fatalf("%v", err)
+	}
+	c.DaemonRPCURL = "ftp://x"
+	if _, _, err := Clients(c); err == nil {
+		t.Fatal("bad daemon URL accepted")
+	}
+	wc := WatcherConfigFrom(config.Default().Monero, nil)
+	if wc.PollInterval != time.Second || wc.ReorgWindow != 10 {
+		t.Fatalf("%+v", wc)
+	}
+	if !AllocatorConfigFrom(config.Default().Monero, nil).RequireViewOnly {
+		t.Fatal("require_view_only default lost")
 	}
 }
