@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Chain names a supported blockchain. Its string form is what the ledger
@@ -148,4 +149,7 @@ type Status struct {
 	NodeHeight int64     `json:"node_height"` // the node's best height as last seen
 	Behind     int64     `json:"behind"`      // NodeHeight - Height when known
 	Error      string    `json:"error,omitempty"`
+	// LastPoll is when the watcher last finished a poll round, successful
+	// or not: the watchdog's sign that its loop is not stuck.
+	LastPoll time.Time `json:"last_poll,omitzero"`
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipnd/ipnd/config"
@@ -82,6 +83,8 @@ type Worker struct {
 	log  *slog.Logger
 	poke chan struct{}
 	now  func() time.Time
+	// lastLoop is the unix nanosecond time of the loop's last turn.
+	lastLoop atomic.Int64
 }
 
 // NewWorker builds a Worker; call Run to start it.
@@ -128,6 +131,15 @@ func defaultOwner() string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return fmt.Sprintf("%s-%d-%s", h, os.Getpid(), hex.EncodeToString(b))
+}
+
+// LastLoop is when the delivery loop last turned (at least every
+// poll_interval while it runs): the watchdog's sign that it is not stuck.
+func (w *Worker) LastLoop() time.Time {
+	if ns := w.lastLoop.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // Owner is the name this Worker leases notifications under.
@@ -237,6 +249,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 
 	for ctx.Err() == nil {
+		w.lastLoop.Store(time.Now().UnixNano())
 		startQueued()
 		free := capacity - inflight - len(queue)
 		if free > 0 && (claimNow || (backlog && free >= batchMin)) {

@@ -200,6 +200,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 // Poll runs one round: blocks (with reorgs) first, then the mempool.
 func (w *Watcher) Poll(ctx context.Context) error {
 	err := w.poll(ctx)
+	w.setStatus(func(s *chains.Status) { s.LastPoll = time.Now() })
 	if err != nil {
 		state := chains.Unreachable
 		if errors.Is(err, ErrNodeBehind) || errors.Is(err, ErrDeepReorg) || IsWarmingUp(err) {

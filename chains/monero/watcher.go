@@ -143,6 +143,7 @@ func (w *Watcher) Poll(ctx context.Context) error {
 		// The chain moved during the poll: what the wallet said may mix two
 		// tips; read again rather than record a blend.
 	}
+	w.setStatus(func(s *chains.Status) { s.LastPoll = time.Now() })
 	if err != nil {
 		state := chains.Behind
 		if errors.Is(err, ErrUnreachable) || errors.Is(err, ErrUnauthorized) {

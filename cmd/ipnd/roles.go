@@ -2,23 +2,358 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
+	"github.com/ipnd/ipnd/api"
+	"github.com/ipnd/ipnd/chains"
+	"github.com/ipnd/ipnd/chains/bitcoin"
+	"github.com/ipnd/ipnd/chains/monero"
 	"github.com/ipnd/ipnd/config"
 	"github.com/ipnd/ipnd/db"
+	"github.com/ipnd/ipnd/ipn"
+	"github.com/ipnd/ipnd/metrics"
 )
 
-// buildRoles makes the parts of the daemon this process runs.
-func buildRoles(ctx context.Context, cfg config.Config, ledger *db.Ledger, roles map[string]bool, log *slog.Logger) ([]role, error) {
-	return nil, nil
-}
-
-// chainProblems runs the chain adapters' own configuration checks.
+// chainProblems runs the chain adapters' own configuration checks (is the
+// extended key public and of the configured network?).
 func chainProblems(cfg config.Config) config.Problems {
+	if cfg.Bitcoin.Enabled {
+		return bitcoin.CheckConfig(cfg.Bitcoin)
+	}
 	return nil
 }
 
+// daemon holds the parts one `ipnd serve` process runs.
+type daemon struct {
+	cfg      config.Config
+	ledger   *db.Ledger
+	writes   *ledgerWrites
+	log      *slog.Logger
+	metrics  *metrics.Registry
+	progress *progress
+	notifier *sdNotifier
+	worker   *ipn.Worker
+	chains   map[chains.Chain]api.Chain
+	roles    []role
+}
+
+// ledgerWrites wraps the ledger's chain writes: each one that made
+// notifications wakes this process's IPN worker at once (the in-process
+// hand-off), and every write is counted in the metrics.
+type ledgerWrites struct {
+	*db.Ledger
+	metrics *metrics.Registry
+	notify  func()
+}
+
+func (w *ledgerWrites) after(c chains.Chain, ch db.Change, err error) (db.Change, error) {
+	if err == nil {
+		w.metrics.Change(c, ch)
+		if ch.Notifications > 0 && w.notify != nil {
+			w.notify()
+		}
+	}
+	return ch, err
+}
+
+func (w *ledgerWrites) ApplyBlock(ctx context.Context, c chains.Chain, b db.Block, ps []db.Payment) (db.Change, error) {
+	ch, err := w.Ledger.ApplyBlock(ctx, c, b, ps)
+	if err == nil {
+		w.metrics.BlocksApplied(c, 1)
+	}
+	return w.after(c, ch, err)
+}
+
+func (w *ledgerWrites) RevertBlock(ctx context.Context, c chains.Chain, b, parent db.Block, keep []string) (db.Change, error) {
+	ch, err := w.Ledger.RevertBlock(ctx, c, b, parent, keep)
+	if err == nil {
+		w.metrics.Reorg(c)
+	}
+	return w.after(c, ch, err)
+}
+
+func (w *ledgerWrites) ApplyMempool(ctx context.Context, c chains.Chain, added []db.Payment, gone []string) (db.Change, error) {
+	ch, err := w.Ledger.ApplyMempool(ctx, c, added, gone)
+	return w.after(c, ch, err)
+}
+
+func (w *ledgerWrites) ReconcileWindow(ctx context.Context, c chains.Chain, tip db.Block, from int64, seen []db.Payment) (db.Change, error) {
+	ch, err := w.Ledger.ReconcileWindow(ctx, c, tip, from, seen)
+	return w.after(c, ch, err)
+}
+
+// buildRoles makes the parts of the daemon this process runs. Chain
+// adapters are built whenever a chain is enabled (the API allocates and
+// validates addresses with them); their watchers run only in the sync role,
+// one process per chain at a time.
+func buildRoles(ctx context.Context, cfg config.Config, ledger *db.Ledger, roles map[string]bool, log *slog.Logger) (*daemon, error) {
+	d := &daemon{
+		cfg: cfg, ledger: ledger, log: log, metrics: metrics.New(), progress: newProgress(),
+		notifier: newSDNotifier(log.With("subsystem", "ipnd")), chains: map[chains.Chain]api.Chain{},
+	}
+	d.writes = &ledgerWrites{Ledger: ledger, metrics: d.metrics}
+	if roles["ipn"] {
+		o := ipn.OptionsFromConfig(cfg.IPN, version, log)
+		o.Observer = d.metrics
+		d.worker = ipn.NewWorker(ledger, o)
+		d.writes.notify = d.worker.Notify
+		d.addRole("ipn", d.worker.Run)
+	}
+	if cfg.Bitcoin.Enabled {
+		if err := d.buildBitcoin(roles["sync"]); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Monero.Enabled {
+		if err := d.buildMonero(ctx, roles["sync"], roles["api"]); err != nil {
+			return nil, err
+		}
+	}
+	if roles["sync"] && !cfg.Bitcoin.Enabled && !cfg.Monero.Enabled {
+		log.Warn("the sync role has nothing to do: neither [bitcoin] nor [monero] is enabled", "subsystem", "ipnd")
+	}
+	d.metrics.SetNotificationCounts(ledger.NotificationCounts)
+	d.metrics.SetChainStatus(func() []chains.Status {
+		var out []chains.Status
+		for _, c := range chains.All {
+			if a, ok := d.chains[c]; ok {
+				out = append(out, a.Status())
+			}
+		}
+		return out
+	})
+	if roles["api"] {
+		var notify func()
+		if d.worker != nil {
+			notify = d.worker.Notify
+		}
+		srv, err := api.New(api.Options{
+			Ledger: ledger, Chains: d.chains, Server: cfg.Server, IPN: cfg.IPN,
+			CheckURL: ipn.CheckURL, NewSecret: ipn.NewSecret, Notify: notify,
+			Logger: log, Metrics: d.metrics,
+		})
+		if err != nil {
+			return nil, usageError{fmt.Errorf("api: %w", err)}
+		}
+		d.addRole("api", srv.ListenAndServe)
+	}
+	return d, nil
+}
+
+func (d *daemon) addRole(name string, run func(context.Context) error) {
+	d.roles = append(d.roles, role{name: name, run: run})
+}
+
+// runLocked runs a chain watcher while this process holds the chain's sync
+// lock; a second sync process waits here and takes over when the first dies.
+func (d *daemon) runLocked(c chains.Chain, run func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		log := d.log.With("subsystem", string(c))
+		held, release, err := d.ledger.LockChain(ctx, c, d.cfg.Database.DSN.Reveal(), func() {
+			log.Info("another process is syncing this chain; standing by to take over")
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		defer release()
+		log.Info("sync lock held; following the chain")
+		err = run(held)
+		if ctx.Err() == nil && held.Err() != nil {
+			return errors.New("sync lock lost; exiting so that a supervisor restarts ipnd")
+		}
+		return err
+	}
+}
+
+func (d *daemon) buildBitcoin(syncRole bool) error {
+	c := d.cfg.Bitcoin
+	deriver, err := bitcoin.NewDeriver(c.Network, c.XPub, c.AddressType)
+	if err != nil {
+		return usageError{fmt.Errorf("bitcoin.xpub: %w", err)}
+	}
+	var watcher *bitcoin.Watcher
+	var derived bitcoin.DerivedWatcher
+	if syncRole {
+		watcher = bitcoin.NewWatcher(bitcoin.NewClient(bitcoin.RPCConfigFrom(c)), d.writes, deriver, bitcoin.WatcherConfigFrom(c, d.log))
+		derived = watcher
+		d.addRole("sync-btc", d.runLocked(chains.BTC, watcher.Run))
+	}
+	d.chains[chains.BTC] = &btcAdapter{
+		Allocator: bitcoin.NewAllocator(deriver, d.ledger, derived),
+		deriver:   deriver, ledger: d.ledger, watcher: watcher,
+	}
+	return nil
+}
+
+// btcAdapter is the Bitcoin side of the API.
+type btcAdapter struct {
+	*bitcoin.Allocator
+	deriver *bitcoin.Deriver
+	ledger  *db.Ledger
+	watcher *bitcoin.Watcher // nil when another process syncs
+}
+
+func (a *btcAdapter) Validate(addr string) error {
+	if _, err := a.deriver.ValidateAddress(addr); err != nil {
+		return fmt.Errorf("%w: %v", api.ErrRejected, err)
+	}
+	return nil
+}
+
+func (a *btcAdapter) Watch(ctx context.Context, addr string) (db.Address, error) {
+	if err := a.Validate(addr); err != nil {
+		return db.Address{}, err
+	}
+	rec, err := a.ledger.EnsureAddress(ctx, db.Address{Chain: chains.BTC, Address: addr})
+	if err != nil {
+		return db.Address{}, err
+	}
+	if a.watcher != nil {
+		if err := a.watcher.WatchAddress(addr); err != nil {
+			return db.Address{}, err
+		}
+	}
+	return rec, nil
+}
+
+func (a *btcAdapter) Status() chains.Status {
+	if a.watcher != nil {
+		return a.watcher.Status()
+	}
+	return syncedElsewhere(chains.BTC)
+}
+
+// syncedElsewhere is the status of a chain another process follows.
+func syncedElsewhere(c chains.Chain) chains.Status {
+	return chains.Status{Chain: c, State: chains.Synced, Error: "followed by another ipnd process (sync role)"}
+}
+
+func (d *daemon) buildMonero(ctx context.Context, syncRole, apiRole bool) error {
+	c := d.cfg.Monero
+	log := d.log.With("subsystem", "xmr")
+	opts := monero.ClientOptions{User: c.WalletRPCUser, Password: c.WalletRPCPassword.Reveal()}
+	wallet, err := monero.NewWalletClient(c.WalletRPCURL, opts)
+	if err != nil {
+		return usageError{fmt.Errorf("monero.wallet_rpc_url: %w", err)}
+	}
+	daemonRPC, err := monero.NewDaemonClient(c.DaemonRPCURL, monero.ClientOptions{})
+	if err != nil {
+		return usageError{fmt.Errorf("monero.daemon_rpc_url: %w", err)}
+	}
+	adapter := &xmrAdapter{wallet: wallet, ledger: d.ledger, account: c.AccountIndex}
+	if apiRole || syncRole {
+		// The start checks: a view-only wallet (unless allowed otherwise) and
+		// the wallet-replacement guard, before anything is served.
+		adapter.alloc, err = monero.NewAllocator(ctx, wallet, d.ledger, monero.AllocatorConfig{
+			Account:     c.AccountIndex,
+			WalletCheck: monero.WalletCheck{RequireViewOnly: c.RequireViewOnly, Logger: log},
+		})
+		if err != nil {
+			return fmt.Errorf("monero: %w", err)
+		}
+	}
+	if syncRole {
+		adapter.watcher = monero.NewWatcher(wallet, daemonRPC, d.writes, monero.WatcherConfig{
+			Account: c.AccountIndex, PollInterval: c.PollInterval.D(), ReorgWindow: c.ReorgWindow, Logger: log,
+		})
+		d.addRole("sync-xmr", d.runLocked(chains.XMR, adapter.watcher.Run))
+	}
+	d.chains[chains.XMR] = adapter
+	return nil
+}
+
+// xmrAdapter is the Monero side of the API.
+type xmrAdapter struct {
+	wallet  *monero.WalletClient
+	alloc   *monero.Allocator
+	watcher *monero.Watcher
+	ledger  *db.Ledger
+	account uint32
+}
+
+func (a *xmrAdapter) Allocate(ctx context.Context, label string) (db.Address, error) {
+	return a.alloc.Allocate(ctx, label)
+}
+
+func (a *xmrAdapter) AddressAt(context.Context, uint32, string) (db.Address, error) {
+	return db.Address{}, fmt.Errorf("%w: Monero subaddresses are allocated by the wallet; omit index", api.ErrRejected)
+}
+
+// Validate checks the form of a Monero address: base58, 95 characters
+// (standard or subaddress) or 106 (integrated).
+func (a *xmrAdapter) Validate(addr string) error {
+	const alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+	if len(addr) != 95 && len(addr) != 106 {
+		return fmt.Errorf("%w: a Monero address has 95 or 106 characters", api.ErrRejected)
+	}
+	for _, r := range addr {
+		if !strings.ContainsRune(alphabet, r) {
+			return fmt.Errorf("%w: %q is not a base58 character", api.ErrRejected, r)
+		}
+	}
+	return nil
+}
+
+func (a *xmrAdapter) Watch(ctx context.Context, addr string) (db.Address, error) {
+	if err := a.Validate(addr); err != nil {
+		return db.Address{}, err
+	}
+	if rec, err := a.ledger.AddressByString(ctx, chains.XMR, addr); err == nil {
+		return rec, nil
+	}
+	idx, err := a.alloc.Validate(ctx, addr)
+	if err != nil {
+		if errors.Is(err, monero.ErrUnreachable) {
+			return db.Address{}, err
+		}
+		return db.Address{}, fmt.Errorf("%w: %v", api.ErrRejected, err)
+	}
+	major, minor := idx.Major, idx.Minor
+	return a.ledger.EnsureAddress(ctx, db.Address{Chain: chains.XMR, Address: addr, AccountIndex: &major, SubaddressIndex: &minor})
+}
+
+func (a *xmrAdapter) Status() chains.Status {
+	if a.watcher != nil {
+		return a.watcher.Status()
+	}
+	return syncedElsewhere(chains.XMR)
+}
+
 func runDerive(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return usagef("derive: not available yet")
+	fs, path := flags("derive", stderr)
+	chain := fs.String("chain", "btc", "chain (only btc derives addresses)")
+	index := fs.Int64("index", -1, "derivation index m/0/N (0..2147483647)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if c, err := chains.ParseChain(*chain); err != nil || c != chains.BTC {
+		return usagef("derive: -chain: only btc derives addresses from the configured key")
+	}
+	if *index < 0 || *index > db.MaxDerivationIndex {
+		return usagef("derive: -index: must be between 0 and %d", db.MaxDerivationIndex)
+	}
+	cfg, err := loadConfig(args, *path)
+	if err != nil {
+		return err
+	}
+	if cfg.Bitcoin.XPub == "" {
+		return usagef("bitcoin.xpub: required to derive addresses")
+	}
+	d, err := bitcoin.NewDeriver(cfg.Bitcoin.Network, cfg.Bitcoin.XPub, cfg.Bitcoin.AddressType)
+	if err != nil {
+		return usageError{fmt.Errorf("bitcoin.xpub: %w", err)}
+	}
+	addr, err := d.Address(uint32(*index))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, addr)
+	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ipnd/ipnd/chains"
 )
 
 // shutdownGrace bounds a graceful stop.
@@ -95,11 +97,49 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log.Info("ipnd starting", "version", version, "roles", *rolesFlag, "ledger", cfg.Database.Driver,
 		"schema_from", from, "schema", to)
 
-	parts, err := buildRoles(ctx, cfg, ledger, roles, base)
+	d, err := buildRoles(ctx, cfg, ledger, roles, base)
 	if err != nil {
 		return err
 	}
-	return runRoles(ctx, cancel, parts, log)
+	go d.supervise(ctx, log)
+	err = runRoles(ctx, cancel, d.roles, log)
+	d.notifier.notify("STOPPING=1")
+	return err
+}
+
+// supervise tells systemd when the daemon is ready (migrated, chain nodes
+// answering) and, with WatchdogSec set, pings the watchdog only while every
+// loop of this process makes progress.
+func (d *daemon) supervise(ctx context.Context, log *slog.Logger) {
+	for {
+		if d.nodesAnswered() {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	d.notifier.notify("READY=1")
+	log.Info("ready")
+	interval := watchdogInterval()
+	if interval <= 0 {
+		return
+	}
+	go d.trackProgress(ctx, interval/4)
+	runWatchdog(ctx, d.notifier, d.progress, interval, log)
+}
+
+// nodesAnswered: every chain this process syncs has been reached once.
+func (d *daemon) nodesAnswered() bool {
+	for _, c := range d.chains {
+		switch c.Status().State {
+		case chains.Starting, chains.Unreachable, "":
+			return false
+		}
+	}
+	return true
 }
 
 // runRoles runs every role until ctx ends or one fails, then gives them
