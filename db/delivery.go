@@ -140,48 +140,84 @@ var ErrLeaseLost = errors.New("notification lease lost")
 // RecordAttempt stores the outcome of one delivery attempt of a claimed
 // notification n and releases its lease: delivered, or failed and scheduled
 // for NextAttemptAt (or given up). A superseded notification is not retried.
+// It returns ErrLeaseLost when n's lease ran out (the attempt is still
+// logged, the notification left as it is).
 func (l *Ledger) RecordAttempt(ctx context.Context, n Notification, res AttemptResult) error {
-	lost := false
-	err := l.ExecTx(ctx, func(tx *sql.Tx) error {
-		lost = false
+	errs, err := l.RecordAttempts(ctx, []Notification{n}, []AttemptResult{res})
+	if err != nil {
+		return err
+	}
+	return errs[0]
+}
+
+// RecordAttempts is RecordAttempt for many outcomes in one transaction (one
+// commit for a batch of finished attempts); errs[i] is outcome i's
+// ErrLeaseLost or nil.
+func (l *Ledger) RecordAttempts(ctx context.Context, ns []Notification, res []AttemptResult) (errs []error, err error) {
+	if len(ns) != len(res) {
+		return nil, errors.New("record attempts: one result per notification")
+	}
+	errs = make([]error, len(ns))
+	err = l.ExecTx(ctx, func(tx *sql.Tx) error {
+		clear(errs)
 		now := micros(l.now())
-		var state, leaseOwner string
-		var leaseUntil int64
-		err := tx.QueryRowContext(ctx, `SELECT state, lease_owner, lease_until FROM notifications WHERE id = ?`+l.dialect.forUpdate,
-			n.ID).Scan(&state, &leaseOwner, &leaseUntil)
-		if err != nil {
-			return notFound(err, "notification")
-		}
-		errText := truncate(res.Error, 1000)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_attempts (notification_id, subscription_id, attempted_at, status, error,
-  delivered, duration_us) VALUES (?, ?, ?, ?, ?, ?, ?)`, n.ID, n.SubscriptionID, now, res.Status, errText, res.Delivered,
-			res.Duration.Microseconds()); err != nil {
-			return fmt.Errorf("record attempt: %w", err)
-		}
-		if leaseOwner != n.LeaseOwner || n.LeaseOwner == "" || leaseUntil < now {
-			lost = true
-			return nil
-		}
-		newState, next := state, micros(res.NextAttemptAt)
-		delivered := int64(0)
-		switch {
-		case res.Delivered:
-			newState, delivered = NoteDelivered, now
-		case state == NotePending && res.GiveUp:
-			newState = NoteFailed
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE notifications SET state = ?, attempts = attempts + 1, next_attempt_at = ?,
-  lease_owner = '', lease_until = 0, last_status = ?, last_error = ?, updated_at = ?, delivered_at = ? WHERE id = ?`,
-			newState, next, res.Status, errText, now, delivered, n.ID)
-		if err != nil {
-			return fmt.Errorf("record attempt: %w", err)
+		for i := range ns {
+			lost, err := l.recordAttempt(ctx, tx, ns[i], res[i], now)
+			if err != nil {
+				return err
+			}
+			if lost {
+				errs[i] = fmt.Errorf("notification %d: %w", ns[i].ID, ErrLeaseLost)
+			}
 		}
 		return nil
 	})
-	if err == nil && lost {
-		return fmt.Errorf("notification %d: %w", n.ID, ErrLeaseLost)
+	return errs, err
+}
+
+func (l *Ledger) recordAttempt(ctx context.Context, tx *sql.Tx, n Notification, res AttemptResult, now int64) (lost bool, err error) {
+	var state, leaseOwner string
+	var leaseUntil int64
+	err = tx.QueryRowContext(ctx, `SELECT state, lease_owner, lease_until FROM notifications WHERE id = ?`+l.dialect.forUpdate,
+		n.ID).Scan(&state, &leaseOwner, &leaseUntil)
+	if err != nil {
+		return false, notFound(err, "notification")
 	}
-	return err
+	errText := truncate(res.Error, 1000)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_attempts (notification_id, subscription_id, attempted_at, status, error,
+  delivered, duration_us) VALUES (?, ?, ?, ?, ?, ?, ?)`, n.ID, n.SubscriptionID, now, res.Status, errText, res.Delivered,
+		res.Duration.Microseconds()); err != nil {
+		return false, fmt.Errorf("record attempt: %w", err)
+	}
+	if leaseOwner != n.LeaseOwner || n.LeaseOwner == "" || leaseUntil < now {
+		return true, nil
+	}
+	newState, next := state, micros(res.NextAttemptAt)
+	delivered := int64(0)
+	switch {
+	case res.Delivered:
+		newState, delivered = NoteDelivered, now
+	case state == NotePending && res.GiveUp:
+		newState = NoteFailed
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE notifications SET state = ?, attempts = attempts + 1, next_attempt_at = ?,
+  lease_owner = '', lease_until = 0, last_status = ?, last_error = ?, updated_at = ?, delivered_at = ? WHERE id = ?`,
+		newState, next, res.Status, errText, now, delivered, n.ID)
+	if err != nil {
+		return false, fmt.Errorf("record attempt: %w", err)
+	}
+	return false, nil
+}
+
+// Defer hands a claimed notification back without an attempt, due again at
+// until (a worker that could not start it in time, or is stopping).
+func (l *Ledger) Defer(ctx context.Context, n Notification, until time.Time) error {
+	_, err := l.db.ExecContext(ctx, `UPDATE notifications SET lease_owner = '', lease_until = 0, next_attempt_at = ?, updated_at = ?
+  WHERE id = ? AND lease_owner = ? AND state = ?`, micros(until), micros(l.now()), n.ID, n.LeaseOwner, NotePending)
+	if err != nil {
+		return fmt.Errorf("defer notification %d: %w", n.ID, err)
+	}
+	return nil
 }
 
 func truncate(s string, n int) string {

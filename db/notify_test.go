@@ -304,3 +304,34 @@ func TestGiveUpMarksFailed(t *testing.T) {
 		}
 	})
 }
+
+func TestRecordAttemptsBatchAndDefer(t *testing.T) {
+	contract(t, func(t *testing.T, l *db.Ledger) {
+		makeNotifications(t, l, 4)
+		now := time.Now()
+		ns, err := l.ClaimDue(ctx, "w", now, time.Minute, 10)
+		if err != nil || len(ns) != 4 {
+			t.Fatalf("ClaimDue = %d, %v", len(ns), err)
+		}
+		stale := ns[3]
+		stale.LeaseOwner = "someone-else"
+		errs, err := l.RecordAttempts(ctx, []db.Notification{ns[0], ns[1], stale}, []db.AttemptResult{
+			{Delivered: true, Status: 200}, {Status: 500, Error: "HTTP 500", NextAttemptAt: now.Add(time.Hour)}, {Delivered: true},
+		})
+		if err != nil || errs[0] != nil || errs[1] != nil || !errors.Is(errs[2], db.ErrLeaseLost) {
+			t.Fatalf("RecordAttempts = %v, %v", errs, err)
+		}
+		// Defer hands one back without counting an attempt.
+		if err := l.Defer(ctx, ns[2], now.Add(-time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		again, err := l.ClaimDue(ctx, "w2", now, time.Minute, 10)
+		if err != nil || len(again) != 1 || again[0].ID != ns[2].ID || again[0].Attempts != 0 {
+			t.Fatalf("claim after Defer = %+v, %v", again, err)
+		}
+		counts, _ := l.NotificationCounts(ctx)
+		if counts[db.NoteDelivered] != 1 || counts[db.NotePending] != 3 {
+			t.Fatalf("counts %v", counts)
+		}
+	})
+}
