@@ -208,9 +208,11 @@ func (a *btcAdapter) Validate(addr string) error {
 }
 
 func (a *btcAdapter) Watch(ctx context.Context, addr string) (db.Address, error) {
-	if err := a.Validate(addr); err != nil {
-		return db.Address{}, err
+	canonical, err := bitcoin.CanonicalAddress(a.deriver.Params(), addr)
+	if err != nil {
+		return db.Address{}, fmt.Errorf("%w: %v", api.ErrRejected, err)
 	}
+	addr = canonical // the scanner credits payments to the canonical form
 	rec, err := a.ledger.EnsureAddress(ctx, db.Address{Chain: chains.BTC, Address: addr})
 	if err != nil {
 		return db.Address{}, err
