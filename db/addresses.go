@@ -76,6 +76,17 @@ func (l *Ledger) Addresses(ctx context.Context, c chains.Chain) ([]Address, erro
 	return out, rows.Err()
 }
 
+// LastAddressID is the id of the newest recorded address of any chain (0
+// if none): a watcher that sees it change reloads its watch set, so an
+// address recorded by another process is watched at its next poll.
+func (l *Ledger) LastAddressID(ctx context.Context) (int64, error) {
+	var v sql.NullInt64
+	if err := l.db.QueryRowContext(ctx, `SELECT MAX(id) FROM addresses`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("newest address: %w", err)
+	}
+	return v.Int64, nil
+}
+
 // MaxIndex is the highest allocated index: the derivation index for Bitcoin
 // (account ignored), the subaddress index within account for Monero; -1 if
 // none.

@@ -37,6 +37,7 @@ type Ledger interface {
 	ApplyMempool(ctx context.Context, c chains.Chain, added []db.Payment, gone []string) (db.Change, error)
 	Addresses(ctx context.Context, c chains.Chain) ([]db.Address, error)
 	MaxIndex(ctx context.Context, c chains.Chain, account uint32) (int64, error)
+	LastAddressID(ctx context.Context) (int64, error)
 }
 
 // WatcherConfig tunes a Watcher.
@@ -52,7 +53,8 @@ type WatcherConfig struct {
 	// MaxBackoff caps the wait after node trouble (default 30 s).
 	MaxBackoff time.Duration
 	// RefreshInterval is how often every ledger address is reloaded into the
-	// watch set, for addresses recorded by other processes (default 5 min).
+	// watch set even when no new ledger address was seen (default 5 min);
+	// a new one (recorded by another process) triggers a reload at once.
 	RefreshInterval time.Duration
 	// ProgressInterval between catch-up progress lines (default 5 s).
 	ProgressInterval time.Duration
@@ -103,6 +105,7 @@ type Watcher struct {
 	started     bool
 	prevPool    map[string]bool
 	lastRefresh time.Time
+	lastAddrID  int64 // newest ledger address id at the last Refresh
 	lastProg    time.Time
 	progHeight  int64
 }
@@ -308,6 +311,10 @@ func (w *Watcher) init(ctx context.Context, info ChainInfo) error {
 // Refresh loads every ledger address into the watch set and derives the
 // gap window beyond the highest index. The set only grows.
 func (w *Watcher) Refresh(ctx context.Context) error {
+	lastID, err := w.ledger.LastAddressID(ctx)
+	if err != nil {
+		return err
+	}
 	addrs, err := w.ledger.Addresses(ctx, chains.BTC)
 	if err != nil {
 		return err
@@ -328,7 +335,7 @@ func (w *Watcher) Refresh(ctx context.Context) error {
 			w.log.Warn("ledger address not watched", "address", a.Address, "err", err)
 		}
 	}
-	w.lastRefresh = time.Now()
+	w.lastRefresh, w.lastAddrID = time.Now(), lastID
 	return w.extendWindow(maxIdx)
 }
 
@@ -340,10 +347,16 @@ func (w *Watcher) refreshWindow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	lastID, err := w.ledger.LastAddressID(ctx)
+	if err != nil {
+		return err
+	}
 	w.winMu.Lock()
 	jump := m > w.derivedTo
 	w.winMu.Unlock()
-	if jump || time.Since(w.lastRefresh) > w.cfg.RefreshInterval {
+	// A new ledger address (an address subscribed through another process)
+	// is watched from this poll on, before its blocks are scanned.
+	if jump || lastID != w.lastAddrID || time.Since(w.lastRefresh) > w.cfg.RefreshInterval {
 		return w.Refresh(ctx)
 	}
 	return w.extendWindow(m)

@@ -221,17 +221,25 @@ func tail(s string, n int) string {
 
 // start runs ipnd serve and waits until /readyz answers 200.
 func (s *stack) start() {
-	t := s.t
+	s.t.Helper()
+	s.proc = startIpnd(s.t, s.env, s.allLogs, s.apiURL)
+}
+
+// startIpnd runs `ipnd serve args...` with env; when readyURL is set it
+// waits until readyURL/readyz answers 200.
+func startIpnd(t *testing.T, env []string, all *syncBuffer, readyURL string, args ...string) *daemonProc {
 	t.Helper()
-	cmd := exec.Command(ipndBin, "serve")
+	cmd := exec.Command(ipndBin, append([]string{"serve"}, args...)...)
 	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), s.env...)
+	cmd.Env = append(os.Environ(), env...)
 	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = io.MultiWriter(logs, s.allLogs), io.MultiWriter(logs, s.allLogs)
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(logs, all), io.MultiWriter(logs, all)
 	must(t, cmd.Start())
 	p := &daemonProc{cmd: cmd, logs: logs, done: make(chan struct{})}
 	go func() { cmd.Wait(); close(p.done) }()
-	s.proc = p
+	if readyURL == "" {
+		return p
+	}
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
@@ -239,16 +247,17 @@ func (s *stack) start() {
 			t.Fatalf("ipnd exited at start:\n%s", logs.String())
 		default:
 		}
-		resp, err := http.Get(s.apiURL + "/readyz")
+		resp, err := http.Get(readyURL + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return
+				return p
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("ipnd not ready within 60 s:\n%s", tail(logs.String(), 40))
+	return nil
 }
 
 func (s *stack) stop(sig syscall.Signal) {
