@@ -41,11 +41,13 @@ type ipnReceiver struct {
 	secrets map[string]string            // subscription id -> secret
 	last    map[string]map[string]string // subscription id -> last acknowledged body
 	seen    map[string][]string          // subscription id -> "confirmed/unconfirmed" in arrival order
+	arrived map[string]time.Time         // "sub confirmed/unconfirmed" -> first arrival
 	badSig  int
 }
 
-func newReceiver(t *testing.T) *ipnReceiver {
-	r := &ipnReceiver{secrets: map[string]string{}, last: map[string]map[string]string{}, seen: map[string][]string{}}
+func newReceiver(t testing.TB) *ipnReceiver {
+	r := &ipnReceiver{secrets: map[string]string{}, last: map[string]map[string]string{}, seen: map[string][]string{},
+		arrived: map[string]time.Time{}}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(r.srv.Close)
 	return r
@@ -72,7 +74,11 @@ func (r *ipnReceiver) serve(w http.ResponseWriter, req *http.Request) {
 		fields[k] = fmt.Sprint(v)
 	}
 	r.last[sub] = fields
-	r.seen[sub] = append(r.seen[sub], fields["confirmed_atomic"]+"/"+fields["unconfirmed_atomic"])
+	pair := fields["confirmed_atomic"] + "/" + fields["unconfirmed_atomic"]
+	r.seen[sub] = append(r.seen[sub], pair)
+	if _, ok := r.arrived[sub+" "+pair]; !ok {
+		r.arrived[sub+" "+pair] = time.Now()
+	}
 	json.NewEncoder(w).Encode(map[string]any{"address": m["address"], "confirmed": m["confirmed"], "unconfirmed": m["unconfirmed"]})
 }
 
@@ -104,7 +110,7 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 // stack is both regtest chains, MySQL, a receiver and ipnd.
 type stack struct {
-	t         *testing.T
+	t         testing.TB
 	btc       *btcdtest.Node
 	xmr       *monerotest.Net
 	miner     *monerotest.WalletRPC
@@ -115,9 +121,12 @@ type stack struct {
 	apiKey    string
 	proc      *daemonProc
 	allLogs   *syncBuffer
+	// The last Monero transfer and when the wallet returned it.
+	lastTxID     string
+	lastTransfer time.Time
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +137,7 @@ func freeAddr(t *testing.T) string {
 
 // accountTPub makes a fresh regtest account key m/84'/1'/0' and returns its
 // public half: ipnd only ever sees that.
-func accountTPub(t *testing.T) string {
+func accountTPub(t testing.TB) string {
 	seed := make([]byte, 32)
 	rand.Read(seed)
 	k, err := hdkeychain.NewMaster(seed, &chaincfg.RegressionNetParams)
@@ -149,7 +158,7 @@ func accountTPub(t *testing.T) string {
 
 const viewLogin = "merchant:hunter2-wallet-login"
 
-func newStack(t *testing.T) *stack {
+func newStack(t testing.TB, extraEnv ...string) *stack {
 	if _, _, err := monerotest.Binaries(); err != nil {
 		testenv.Unavailable(t, "%v", err)
 	}
@@ -195,6 +204,7 @@ func newStack(t *testing.T) *stack {
 		"IPND_MONERO_ENABLED=true", "IPND_MONERO_WALLET_RPC_URL=" + view.URL, "IPND_MONERO_DAEMON_RPC_URL=" + xmr.DaemonURL,
 		"IPND_MONERO_WALLET_RPC_USER=" + user, "IPND_MONERO_WALLET_RPC_PASSWORD=" + pass, "IPND_MONERO_POLL_INTERVAL=250ms",
 	}
+	s.env = append(s.env, extraEnv...)
 	t.Cleanup(func() {
 		s.stop(syscall.SIGKILL)
 		if t.Failed() {
@@ -204,7 +214,7 @@ func newStack(t *testing.T) *stack {
 	return s
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -227,7 +237,7 @@ func (s *stack) start() {
 
 // startIpnd runs `ipnd serve args...` with env; when readyURL is set it
 // waits until readyURL/readyz answers 200.
-func startIpnd(t *testing.T, env []string, all *syncBuffer, readyURL string, args ...string) *daemonProc {
+func startIpnd(t testing.TB, env []string, all *syncBuffer, readyURL string, args ...string) *daemonProc {
 	t.Helper()
 	cmd := exec.Command(ipndBin, append([]string{"serve"}, args...)...)
 	cmd.Dir = t.TempDir()
@@ -361,9 +371,11 @@ func (s *stack) payXMR(ws []*watched, amount uint64) {
 	if _, err := s.miner.Client.Refresh(context.Background()); err != nil {
 		s.t.Fatalf("miner wallet refresh: %v", err)
 	}
-	if _, err := s.miner.Transfer(context.Background(), dests...); err != nil {
+	txid, err := s.miner.Transfer(context.Background(), dests...)
+	if err != nil {
 		s.t.Fatalf("monero transfer: %v", err)
 	}
+	s.lastTxID, s.lastTransfer = txid, time.Now()
 }
 
 func (s *stack) mineXMR(n int) {
