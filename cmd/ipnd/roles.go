@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 
 	"github.com/ipnd/ipnd/api"
 	"github.com/ipnd/ipnd/chains"
@@ -39,6 +40,8 @@ type daemon struct {
 	worker   *ipn.Worker
 	chains   map[chains.Chain]api.Chain
 	roles    []role
+	// standby holds the chains whose sync lock another process has.
+	standby sync.Map
 }
 
 // ledgerWrites wraps the ledger's chain writes: each one that made
@@ -154,8 +157,10 @@ func (d *daemon) runLocked(c chains.Chain, run func(context.Context) error) func
 	return func(ctx context.Context) error {
 		log := d.log.With("subsystem", string(c))
 		held, release, err := d.ledger.LockChain(ctx, c, d.cfg.Database.DSN.Reveal(), func() {
+			d.standby.Store(c, true)
 			log.Info("another process is syncing this chain; standing by to take over")
 		})
+		d.standby.Delete(c)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil

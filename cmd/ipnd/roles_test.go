@@ -47,9 +47,11 @@ func TestSeparateRoles(t *testing.T) {
 	sync1 := startIpnd(t, s.env, s.allLogs, "", "-roles", "sync")
 	procs = append(procs, sync1)
 	waitLog(t, sync1, "sync lock held", 20*time.Second)
-	sync2 := startIpnd(t, s.env, s.allLogs, "", "-roles", "sync")
+	notified, sock := listenNotify(t)
+	sync2 := startIpnd(t, append(s.env, "NOTIFY_SOCKET="+sock), s.allLogs, "", "-roles", "sync")
 	procs = append(procs, sync2)
 	waitLog(t, sync2, "standing by", 20*time.Second)
+	notified.waitFor(t, "READY=1", 5*time.Second) // a standby is ready: systemd must not kill it
 	procs = append(procs, startIpnd(t, s.env, s.allLogs, "", "-roles", "ipn"))
 
 	allocated := s.allocate(chains.BTC, 2)

@@ -131,9 +131,13 @@ func (d *daemon) supervise(ctx context.Context, log *slog.Logger) {
 	runWatchdog(ctx, d.notifier, d.progress, interval, log)
 }
 
-// nodesAnswered: every chain this process syncs has been reached once.
+// nodesAnswered: every chain this process syncs has been reached once (a
+// chain another process syncs while this one stands by counts as answered).
 func (d *daemon) nodesAnswered() bool {
-	for _, c := range d.chains {
+	for name, c := range d.chains {
+		if _, waiting := d.standby.Load(name); waiting {
+			continue
+		}
 		switch c.Status().State {
 		case chains.Starting, chains.Unreachable, "":
 			return false

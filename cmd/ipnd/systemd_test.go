@@ -103,20 +103,14 @@ func (n *notifications) waitFor(t *testing.T, msg string, within time.Duration) 
 	t.Fatalf("no %q on NOTIFY_SOCKET within %s; got %v", msg, within, n.msgs)
 }
 
-// TestSystemdNotifyAndWatchdog: READY=1 once the node answered, WATCHDOG=1
-// pings while the chain loop progresses, none while it is stuck on a node
-// that stopped answering mid-call, and STOPPING=1 on SIGTERM.
-func TestSystemdNotifyAndWatchdog(t *testing.T) {
-	node := btcdtest.Start(t, btcdtest.Options{})
-	node.Generate(1)
-	proxy := newPausableProxy(t, node.RPCHost)
-
+// listenNotify listens on a NOTIFY_SOCKET for the test's duration.
+func listenNotify(t *testing.T) (*notifications, string) {
 	sock := filepath.Join(t.TempDir(), "notify.sock")
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
 	got := &notifications{}
 	go func() {
 		buf := make([]byte, 4096)
@@ -133,6 +127,18 @@ func TestSystemdNotifyAndWatchdog(t *testing.T) {
 			got.mu.Unlock()
 		}
 	}()
+	return got, sock
+}
+
+// TestSystemdNotifyAndWatchdog: READY=1 once the node answered, WATCHDOG=1
+// pings while the chain loop progresses, none while it is stuck on a node
+// that stopped answering mid-call, and STOPPING=1 on SIGTERM.
+func TestSystemdNotifyAndWatchdog(t *testing.T) {
+	node := btcdtest.Start(t, btcdtest.Options{})
+	node.Generate(1)
+	proxy := newPausableProxy(t, node.RPCHost)
+
+	got, sock := listenNotify(t)
 
 	dir := t.TempDir()
 	cmd := exec.Command(ipndBin, "serve")
