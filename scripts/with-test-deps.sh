@@ -62,7 +62,7 @@ else
   private_dir=$(mktemp -d /tmp/ipnd-mariadb.XXXXXX)
   port=$(free_port)
   say "MySQL: starting a private MariaDB on 127.0.0.1:$port in $private_dir"
-  mariadb-install-db --datadir="$private_dir/data" --user="$(id -un)" --auth-root-authentication-method=normal \
+  mariadb-install-db --no-defaults --datadir="$private_dir/data" --user="$(id -un)" --auth-root-authentication-method=normal \
     --skip-test-db >"$private_dir/install.log" 2>&1 || { cat "$private_dir/install.log" >&2; die "mariadb-install-db failed"; }
   "$mariadbd" --no-defaults --datadir="$private_dir/data" --socket="$private_dir/mysql.sock" --port="$port" \
     --bind-address=127.0.0.1 --user="$(id -un)" --pid-file="$private_dir/mariadb.pid" \
