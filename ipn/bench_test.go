@@ -120,92 +120,6 @@ func (t *timedLedger) RecordAttempt(ctx context.Context, n db.Notification, res 
 	return err
 }
 
-// batchLedger prototypes the batch API proposed to the ledger
-// (RecordAttempts: the semantics of db.Ledger.RecordAttempt for many
-// outcomes in one transaction) to measure what it would give. It is a
-// benchmark aid only; the ledger owns the real implementation.
-type batchLedger struct {
-	*db.Ledger
-}
-
-func (b batchLedger) RecordAttempts(ctx context.Context, ns []db.Notification, res []db.AttemptResult) ([]error, error) {
-	errs := make([]error, len(ns))
-	err := b.ExecTx(ctx, func(tx *sql.Tx) error {
-		clear(errs)
-		now := time.Now().UnixMicro()
-		ids := make([]any, len(ns))
-		for i, n := range ns {
-			ids[i] = n.ID
-		}
-		lock := ""
-		if b.Driver() == "mysql" {
-			lock = " FOR UPDATE"
-		}
-		rows, err := tx.QueryContext(ctx, `SELECT id, lease_owner, lease_until FROM notifications WHERE id IN (?`+
-			strings.Repeat(",?", len(ids)-1)+`)`+lock, ids...)
-		if err != nil {
-			return err
-		}
-		type lease struct {
-			owner string
-			until int64
-		}
-		leases := map[int64]lease{}
-		for rows.Next() {
-			var id int64
-			var l lease
-			if err := rows.Scan(&id, &l.owner, &l.until); err != nil {
-				rows.Close()
-				return err
-			}
-			leases[id] = l
-		}
-		rows.Close()
-		var ins strings.Builder
-		var args []any
-		delivered := map[int][]any{}
-		for i, n := range ns {
-			r := res[i]
-			if i > 0 {
-				ins.WriteString(",")
-			}
-			ins.WriteString("(?,?,?,?,?,?,?)")
-			args = append(args, n.ID, n.SubscriptionID, now, r.Status, r.Error, r.Delivered, r.Duration.Microseconds())
-			l, ok := leases[n.ID]
-			if !ok || l.owner != n.LeaseOwner || n.LeaseOwner == "" || l.until < now {
-				errs[i] = db.ErrLeaseLost
-				continue
-			}
-			if r.Delivered {
-				delivered[r.Status] = append(delivered[r.Status], n.ID)
-				continue
-			}
-			state := "state"
-			if r.GiveUp {
-				state = "CASE WHEN state = 'pending' THEN 'failed' ELSE state END"
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE notifications SET state = `+state+`, attempts = attempts + 1, next_attempt_at = ?,
-  lease_owner = '', lease_until = 0, last_status = ?, last_error = ?, updated_at = ? WHERE id = ?`,
-				r.NextAttemptAt.UnixMicro(), r.Status, r.Error, now, n.ID); err != nil {
-				return err
-			}
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_attempts (notification_id, subscription_id, attempted_at, status, error,
-  delivered, duration_us) VALUES `+ins.String(), args...); err != nil {
-			return err
-		}
-		for status, ids := range delivered {
-			a := append([]any{db.NoteDelivered, status, now, now}, ids...)
-			if _, err := tx.ExecContext(ctx, `UPDATE notifications SET state = ?, attempts = attempts + 1, next_attempt_at = 0,
-  lease_owner = '', lease_until = 0, last_status = ?, last_error = '', updated_at = ?, delivered_at = ? WHERE id IN (?`+
-				strings.Repeat(",?", len(ids)-1)+`)`, a...); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return errs, err
-}
 
 // timedBatchLedger is timedLedger for a ledger with RecordAttempts.
 type timedBatchLedger struct {
@@ -241,15 +155,8 @@ func rssMB() float64 {
 // acknowledged notifications per second and the memory during the drain.
 func BenchmarkDrainBacklog(b *testing.B) {
 	for _, driver := range dbtest.Drivers {
-		for _, v := range []struct {
-			workers int
-			batch   bool
-		}{{16, false}, {64, false}, {16, true}, {64, true}} {
-			workers := v.workers
+		for _, workers := range []int{16, 64} {
 			name := fmt.Sprintf("%s/workers=%d", driver, workers)
-			if v.batch {
-				name += "/batch-prototype"
-			}
 			b.Run(name, func(b *testing.B) {
 				n := benchBacklog()
 				l := dbtest.Ledger(b, driver, db.Options{Payload: Payload})
@@ -258,13 +165,9 @@ func BenchmarkDrainBacklog(b *testing.B) {
 				var delivered, failed atomic.Int64
 				allDone := make(chan struct{})
 				var once sync.Once
-				var ledger Ledger = l
-				if v.batch {
-					ledger = batchLedger{l}
-				}
-				tl := &timedLedger{Ledger: ledger}
+				tl := &timedLedger{Ledger: l}
 				var wl Ledger = tl
-				if br, ok := ledger.(BatchRecorder); ok {
+				if br, ok := Ledger(l).(BatchRecorder); ok {
 					wl = timedBatchLedger{tl, br}
 				}
 				o := Options{
