@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ipnd/ipnd/chains"
@@ -151,62 +152,95 @@ func (l *Ledger) RecordAttempt(ctx context.Context, n Notification, res AttemptR
 }
 
 // RecordAttempts is RecordAttempt for many outcomes in one transaction (one
-// commit for a batch of finished attempts); errs[i] is outcome i's
+// commit for a batch of finished attempts, with one statement for all the
+// attempt rows and one per delivered status); errs[i] is outcome i's
 // ErrLeaseLost or nil.
 func (l *Ledger) RecordAttempts(ctx context.Context, ns []Notification, res []AttemptResult) (errs []error, err error) {
 	if len(ns) != len(res) {
 		return nil, errors.New("record attempts: one result per notification")
 	}
+	if len(ns) == 0 {
+		return nil, nil
+	}
 	errs = make([]error, len(ns))
 	err = l.ExecTx(ctx, func(tx *sql.Tx) error {
 		clear(errs)
 		now := micros(l.now())
-		for i := range ns {
-			lost, err := l.recordAttempt(ctx, tx, ns[i], res[i], now)
-			if err != nil {
+		ids := make([]any, len(ns))
+		for i, n := range ns {
+			ids[i] = n.ID
+		}
+		type row struct {
+			state, owner string
+			until        int64
+		}
+		current := map[int64]row{}
+		rows, err := tx.QueryContext(ctx, `SELECT id, state, lease_owner, lease_until FROM notifications WHERE id IN (`+
+			placeholders(len(ids))+`)`+l.dialect.forUpdate, ids...)
+		if err != nil {
+			return fmt.Errorf("record attempts: %w", err)
+		}
+		for rows.Next() {
+			var id int64
+			var r row
+			if err := rows.Scan(&id, &r.state, &r.owner, &r.until); err != nil {
+				rows.Close()
 				return err
 			}
-			if lost {
-				errs[i] = fmt.Errorf("notification %d: %w", ns[i].ID, ErrLeaseLost)
+			current[id] = r
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		var values strings.Builder
+		args := make([]any, 0, 7*len(ns))
+		delivered := map[int][]any{} // HTTP status -> ids
+		for i, n := range ns {
+			r := res[i]
+			errText := truncate(r.Error, 1000)
+			if i > 0 {
+				values.WriteString(",")
+			}
+			values.WriteString("(?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, n.ID, n.SubscriptionID, now, r.Status, errText, r.Delivered, r.Duration.Microseconds())
+			cur, ok := current[n.ID]
+			if !ok {
+				return fmt.Errorf("notification %d: %w", n.ID, ErrNotFound)
+			}
+			if cur.owner != n.LeaseOwner || n.LeaseOwner == "" || cur.until < now {
+				errs[i] = fmt.Errorf("notification %d: %w", n.ID, ErrLeaseLost)
+				continue
+			}
+			if r.Delivered {
+				delivered[r.Status] = append(delivered[r.Status], n.ID)
+				continue
+			}
+			state := cur.state
+			if state == NotePending && r.GiveUp {
+				state = NoteFailed
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE notifications SET state = ?, attempts = attempts + 1, next_attempt_at = ?,
+  lease_owner = '', lease_until = 0, last_status = ?, last_error = ?, updated_at = ? WHERE id = ?`,
+				state, micros(r.NextAttemptAt), r.Status, errText, now, n.ID); err != nil {
+				return fmt.Errorf("record attempt: %w", err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_attempts (notification_id, subscription_id, attempted_at, status,
+  error, delivered, duration_us) VALUES `+values.String(), args...); err != nil {
+			return fmt.Errorf("record attempts: %w", err)
+		}
+		for status, ids := range delivered {
+			a := append([]any{NoteDelivered, status, now, now}, ids...)
+			if _, err := tx.ExecContext(ctx, `UPDATE notifications SET state = ?, attempts = attempts + 1, next_attempt_at = 0,
+  lease_owner = '', lease_until = 0, last_status = ?, last_error = '', updated_at = ?, delivered_at = ?
+  WHERE id IN (`+placeholders(len(ids))+`)`, a...); err != nil {
+				return fmt.Errorf("record attempts: %w", err)
 			}
 		}
 		return nil
 	})
 	return errs, err
-}
-
-func (l *Ledger) recordAttempt(ctx context.Context, tx *sql.Tx, n Notification, res AttemptResult, now int64) (lost bool, err error) {
-	var state, leaseOwner string
-	var leaseUntil int64
-	err = tx.QueryRowContext(ctx, `SELECT state, lease_owner, lease_until FROM notifications WHERE id = ?`+l.dialect.forUpdate,
-		n.ID).Scan(&state, &leaseOwner, &leaseUntil)
-	if err != nil {
-		return false, notFound(err, "notification")
-	}
-	errText := truncate(res.Error, 1000)
-	if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_attempts (notification_id, subscription_id, attempted_at, status, error,
-  delivered, duration_us) VALUES (?, ?, ?, ?, ?, ?, ?)`, n.ID, n.SubscriptionID, now, res.Status, errText, res.Delivered,
-		res.Duration.Microseconds()); err != nil {
-		return false, fmt.Errorf("record attempt: %w", err)
-	}
-	if leaseOwner != n.LeaseOwner || n.LeaseOwner == "" || leaseUntil < now {
-		return true, nil
-	}
-	newState, next := state, micros(res.NextAttemptAt)
-	delivered := int64(0)
-	switch {
-	case res.Delivered:
-		newState, delivered = NoteDelivered, now
-	case state == NotePending && res.GiveUp:
-		newState = NoteFailed
-	}
-	_, err = tx.ExecContext(ctx, `UPDATE notifications SET state = ?, attempts = attempts + 1, next_attempt_at = ?,
-  lease_owner = '', lease_until = 0, last_status = ?, last_error = ?, updated_at = ?, delivered_at = ? WHERE id = ?`,
-		newState, next, res.Status, errText, now, delivered, n.ID)
-	if err != nil {
-		return false, fmt.Errorf("record attempt: %w", err)
-	}
-	return false, nil
 }
 
 // Defer hands a claimed notification back without an attempt, due again at
