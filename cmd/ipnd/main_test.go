@@ -190,3 +190,25 @@ func TestServeStopsGracefullyAndLogsNoSecret(t *testing.T) {
 		})
 	}
 }
+
+func TestDeriveCommand(t *testing.T) {
+	// BIP84's published account key ("abandon ... about").
+	env := []string{"IPND_BITCOIN_XPUB=zpub6rFR7y4Q2AijBEqTUquhVz398htDFrtymD9xYYfG1m4wAcvPhXNfE3EfH1r1ADqtfSdVCToUG868RvUUkgDKf31mGDtKsAYz2oz2AGutZYs"}
+	for index, want := range map[string]string{"0": "bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu", "1": "bc1qnjg0jd8228aq7egyzacy8cys3knf9xvrerkf9g"} {
+		out, errOut, code := ipnd(t, env, "derive", "-chain", "btc", "-index", index)
+		if code != 0 || strings.TrimSpace(out) != want {
+			t.Errorf("derive -index %s: exit %d, %q %s; want %s", index, code, out, errOut, want)
+		}
+	}
+	for _, args := range [][]string{{"derive", "-chain", "xmr", "-index", "1"}, {"derive", "-index", "-1"}, {"derive", "-index", "2147483648"}} {
+		if _, errOut, code := ipnd(t, env, args...); code != 2 || errOut == "" {
+			t.Errorf("ipnd %v: exit %d %q, want 2 with a message", args, code, errOut)
+		}
+	}
+	// A private key is refused without being echoed.
+	xprv := "xprv9s21ZrQH143K3GJpoapnV8SFfukcVBSfeCficPSGfubmSFDxo1kuHnLisriDvSnRRuL2Qrg5ggqHKNVpxR86QEC8w35uxmGoggxtQTPvfUu"
+	_, errOut, code := ipnd(t, []string{"IPND_BITCOIN_XPUB=" + xprv}, "derive", "-index", "0")
+	if code != 2 || !strings.Contains(strings.ToLower(errOut), "public") || strings.Contains(errOut, xprv[10:40]) {
+		t.Errorf("derive with an xprv: exit %d, %s", code, errOut)
+	}
+}
