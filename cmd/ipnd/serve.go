@@ -169,10 +169,9 @@ func runRoles(ctx context.Context, cancel context.CancelFunc, parts []role, log 
 	case <-time.After(shutdownGrace):
 		log.Error("graceful stop took too long; exiting", "grace", shutdownGrace)
 	}
-	close(errs)
-	var all []error
-	for err := range errs {
-		all = append(all, err)
+	var all []error // roles still running after the grace may add more: never close errs
+	for len(errs) > 0 {
+		all = append(all, <-errs)
 	}
 	if len(all) > 0 {
 		return errors.Join(all...)
