@@ -102,9 +102,6 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*Ledger, error
 		}
 		cfg.ParseTime = false
 		cfg.InterpolateParams = true
-		if cfg.Params == nil {
-			cfg.Params = map[string]string{}
-		}
 		if cfg.Timeout == 0 {
 			cfg.Timeout = 5 * time.Second
 		}
