@@ -5,6 +5,8 @@
 // two-node split and reconnect) and stops the node again.
 //
 // A missing binary skips the test, or fails it when IPND_REQUIRE_INTEGRATION=1.
+// The harness takes a TB, which *testing.T and *testing.B satisfy; a program
+// that is not a test (the demo) can implement it too.
 package btcdtest
 
 import (
@@ -15,7 +17,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/btcsuite/btcd/btcec/v2"
@@ -34,10 +35,20 @@ var Params = &chaincfg.RegressionNetParams
 // relay fee is 1000 sat/kvB; these transactions are under 250 vbytes).
 const Fee = 2000
 
-// Binary returns the btcd binary's path, or skips (fails when
-// IPND_REQUIRE_INTEGRATION=1) the test when there is none.
-func Binary(tb testing.TB) string {
-	tb.Helper()
+// TB is what the harness needs of its caller: the methods of testing.TB it
+// calls. Fatal and Fatalf must not return (testing's call runtime.Goexit).
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Skip(args ...any)
+	Cleanup(func())
+	TempDir() string
+}
+
+// LookBinary returns the btcd binary's path: $IPND_BTCD, else
+// <repo>/bin/btcd (the repository holding the working directory).
+func LookBinary() (string, error) {
 	path := os.Getenv("IPND_BTCD")
 	if path == "" {
 		if root, err := repoRoot(); err == nil {
@@ -46,14 +57,24 @@ func Binary(tb testing.TB) string {
 	}
 	if path != "" {
 		if st, err := os.Stat(path); err == nil && !st.IsDir() {
-			return path
+			return path, nil
 		}
 	}
-	msg := fmt.Sprintf("btcd binary not found (set IPND_BTCD or build <repo>/bin/btcd with `make`; looked at %q)", path)
-	if os.Getenv("IPND_REQUIRE_INTEGRATION") == "1" {
-		tb.Fatal(msg)
+	return "", fmt.Errorf("btcd binary not found (set IPND_BTCD or build <repo>/bin/btcd with `make`; looked at %q)", path)
+}
+
+// Binary returns the btcd binary's path, or skips (fails when
+// IPND_REQUIRE_INTEGRATION=1) the test when there is none.
+func Binary(tb TB) string {
+	tb.Helper()
+	path, err := LookBinary()
+	if err == nil {
+		return path
 	}
-	tb.Skip(msg)
+	if os.Getenv("IPND_REQUIRE_INTEGRATION") == "1" {
+		tb.Fatal(err.Error())
+	}
+	tb.Skip(err.Error())
 	return ""
 }
 
@@ -87,7 +108,7 @@ type Wallet struct {
 }
 
 // NewWallet makes a wallet with a fresh key.
-func NewWallet(tb testing.TB) *Wallet {
+func NewWallet(tb TB) *Wallet {
 	tb.Helper()
 	key, err := btcec.NewPrivateKey()
 	if err != nil {
@@ -111,7 +132,7 @@ type Node struct {
 	Dir     string
 	Wallet  *Wallet
 
-	tb     testing.TB
+	tb     TB
 	bin    string
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -124,7 +145,7 @@ type Options struct {
 }
 
 // Start runs a btcd regtest node; t.Cleanup stops it.
-func Start(tb testing.TB, o Options) *Node {
+func Start(tb TB, o Options) *Node {
 	tb.Helper()
 	bin := Binary(tb)
 	if o.Wallet == nil {
@@ -138,7 +159,7 @@ func Start(tb testing.TB, o Options) *Node {
 	return n
 }
 
-func freePort(tb testing.TB) string {
+func freePort(tb TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
