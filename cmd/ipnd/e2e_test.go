@@ -242,6 +242,7 @@ func startIpnd(t testing.TB, env []string, all *syncBuffer, readyURL string, arg
 	cmd := exec.Command(ipndBin, append([]string{"serve"}, args...)...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the test
 	logs := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = io.MultiWriter(logs, all), io.MultiWriter(logs, all)
 	must(t, cmd.Start())
