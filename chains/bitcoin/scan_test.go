@@ -13,6 +13,8 @@ import (
 
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/btcsuite/btcd/wire"
+
+	"github.com/ipnd/ipnd/internal/testenv"
 )
 
 // blockFiles lists the real mainnet blocks of <repo>/../shared/data/btc (or
@@ -23,13 +25,13 @@ func blockFiles(tb testing.TB) []string {
 	if dir == "" {
 		root, err := repoRoot()
 		if err != nil {
-			tb.Skipf("no repository root: %v", err)
+			testenv.Unavailable(tb, "no repository root: %v", err)
 		}
 		dir = filepath.Join(root, "..", "shared", "data", "btc")
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "block-*.blk"))
 	if len(files) == 0 {
-		tb.Skipf("no mainnet blocks in %s", dir)
+		testenv.Unavailable(tb, "no mainnet blocks in %s (the project's shared/data/btc beside the clone, or IPND_BTC_BLOCKS)", dir)
 	}
 	return files
 }
