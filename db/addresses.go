@@ -60,16 +60,20 @@ func (l *Ledger) AddressByIndex(ctx context.Context, c chains.Chain, index uint3
 
 // Addresses lists every watched address of a chain, oldest first.
 func (l *Ledger) Addresses(ctx context.Context, c chains.Chain) ([]Address, error) {
-	rows, err := l.db.QueryContext(ctx, `SELECT `+addressCols+` FROM addresses WHERE chain = ? ORDER BY id`, string(c))
+	return l.queryAddresses(ctx, `chain = ?`, string(c))
+}
+
+func (l *Ledger) queryAddresses(ctx context.Context, where string, args ...any) ([]Address, error) {
+	rows, err := l.db.QueryContext(ctx, `SELECT `+addressCols+` FROM addresses WHERE `+where+` ORDER BY id`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list %s addresses: %w", c, err)
+		return nil, fmt.Errorf("list addresses: %w", err)
 	}
 	defer rows.Close()
 	var out []Address
 	for rows.Next() {
 		a, err := scanAddress(rows)
 		if err != nil {
-			return nil, fmt.Errorf("list %s addresses: %w", c, err)
+			return nil, fmt.Errorf("list addresses: %w", err)
 		}
 		out = append(out, a)
 	}
@@ -85,6 +89,13 @@ func (l *Ledger) LastAddressID(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("newest address: %w", err)
 	}
 	return v.Int64, nil
+}
+
+// AddressesAfter lists the addresses of every chain recorded after the one
+// with id afterID, oldest first: how a watcher follows new addresses
+// without reloading all of them.
+func (l *Ledger) AddressesAfter(ctx context.Context, afterID int64) ([]Address, error) {
+	return l.queryAddresses(ctx, `id > ?`, afterID)
 }
 
 // MaxIndex is the highest allocated index: the derivation index for Bitcoin

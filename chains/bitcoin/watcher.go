@@ -38,6 +38,7 @@ type Ledger interface {
 	Addresses(ctx context.Context, c chains.Chain) ([]db.Address, error)
 	MaxIndex(ctx context.Context, c chains.Chain, account uint32) (int64, error)
 	LastAddressID(ctx context.Context) (int64, error)
+	AddressesAfter(ctx context.Context, afterID int64) ([]db.Address, error)
 }
 
 // WatcherConfig tunes a Watcher.
@@ -321,22 +322,28 @@ func (w *Watcher) Refresh(ctx context.Context) error {
 	}
 	maxIdx := int64(-1)
 	for _, a := range addrs {
-		script, err := ValidateAddress(w.d.net, a.Address)
-		if err != nil {
-			w.log.Warn("ledger address is not watchable on this network", "address", a.Address, "err", err)
-			continue
-		}
-		e := WatchEntry{}
-		if a.DerivationIndex != nil {
-			e = WatchEntry{Index: *a.DerivationIndex, Derived: true}
-			maxIdx = max(maxIdx, int64(*a.DerivationIndex))
-		}
-		if err := w.set.Add(script, e); err != nil {
-			w.log.Warn("ledger address not watched", "address", a.Address, "err", err)
-		}
+		maxIdx = max(maxIdx, w.watchLedgerAddress(a))
 	}
 	w.lastRefresh, w.lastAddrID = time.Now(), lastID
 	return w.extendWindow(maxIdx)
+}
+
+// watchLedgerAddress adds a ledger address to the watch set and returns
+// its derivation index, or -1.
+func (w *Watcher) watchLedgerAddress(a db.Address) int64 {
+	script, err := ValidateAddress(w.d.net, a.Address)
+	if err != nil {
+		w.log.Warn("ledger address is not watchable on this network", "address", a.Address, "err", err)
+		return -1
+	}
+	e, idx := WatchEntry{}, int64(-1)
+	if a.DerivationIndex != nil {
+		e, idx = WatchEntry{Index: *a.DerivationIndex, Derived: true}, int64(*a.DerivationIndex)
+	}
+	if err := w.set.Add(script, e); err != nil {
+		w.log.Warn("ledger address not watched", "address", a.Address, "err", err)
+	}
+	return idx
 }
 
 // refreshWindow follows allocations made by other processes: the gap
@@ -347,16 +354,22 @@ func (w *Watcher) refreshWindow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	lastID, err := w.ledger.LastAddressID(ctx)
+	// Addresses recorded since the last look (by the API of this or another
+	// process) are watched from this poll on, before its blocks are scanned.
+	news, err := w.ledger.AddressesAfter(ctx, w.lastAddrID)
 	if err != nil {
 		return err
+	}
+	for _, a := range news {
+		w.lastAddrID = max(w.lastAddrID, a.ID)
+		if a.Chain == chains.BTC {
+			m = max(m, w.watchLedgerAddress(a))
+		}
 	}
 	w.winMu.Lock()
 	jump := m > w.derivedTo
 	w.winMu.Unlock()
-	// A new ledger address (an address subscribed through another process)
-	// is watched from this poll on, before its blocks are scanned.
-	if jump || lastID != w.lastAddrID || time.Since(w.lastRefresh) > w.cfg.RefreshInterval {
+	if jump || time.Since(w.lastRefresh) > w.cfg.RefreshInterval {
 		return w.Refresh(ctx)
 	}
 	return w.extendWindow(m)
