@@ -2,13 +2,16 @@ package api
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,8 +21,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/db"
+	"github.com/ipnd/ipnd/db/dbtest"
+	"github.com/ipnd/ipnd/ipn"
 )
 
 // benchAddresses is the number of watched addresses (IPND_BENCH_ADDRESSES
@@ -102,70 +109,6 @@ func BenchmarkBalanceMySQL(b *testing.B) {
 			benchBalance(b, h.srv.URL, addrs, clients)
 		})
 	}
-	// The same with the one-round-trip Balance prototype proposed to the
-	// ledger (see oneQueryLedger).
-	one := oneQueryLedger{h.l}
-	if t1, d1, err := one.Balance(context.Background(), chains.BTC, addrs[3], 3); err != nil {
-		b.Fatal(err)
-	} else if t0, d0, _ := h.l.Balance(context.Background(), chains.BTC, addrs[3], 3); t0 != t1 || len(d0) != len(d1) {
-		b.Fatalf("prototype differs: %+v %+v", t0, t1)
-	}
-	opts := testOptions(one, h.s.o.Chains, harnessOpts{})
-	s, err := New(opts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := httptest.NewServer(s.Handler())
-	defer srv.Close()
-	for _, clients := range []int{8, 32} {
-		b.Run(fmt.Sprintf("ledger=onequery/clients=%d", clients), func(b *testing.B) {
-			benchBalance(b, srv.URL, addrs, clients)
-		})
-	}
-}
-
-// oneQueryLedger prototypes a Balance that reads the address, the tip and
-// the deposits in one round trip (the ledger's takes three), to measure
-// what it would give. It is a benchmark aid only; the ledger owns the real
-// implementation.
-type oneQueryLedger struct{ *db.Ledger }
-
-func (o oneQueryLedger) Balance(ctx context.Context, c chains.Chain, addr string, maxConfirms int) (db.Totals, []db.Deposit, error) {
-	rows, err := o.DB().QueryContext(ctx, `SELECT COALESCE((SELECT height FROM chain_state WHERE chain = ?), 0),
-  d.id, d.txid, d.out_index, d.address_id, d.amount, d.height, d.block_hash, d.status, d.unlock_time, d.double_spend, d.first_seen, d.updated_at
-  FROM addresses a LEFT JOIN deposits d ON d.address_id = a.id WHERE a.chain = ? AND a.address = ? ORDER BY d.id`, string(c), string(c), addr)
-	if err != nil {
-		return db.Totals{}, nil, err
-	}
-	defer rows.Close()
-	var tip int64
-	var ds []db.Deposit
-	found := false
-	for rows.Next() {
-		found = true
-		var id, out, aid, height, unlock, first, upd sql.NullInt64
-		var amount sql.Null[uint64]
-		var txid, hash, status sql.NullString
-		var ds2 sql.NullBool
-		if err := rows.Scan(&tip, &id, &txid, &out, &aid, &amount, &height, &hash, &status, &unlock, &ds2, &first, &upd); err != nil {
-			return db.Totals{}, nil, err
-		}
-		if !id.Valid {
-			continue
-		}
-		ds = append(ds, db.Deposit{ID: id.Int64, Chain: c, TxID: txid.String, OutIndex: uint32(out.Int64), AddressID: aid.Int64,
-			Address: addr, Amount: amount.V, Height: height.Int64, BlockHash: hash.String, Status: status.String,
-			UnlockTime: uint64(unlock.Int64), DoubleSpend: ds2.Bool,
-			FirstSeen: time.UnixMicro(first.Int64).UTC(), UpdatedAt: time.UnixMicro(upd.Int64).UTC()})
-	}
-	if err := rows.Err(); err != nil {
-		return db.Totals{}, nil, err
-	}
-	if !found {
-		return db.Totals{}, nil, fmt.Errorf("address: %w", db.ErrNotFound)
-	}
-	t, err := db.SumTotals(ds, tip, maxConfirms, time.Now())
-	return t, ds, err
 }
 
 func benchBalance(b *testing.B, base string, addrs []string, clients int) {
@@ -265,4 +208,232 @@ func mysqldCPU() time.Duration {
 		return time.Duration(ut+st) * 10 * time.Millisecond
 	}
 	return -1
+}
+
+// wrkScript rotates GET /balance over the addresses listed one per line in
+// the file named by the first script argument, each wrk thread starting at
+// a different place, with the API key; done prints one parseable line.
+const wrkScript = `
+local addrs = {}
+for line in io.lines(wrk_addresses_file) do addrs[#addrs + 1] = line end
+local threads = 0
+function setup(thread)
+  thread:set("id", threads)
+  threads = threads + 1
+end
+local i = 0
+function init(args)
+  i = (id or 0) * 7919
+  wrk.headers["Authorization"] = "Bearer " .. wrk_api_key
+end
+function request()
+  i = i + 1
+  return wrk.format("GET", "/balance?address=" .. addrs[(i % #addrs) + 1])
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("IPND requests=%d duration_us=%d p50_us=%d p90_us=%d p99_us=%d max_us=%d errors=%d non2xx=%d\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency.max, e.connect + e.read + e.write + e.timeout, e.status))
+end
+`
+
+// BenchmarkBalanceWrk measures GET /balance the way a real client does:
+// the API server (Server.Serve, on a loopback port) runs in this process on
+// the MySQL ledger with 10,000 watched addresses (three deposits each), and
+// wrk, a separate process, loads it with keep-alive connections rotating
+// over the addresses. Sub-benchmarks reach MySQL over TCP (the test server's
+// DSN) and over the unix socket (IPND_BENCH_MYSQL_SOCKET, default
+// /run/mysqld/mysqld.sock). Each invocation is one wrk run of
+// IPND_WRK_ARGS (default "-t2 -c16 -d15s"), whatever b.N is, so run it with
+// -benchtime 1x (and -count 2 to repeat). IPND_BENCH_UNIX_FIRST=1 runs the
+// socket first; IPND_BENCH_PPROF_DIR=dir writes a CPU profile of the server
+// during each wrk run there:
+//
+//	go test ./api -run XXX -bench BalanceWrk -benchtime 1x -count 2
+//
+// It reports wrk's requests/s and latency percentiles, and the CPU per
+// request of the server (this process), mysqld and wrk.
+func BenchmarkBalanceWrk(b *testing.B) {
+	wrk, err := exec.LookPath("wrk")
+	if err != nil {
+		b.Skip("wrk is not installed (apt-get install wrk)")
+	}
+	dsn := dbtest.MySQLDSN(b)
+	h := &harness{t: b, l: dbtest.Open(b, "mysql", dsn, db.Options{Payload: ipn.Payload}), tip: map[chains.Chain]int64{}}
+	start := time.Now()
+	addrs := seedBalances(b, h, benchAddresses())
+	b.Logf("seeded %d addresses in %s", len(addrs), time.Since(start).Round(time.Millisecond))
+	dir := b.TempDir()
+	addrFile := filepath.Join(dir, "addresses.txt")
+	if err := os.WriteFile(addrFile, []byte(strings.Join(addrs, "\n")+"\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	script := filepath.Join(dir, "balance.lua")
+	lua := fmt.Sprintf("wrk_addresses_file = %q\nwrk_api_key = %q\n", addrFile, testKey) + wrkScript
+	if err := os.WriteFile(script, []byte(lua), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	sock := os.Getenv("IPND_BENCH_MYSQL_SOCKET")
+	if sock == "" {
+		sock = "/run/mysqld/mysqld.sock"
+	}
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	nets := []struct{ name, dsn string }{{"tcp", dsn}}
+	if _, err := os.Stat(sock); err == nil && cfg.Net == "tcp" && strings.HasPrefix(cfg.Addr, "127.0.0.1:") {
+		u := cfg.Clone()
+		u.Net, u.Addr = "unix", sock
+		nets = append(nets, struct{ name, dsn string }{"unix", u.FormatDSN()})
+	} else {
+		b.Logf("no unix socket comparison: %s missing or the MySQL server is not local", sock)
+	}
+	if os.Getenv("IPND_BENCH_UNIX_FIRST") == "1" {
+		slices.Reverse(nets)
+	}
+	for _, n := range nets {
+		b.Run("mysql="+n.name, func(b *testing.B) {
+			l := dbtest.Open(b, "mysql", n.dsn, db.Options{Payload: ipn.Payload})
+			benchWrk(b, wrk, script, l, addrs[len(addrs)/2])
+		})
+	}
+}
+
+// benchWrk serves the API on l and runs wrk once against it.
+func benchWrk(b *testing.B, wrk, script string, l *db.Ledger, probe string) {
+	s, err := New(testOptions(l, map[chains.Chain]Chain{chains.BTC: newFake(chains.BTC, l)}, harnessOpts{}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, ln) }()
+	defer func() {
+		cancel()
+		if err := <-served; err != nil {
+			b.Errorf("serve: %v", err)
+		}
+	}()
+	base := "http://" + ln.Addr().String()
+	// Sanity (and warm-up of the connection pool): an answer carries the
+	// three seeded deposits.
+	req, _ := http.NewRequest("GET", base+"/balance?address="+probe, nil)
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || strings.Count(string(body), `"txid"`) != 3 {
+		b.Fatalf("probe: %d %s", resp.StatusCode, body)
+	}
+	args := strings.Fields(os.Getenv("IPND_WRK_ARGS"))
+	if len(args) == 0 {
+		args = []string{"-t2", "-c16", "-d15s"}
+	}
+	args = append(args, "--latency", "-s", script, base)
+	if dir := os.Getenv("IPND_BENCH_PPROF_DIR"); dir != "" {
+		f, err := os.Create(filepath.Join(dir, strings.ReplaceAll(b.Name(), "/", "_")+".cpu.pprof"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	load0 := loadAvg()
+	cpu0, db0 := processCPU(), mysqldCPU()
+	busy0, soft0 := machineBusy()
+	began := time.Now()
+	b.ResetTimer()
+	cmd := exec.Command(wrk, args...)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err = cmd.Run()
+	b.StopTimer()
+	cpu1, db1 := processCPU(), mysqldCPU()
+	busy1, soft1 := machineBusy()
+	elapsed := time.Since(began)
+	if err != nil {
+		b.Fatalf("wrk: %v\n%s", err, out.String())
+	}
+	b.Logf("wrk %s (loadavg before: %s, after: %s)\n%s", strings.Join(args[:len(args)-4], " "), load0, loadAvg(), out.String())
+	var reqs, durUS, p50, p90, p99, maxUS, errs, non2xx int64
+	i := strings.Index(out.String(), "IPND ")
+	if i < 0 {
+		b.Fatalf("no result line from wrk:\n%s", out.String())
+	}
+	if _, err := fmt.Sscanf(out.String()[i:], "IPND requests=%d duration_us=%d p50_us=%d p90_us=%d p99_us=%d max_us=%d errors=%d non2xx=%d",
+		&reqs, &durUS, &p50, &p90, &p99, &maxUS, &errs, &non2xx); err != nil {
+		b.Fatalf("wrk result line: %v\n%s", err, out.String())
+	}
+	if reqs == 0 || errs > 0 || non2xx > 0 {
+		b.Fatalf("wrk: %d requests, %d socket errors, %d non-2xx answers", reqs, errs, non2xx)
+	}
+	b.ReportMetric(float64(reqs)/(float64(durUS)/1e6), "req/s")
+	b.ReportMetric(float64(p50)/1000, "p50_ms")
+	b.ReportMetric(float64(p99)/1000, "p99_ms")
+	b.ReportMetric(float64(maxUS)/1000, "max_ms")
+	b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(reqs), "server_cpu_us/req")
+	if db0 >= 0 && db1 >= 0 {
+		b.ReportMetric(float64((db1-db0).Microseconds())/float64(reqs), "mysqld_cpu_us/req")
+	}
+	wrkCPU := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	b.ReportMetric(float64(wrkCPU.Microseconds())/float64(reqs), "wrk_cpu_us/req")
+	if soft0 >= 0 && soft1 >= 0 {
+		b.ReportMetric(float64((soft1-soft0).Microseconds())/float64(reqs), "softirq_cpu_us/req")
+	}
+	// What the rest of the machine used meanwhile (other processes, steal),
+	// in percent of all cores: the noise in the figures above.
+	if busy0 >= 0 && busy1 >= 0 && db0 >= 0 && db1 >= 0 {
+		others := (busy1 - busy0) - (cpu1 - cpu0) - (db1 - db0) - wrkCPU
+		b.ReportMetric(100*others.Seconds()/(elapsed.Seconds()*float64(runtime.NumCPU())), "others_cpu_%")
+	}
+}
+
+// machineBusy is the CPU time all cores spent on anything but idle, I/O
+// wait and softirqs since boot (time stolen by the hypervisor included),
+// and apart the softirq time (mostly loopback networking here, which the
+// kernel does not charge to the processes); -1 if /proc/stat is unreadable.
+func machineBusy() (busy, softirq time.Duration) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return -1, -1
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+	if len(f) < 9 || f[0] != "cpu" {
+		return -1, -1
+	}
+	var ticks, soft int64
+	for i, v := range f[1:9] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		switch i {
+		case 3, 4: // idle, iowait
+		case 6:
+			soft = n
+		default:
+			ticks += n
+		}
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, time.Duration(soft) * 10 * time.Millisecond
+}
+
+// loadAvg is the first three fields of /proc/loadavg.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
 }

@@ -61,25 +61,6 @@ func SumTotals(ds []Deposit, tip int64, maxConfirms int, now time.Time) (Totals,
 	return t, nil
 }
 
-// Balance returns an address's totals at its chain's tip with every deposit
-// ever recorded for it (orphaned and flagged ones included, for display).
-func (l *Ledger) Balance(ctx context.Context, c chains.Chain, addr string, maxConfirms int) (Totals, []Deposit, error) {
-	a, err := l.AddressByString(ctx, c, addr)
-	if err != nil {
-		return Totals{}, nil, err
-	}
-	tip, _, err := tipOf(ctx, l.db, c)
-	if err != nil {
-		return Totals{}, nil, err
-	}
-	ds, err := queryDeposits(ctx, l.db, `d.address_id = ?`, a.ID)
-	if err != nil {
-		return Totals{}, nil, err
-	}
-	t, err := SumTotals(ds, tip.Height, maxConfirms, l.now())
-	return t, ds, err
-}
-
 // notify creates a notification for every active subscription of the chain
 // whose totals changed in this transaction: those on touched addresses, and
 // those with a deposit whose depth crossed max_confirms (or whose unlock time

@@ -1,0 +1,75 @@
+package db
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+
+	"github.com/ipnd/ipnd/chains"
+)
+
+// balanceQuery reads an address, its chain's tip and every deposit of the
+// address in one statement (one round trip, one consistent snapshot): one
+// row per deposit, or a single row with NULL deposit columns when the
+// address has none; no row when the address is not watched. It uses the
+// unique key (chain, address), chain_state's primary key and the
+// deposits (address_id, status) index. There is no ORDER BY: that index
+// yields rows by (status, id), so MySQL would sort them in a temporary
+// table on every call; Balance sorts the few rows by id itself.
+const balanceQuery = `SELECT a.address, COALESCE(cs.height, 0), d.id, d.chain, d.txid, d.out_index, d.address_id, d.amount,
+  d.height, d.block_hash, d.status, d.unlock_time, d.double_spend, d.first_seen, d.updated_at
+  FROM addresses a
+  LEFT JOIN chain_state cs ON cs.chain = a.chain
+  LEFT JOIN deposits d ON d.address_id = a.id
+  WHERE a.chain = ? AND a.address = ?`
+
+// Balance returns an address's totals at its chain's tip with every deposit
+// ever recorded for it (orphaned and flagged ones included, for display),
+// oldest first. An address that is not watched is ErrNotFound.
+func (l *Ledger) Balance(ctx context.Context, c chains.Chain, addr string, maxConfirms int) (Totals, []Deposit, error) {
+	rows, err := l.db.QueryContext(ctx, balanceQuery, string(c), addr)
+	if err != nil {
+		return Totals{}, nil, fmt.Errorf("read balance: %w", err)
+	}
+	defer rows.Close()
+	var (
+		tip    int64
+		stored string // the address as recorded (MySQL compares case-insensitively)
+		found  bool
+		ds     []Deposit
+	)
+	for rows.Next() {
+		found = true
+		var (
+			id, aid, height, first, upd sql.NullInt64
+			out                         sql.Null[uint32]
+			amount, unlock              sql.Null[uint64]
+			chain, txid, hash, status   sql.NullString
+			doubleSpend                 sql.NullBool
+		)
+		if err := rows.Scan(&stored, &tip, &id, &chain, &txid, &out, &aid, &amount, &height, &hash, &status,
+			&unlock, &doubleSpend, &first, &upd); err != nil {
+			return Totals{}, nil, fmt.Errorf("read balance: %w", err)
+		}
+		if !id.Valid { // the address has no deposit
+			continue
+		}
+		ds = append(ds, Deposit{
+			ID: id.Int64, Chain: chains.Chain(chain.String), TxID: txid.String, OutIndex: out.V,
+			AddressID: aid.Int64, Address: stored, Amount: amount.V, Height: height.Int64,
+			BlockHash: hash.String, Status: status.String, UnlockTime: unlock.V, DoubleSpend: doubleSpend.Bool,
+			FirstSeen: fromMicros(first.Int64), UpdatedAt: fromMicros(upd.Int64),
+		})
+	}
+	if err := rows.Err(); err != nil {
+		return Totals{}, nil, fmt.Errorf("read balance: %w", err)
+	}
+	if !found {
+		return Totals{}, nil, fmt.Errorf("address: %w", ErrNotFound)
+	}
+	slices.SortFunc(ds, func(x, y Deposit) int { return cmp.Compare(x.ID, y.ID) })
+	t, err := SumTotals(ds, tip, maxConfirms, l.now())
+	return t, ds, err
+}
