@@ -5,15 +5,12 @@
 package bitcoin
 
 import (
-	"crypto/hmac"
-	"crypto/sha512"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/btcsuite/btcd/btcec/v2"
-	"github.com/btcsuite/btcd/btcec/v2/schnorr"
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/btcutil/base58"
 	"github.com/btcsuite/btcd/btcutil/hdkeychain"
@@ -180,28 +177,12 @@ func NewDeriver(network, key, addressType string) (*Deriver, error) {
 	return d, nil
 }
 
-// childPubKey is BIP32's CKDpub below the external chain key: with
-// I = HMAC-SHA512(chain code, serP(K) || ser32(i)), the child key is
-// parse256(IL)*G + K. It keeps the parent point decoded (hdkeychain
-// decompresses the parent and the child on every call).
+// childPubKey is the public key at m/0/index (see childPoint).
 func (d *Deriver) childPubKey(index uint32) (*btcec.PublicKey, error) {
-	var data [37]byte
-	copy(data[:33], d.extPubBytes)
-	binary.BigEndian.PutUint32(data[33:], index)
-	mac := hmac.New(sha512.New, d.extChainCode)
-	mac.Write(data[:])
-	sum := mac.Sum(nil)
-	var il btcec.ModNScalar
-	if overflow := il.SetByteSlice(sum[:32]); overflow || il.IsZero() {
-		return nil, hdkeychain.ErrInvalidChild
+	p, err := d.childPoint(index)
+	if err != nil {
+		return nil, err
 	}
-	var p btcec.JacobianPoint
-	btcec.ScalarBaseMultNonConst(&il, &p)
-	btcec.AddNonConst(&p, &d.extPoint, &p)
-	if (p.X.IsZero() && p.Y.IsZero()) || p.Z.IsZero() {
-		return nil, hdkeychain.ErrInvalidChild
-	}
-	p.ToAffine()
 	return btcec.NewPublicKey(&p.X, &p.Y), nil
 }
 
@@ -216,28 +197,42 @@ func (d *Deriver) Derive(index uint32) (Derived, error) {
 	if index >= hdkeychain.HardenedKeyStart {
 		return Derived{}, fmt.Errorf("derivation index %d is out of range (max %d)", index, hdkeychain.HardenedKeyStart-1)
 	}
-	pub, err := d.childPubKey(index)
+	p, err := d.childPoint(index)
 	if err != nil {
 		// BIP32: an invalid child (probability < 2^-127) means skip.
 		return Derived{}, fmt.Errorf("derive index %d: %w", index, err)
 	}
 	var addr btcutil.Address
+	var script []byte
 	switch d.typ {
 	case P2PKH:
-		addr, err = btcutil.NewAddressPubKeyHash(btcutil.Hash160(pub.SerializeCompressed()), d.net)
+		pub := compressed(&p)
+		h := btcutil.Hash160(pub[:])
+		addr, err = btcutil.NewAddressPubKeyHash(h, d.net)
+		script = append([]byte{txscript.OP_DUP, txscript.OP_HASH160, txscript.OP_DATA_20}, h...)
+		script = append(script, txscript.OP_EQUALVERIFY, txscript.OP_CHECKSIG)
 	case P2WPKH:
-		addr, err = btcutil.NewAddressWitnessPubKeyHash(btcutil.Hash160(pub.SerializeCompressed()), d.net)
+		pub := compressed(&p)
+		h := btcutil.Hash160(pub[:])
+		addr, err = btcutil.NewAddressWitnessPubKeyHash(h, d.net)
+		script = append([]byte{txscript.OP_0, txscript.OP_DATA_20}, h...)
 	case P2SHP2WPKH:
-		redeem := append([]byte{txscript.OP_0, txscript.OP_DATA_20}, btcutil.Hash160(pub.SerializeCompressed())...)
-		addr, err = btcutil.NewAddressScriptHash(redeem, d.net)
+		pub := compressed(&p)
+		redeem := append([]byte{txscript.OP_0, txscript.OP_DATA_20}, btcutil.Hash160(pub[:])...)
+		h := btcutil.Hash160(redeem)
+		addr, err = btcutil.NewAddressScriptHashFromHash(h, d.net)
+		script = append([]byte{txscript.OP_HASH160, txscript.OP_DATA_20}, h...)
+		script = append(script, txscript.OP_EQUAL)
 	case P2TR:
-		out := txscript.ComputeTaprootKeyNoScript(pub)
-		addr, err = btcutil.NewAddressTaproot(schnorr.SerializePubKey(out), d.net)
+		var xq [32]byte
+		xq, err = taprootOutputKey(p)
+		if err != nil {
+			// BIP341: no output key for this internal key; skip the index.
+			return Derived{}, fmt.Errorf("derive index %d: %w", index, err)
+		}
+		addr, err = btcutil.NewAddressTaproot(xq[:], d.net)
+		script = append([]byte{txscript.OP_1, txscript.OP_DATA_32}, xq[:]...)
 	}
-	if err != nil {
-		return Derived{}, fmt.Errorf("derive index %d: %w", index, err)
-	}
-	script, err := txscript.PayToAddrScript(addr)
 	if err != nil {
 		return Derived{}, fmt.Errorf("derive index %d: %w", index, err)
 	}

@@ -1,13 +1,19 @@
 package bitcoin
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
 
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/btcec/v2/schnorr"
+	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/btcutil/hdkeychain"
 	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/txscript"
 
 	"github.com/ipnd/ipnd/config"
 )
@@ -335,5 +341,132 @@ func BenchmarkDerive(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "addresses/s")
 		})
+	}
+}
+
+// plainDerive is the reference derivation through hdkeychain and btcutil /
+// txscript only: what Derive must produce, index for index.
+func plainDerive(t *testing.T, ext *hdkeychain.ExtendedKey, typ AddressType, net *chaincfg.Params, i uint32) (string, []byte, error) {
+	t.Helper()
+	k, err := ext.Derive(i)
+	if err != nil {
+		return "", nil, err
+	}
+	pub, err := k.ECPubKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var addr btcutil.Address
+	switch typ {
+	case P2PKH:
+		addr, err = btcutil.NewAddressPubKeyHash(btcutil.Hash160(pub.SerializeCompressed()), net)
+	case P2WPKH:
+		addr, err = btcutil.NewAddressWitnessPubKeyHash(btcutil.Hash160(pub.SerializeCompressed()), net)
+	case P2SHP2WPKH:
+		redeem := append([]byte{txscript.OP_0, txscript.OP_DATA_20}, btcutil.Hash160(pub.SerializeCompressed())...)
+		addr, err = btcutil.NewAddressScriptHash(redeem, net)
+	case P2TR:
+		addr, err = btcutil.NewAddressTaproot(schnorr.SerializePubKey(txscript.ComputeTaprootKeyNoScript(pub)), net)
+	default:
+		t.Fatalf("type %q", typ)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	script, err := txscript.PayToAddrScript(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addr.EncodeAddress(), script, nil
+}
+
+// The fast path (cached parent point, own fixed-base multiplication and
+// inversion, own taproot tweak) must give exactly what hdkeychain and
+// txscript give, for every type on mainnet and test networks.
+func TestDeriveMatchesHDKeychain(t *testing.T) {
+	types := []AddressType{P2PKH, P2SHP2WPKH, P2WPKH, P2TR}
+	cases := []struct{ network, key string }{
+		{"mainnet", bip44XPub}, {"mainnet", bip49YPub}, {"mainnet", bip84ZPub}, {"mainnet", bip86XPub},
+		{"testnet", bip49UPub},
+		{"testnet", mustReversion(t, bip86XPub, chaincfg.TestNet3Params.HDPublicKeyID[:])},
+		{"regtest", mustReversion(t, bip44XPub, chaincfg.TestNet3Params.HDPublicKeyID[:])},
+		{"signet", mustReversion(t, bip84ZPub, chaincfg.TestNet3Params.HDPublicKeyID[:])},
+	}
+	for _, c := range cases {
+		net, err := NetParams(c.network)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// An independent parse of the same key with the plain version.
+		acct, err := hdkeychain.NewKeyFromString(mustReversion(t, c.key, net.HDPublicKeyID[:]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ext, err := acct.Derive(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, typ := range types {
+			d, err := NewDeriver(c.network, c.key, string(typ))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := uint32(0); i < 200; i++ {
+				wantAddr, wantScript, wantErr := plainDerive(t, ext, typ, net, i)
+				got, err := d.Derive(i)
+				if !errors.Is(err, wantErr) && !(err == nil && wantErr == nil) {
+					t.Fatalf("%s %s… %s index %d: err %v, hdkeychain %v", c.network, c.key[:4], typ, i, err, wantErr)
+				}
+				if got.Address != wantAddr || !bytes.Equal(got.Script, wantScript) || got.Index != i {
+					t.Fatalf("%s %s… %s index %d: %s %x, hdkeychain %s %x",
+						c.network, c.key[:4], typ, i, got.Address, got.Script, wantAddr, wantScript)
+				}
+			}
+		}
+	}
+}
+
+// scalarBaseMult and toAffine must give btcec's points, including the
+// digit edge cases of the signed windows (digits of exactly +2^11, runs of
+// -1 with carries, the top window) and the point at infinity.
+func TestScalarBaseMultMatchesBtcec(t *testing.T) {
+	var scalars [][32]byte
+	for _, h := range []string{
+		"00", "01", "02", "0800", "0fff", "1000",
+		strings.Repeat("800", 21) + "8", strings.Repeat("fff", 21) + "f", strings.Repeat("7ff", 21) + "7",
+		strings.Repeat("801", 21) + "8", "8" + strings.Repeat("0", 63), "f" + strings.Repeat("0", 63),
+		"fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364140", // n-1
+		"fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd036413f", // n-2
+	} {
+		b, err := hex.DecodeString(strings.Repeat("0", 64-len(h)) + h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scalars = append(scalars, [32]byte(b))
+	}
+	seed := sha256.Sum256([]byte("ipnd scalarBaseMult"))
+	for i := 0; i < 1000; i++ {
+		seed = sha256.Sum256(seed[:])
+		scalars = append(scalars, seed)
+	}
+	for _, b := range scalars {
+		var k btcec.ModNScalar
+		k.SetBytes(&b) // reduces mod n
+		var got, want btcec.JacobianPoint
+		scalarBaseMult(&k, &got)
+		btcec.ScalarBaseMultNonConst(&k, &want)
+		if k.IsZero() {
+			if toAffine(&got) || !(got.X.IsZero() && got.Y.IsZero()) {
+				t.Fatalf("0*G is not the point at infinity: %v", got)
+			}
+			continue
+		}
+		if !toAffine(&got) {
+			t.Fatalf("%x*G: infinity", b)
+		}
+		want.ToAffine()
+		if !got.X.Equals(&want.X) || !got.Y.Equals(&want.Y) || !got.Z.IsOne() {
+			t.Fatalf("%x*G = (%v, %v), btcec (%v, %v)", b, got.X, got.Y, want.X, want.Y)
+		}
 	}
 }
