@@ -120,7 +120,6 @@ func (t *timedLedger) RecordAttempt(ctx context.Context, n db.Notification, res 
 	return err
 }
 
-
 // timedBatchLedger is timedLedger for a ledger with RecordAttempts.
 type timedBatchLedger struct {
 	*timedLedger
