@@ -23,7 +23,7 @@ func blockFiles(tb testing.TB) []string {
 	tb.Helper()
 	dir := os.Getenv("IPND_BTC_BLOCKS")
 	if dir == "" {
-		root, err := repoRoot()
+		root, err := testenv.RepoRoot()
 		if err != nil {
 			testenv.Unavailable(tb, "no repository root: %v", err)
 		}
@@ -34,23 +34,6 @@ func blockFiles(tb testing.TB) []string {
 		testenv.Unavailable(tb, "no mainnet blocks in %s (the project's shared/data/btc beside the clone, or IPND_BTC_BLOCKS)", dir)
 	}
 	return files
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", os.ErrNotExist
-		}
-		dir = parent
-	}
 }
 
 func hashFromName(path string) string {

@@ -7,7 +7,6 @@ package testenv
 import (
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 )
 
@@ -26,8 +25,22 @@ func Unavailable(t testing.TB, format string, args ...any) {
 	t.Skipf("integration test skipped: "+format+" (run make test to provide it)", args...)
 }
 
-// RepoRoot is the module's root directory.
-func RepoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
+// RepoRoot is the module's root directory: the nearest directory at or
+// above the working directory that holds go.mod (tests run in their
+// package's directory; tools from the repository root).
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", os.ErrNotExist
+		}
+		dir = parent
+	}
 }

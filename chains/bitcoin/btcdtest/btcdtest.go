@@ -27,6 +27,8 @@ import (
 	"github.com/btcsuite/btcd/rpcclient"
 	"github.com/btcsuite/btcd/txscript"
 	"github.com/btcsuite/btcd/wire"
+
+	"github.com/ipnd/ipnd/internal/testenv"
 )
 
 // Params are regtest's chain parameters.
@@ -52,7 +54,7 @@ type TB interface {
 func LookBinary() (string, error) {
 	path := os.Getenv("IPND_BTCD")
 	if path == "" {
-		if root, err := repoRoot(); err == nil {
+		if root, err := testenv.RepoRoot(); err == nil {
 			path = filepath.Join(root, "bin", "btcd")
 		}
 	}
@@ -77,23 +79,6 @@ func Binary(tb TB) string {
 	}
 	tb.Skip(err.Error())
 	return ""
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", os.ErrNotExist
-		}
-		dir = parent
-	}
 }
 
 // Wallet is a funding key shared by the nodes of a test: the nodes mine to
