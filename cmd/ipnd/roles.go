@@ -119,16 +119,6 @@ func buildRoles(ctx context.Context, cfg config.Config, ledger *db.Ledger, roles
 	if roles["sync"] && !cfg.Bitcoin.Enabled && !cfg.Monero.Enabled {
 		log.Warn("the sync role has nothing to do: neither [bitcoin] nor [monero] is enabled", "subsystem", "ipnd")
 	}
-	d.metrics.SetNotificationCounts(ledger.NotificationCounts)
-	d.metrics.SetChainStatus(func() []chains.Status {
-		var out []chains.Status
-		for _, c := range chains.All {
-			if a, ok := d.chains[c]; ok {
-				out = append(out, a.Status())
-			}
-		}
-		return out
-	})
 	if roles["api"] {
 		var notify func()
 		if d.worker != nil {
@@ -244,32 +234,22 @@ func syncedElsewhere(c chains.Chain) chains.Status {
 
 func (d *daemon) buildMonero(ctx context.Context, syncRole, apiRole bool) error {
 	c := d.cfg.Monero
-	log := d.log.With("subsystem", "xmr")
-	opts := monero.ClientOptions{User: c.WalletRPCUser, Password: c.WalletRPCPassword.Reveal()}
-	wallet, err := monero.NewWalletClient(c.WalletRPCURL, opts)
+	log := d.log // the monero package adds its own subsystem attribute
+	wallet, daemonRPC, err := monero.Clients(c)
 	if err != nil {
-		return usageError{fmt.Errorf("monero.wallet_rpc_url: %w", err)}
+		return usageError{fmt.Errorf("monero: %w", err)}
 	}
-	daemonRPC, err := monero.NewDaemonClient(c.DaemonRPCURL, monero.ClientOptions{})
-	if err != nil {
-		return usageError{fmt.Errorf("monero.daemon_rpc_url: %w", err)}
-	}
-	adapter := &xmrAdapter{wallet: wallet, ledger: d.ledger, account: c.AccountIndex}
+	adapter := &xmrAdapter{ledger: d.ledger}
 	if apiRole || syncRole {
 		// The start checks: a view-only wallet (unless allowed otherwise) and
 		// the wallet-replacement guard, before anything is served.
-		adapter.alloc, err = monero.NewAllocator(ctx, wallet, d.ledger, monero.AllocatorConfig{
-			Account:     c.AccountIndex,
-			WalletCheck: monero.WalletCheck{RequireViewOnly: c.RequireViewOnly, Logger: log},
-		})
+		adapter.alloc, err = monero.NewAllocator(ctx, wallet, d.ledger, monero.AllocatorConfigFrom(c, log))
 		if err != nil {
 			return fmt.Errorf("monero: %w", err)
 		}
 	}
 	if syncRole {
-		adapter.watcher = monero.NewWatcher(wallet, daemonRPC, d.writes, monero.WatcherConfig{
-			Account: c.AccountIndex, PollInterval: c.PollInterval.D(), ReorgWindow: c.ReorgWindow, Logger: log,
-		})
+		adapter.watcher = monero.NewWatcher(wallet, daemonRPC, d.writes, monero.WatcherConfigFrom(c, log))
 		d.addRole("sync-xmr", d.runLocked(chains.XMR, adapter.watcher.Run))
 	}
 	d.chains[chains.XMR] = adapter
@@ -278,11 +258,9 @@ func (d *daemon) buildMonero(ctx context.Context, syncRole, apiRole bool) error 
 
 // xmrAdapter is the Monero side of the API.
 type xmrAdapter struct {
-	wallet  *monero.WalletClient
-	alloc   *monero.Allocator
-	watcher *monero.Watcher
+	alloc   *monero.Allocator // nil in a process with neither the api nor the sync role
+	watcher *monero.Watcher   // nil when another process syncs
 	ledger  *db.Ledger
-	account uint32
 }
 
 func (a *xmrAdapter) Allocate(ctx context.Context, label string) (db.Address, error) {
