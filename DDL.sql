@@ -8,7 +8,7 @@ CREATE TABLE schema_version (
   name       VARCHAR(255) NOT NULL,
   applied_at BIGINT       NOT NULL
 );
-INSERT INTO schema_version (version, name, applied_at) VALUES (1, '0001_init.sql', 0);
+INSERT INTO schema_version (version, name, applied_at) VALUES (1, '0001_init.sql', 0), (2, '0002_deposits_unlock.sql', 0);
 
 
 CREATE TABLE chain_state (
@@ -65,6 +65,7 @@ CREATE TABLE deposits (
   UNIQUE KEY deposits_output (chain, txid, address_id, out_index),
   KEY deposits_address (address_id, status),
   KEY deposits_chain_status_height (chain, status, height),
+  KEY deposits_unlock (chain, status, unlock_time),
   CONSTRAINT deposits_address_fk FOREIGN KEY (address_id) REFERENCES addresses (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 

@@ -16,6 +16,9 @@ import (
 // above it a unix time.
 const unlockHeightLimit = 500_000_000
 
+// maxConfirmsLimit is the highest max_confirms a subscription may have.
+const maxConfirmsLimit = 1000
+
 // unlocked reports whether a deposit's unlock_time has passed at tip.
 func unlocked(d Deposit, tip int64, now time.Time) bool {
 	switch {
@@ -95,15 +98,25 @@ func (w *chainWrite) notify(oldTip, newTip int64) error {
 	}
 	lo, hi := min(oldTip, newTip), max(oldTip, newTip)
 	if lo != hi {
-		// A deposit at height h reaches max_confirms m at tip h+m-1.
+		// A deposit at height h reaches max_confirms m at tip h+m-1; with m
+		// at most maxConfirmsLimit only heights (lo-limit, hi+1] can cross,
+		// a range the (chain, status, height) index serves.
 		if err := collect(`SELECT DISTINCT s.id FROM subscriptions s JOIN deposits d ON d.address_id = s.address_id
-  WHERE s.chain = ? AND s.active = 1 AND d.status = ? AND d.height + s.max_confirms - 1 > ? AND d.height + s.max_confirms - 1 <= ?`,
-			string(w.chain), StatusConfirmed, lo, hi); err != nil {
+  WHERE s.chain = ? AND s.active = 1 AND d.chain = ? AND d.status = ? AND d.height > ? AND d.height <= ?
+  AND d.height + s.max_confirms - 1 > ? AND d.height + s.max_confirms - 1 <= ?`,
+			string(w.chain), string(w.chain), StatusConfirmed, lo-maxConfirmsLimit, hi+1, lo, hi); err != nil {
 			return err
 		}
 	}
+	// Monero unlock times: a height lock passes when tip+1 reaches it, a
+	// time lock when the clock does (looked at for a day after, since the
+	// chain writes at least once per block).
+	now := w.l.now().Unix()
 	if err := collect(`SELECT DISTINCT s.id FROM subscriptions s JOIN deposits d ON d.address_id = s.address_id
-  WHERE s.chain = ? AND s.active = 1 AND d.status = ? AND d.unlock_time > 0`, string(w.chain), StatusConfirmed); err != nil {
+  WHERE s.chain = ? AND s.active = 1 AND d.chain = ? AND d.status = ? AND d.unlock_time > 0
+  AND ((d.unlock_time > ? AND d.unlock_time <= ?) OR (d.unlock_time >= ? AND d.unlock_time > ? AND d.unlock_time <= ?))`,
+		string(w.chain), string(w.chain), StatusConfirmed, lo+1, min(hi+1, unlockHeightLimit-1),
+		unlockHeightLimit, now-86400, now); err != nil {
 		return err
 	}
 	sorted := make([]int64, 0, len(ids))

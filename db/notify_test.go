@@ -335,3 +335,35 @@ func TestRecordAttemptsBatchAndDefer(t *testing.T) {
 		}
 	})
 }
+
+// TestUnlockTimeCrossingNotifies: a Monero deposit locked until height 60
+// turns confirmed, with an IPN, at the write whose tip reaches the lock, and
+// not before; deep history outside the crossing windows is not rescanned.
+func TestUnlockTimeCrossingNotifies(t *testing.T) {
+	contract(t, func(t *testing.T, l *db.Ledger) {
+		if _, err := l.EnsureAddress(ctx, db.Address{Chain: chains.XMR, Address: "8sub", AccountIndex: u32(0), SubaddressIndex: u32(1)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.ReconcileWindow(ctx, chains.XMR, blk(50), 40, nil); err != nil {
+			t.Fatal(err)
+		}
+		sub, _, err := l.Subscribe(ctx, chains.XMR, "8sub", "http://r.example/", 1, "", "k")
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := []db.Payment{{TxID: "locked", Address: "8sub", Amount: 10, Height: 50, UnlockTime: 60}}
+		for tip := int64(51); tip <= 60; tip++ {
+			if _, err := l.ReconcileWindow(ctx, chains.XMR, blk(tip), tip-10, seen); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := pairs(notes(t, l, sub.ID))
+		if want := []pair{{0, 10}, {10, 0}}; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("notified %v, want %v", got, want)
+		}
+		ns := notes(t, l, sub.ID)
+		if ns[1].Height != 59 {
+			t.Fatalf("unlocked at tip %d, want 59 (tip+1 reaches unlock_time 60)", ns[1].Height)
+		}
+	})
+}

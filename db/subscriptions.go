@@ -44,8 +44,8 @@ func (l *Ledger) Subscribe(ctx context.Context, c chains.Chain, addr, url string
 	if format != "json" && format != "form" {
 		return Subscription{}, false, fmt.Errorf("subscribe: format must be json or form, not %q", format)
 	}
-	if maxConfirms < 0 {
-		return Subscription{}, false, fmt.Errorf("subscribe: max_confirms must not be negative")
+	if maxConfirms < 0 || maxConfirms > maxConfirmsLimit {
+		return Subscription{}, false, fmt.Errorf("subscribe: max_confirms must be between 0 and %d", maxConfirmsLimit)
 	}
 	var sub Subscription
 	var created bool

@@ -106,11 +106,11 @@ func TestMigrateCreatesSchemaOnceOnBothBackends(t *testing.T) {
 			dsn := dbtest.DSN(t, driver)
 			env := []string{"IPND_DATABASE_DRIVER=" + driver, "IPND_DATABASE_DSN=" + dsn}
 			out, errOut, code := ipnd(t, env, "migrate")
-			if code != 0 || !strings.Contains(out, "migrated from version 0 to 1") {
+			if code != 0 || !strings.Contains(out, "migrated from version 0 to 2") {
 				t.Fatalf("first migrate: exit %d\n%s%s", code, out, errOut)
 			}
 			out, errOut, code = ipnd(t, env, "migrate")
-			if code != 0 || !strings.Contains(out, "up to date (version 1)") {
+			if code != 0 || !strings.Contains(out, "up to date (version 2)") {
 				t.Fatalf("second migrate: exit %d\n%s%s", code, out, errOut)
 			}
 		})
