@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -17,21 +18,22 @@ import (
 	"github.com/ipnd/ipnd/internal/testenv"
 )
 
-// blockFiles lists the real mainnet blocks of <repo>/../shared/data/btc (or
-// $IPND_BTC_BLOCKS); they are read by path, never copied into the repo.
+// blockFiles lists the two real mainnet blocks that ship in the btcd module
+// already in go.mod (wire/testdata/block-*.blk), or those of
+// $IPND_BTC_BLOCKS; they are read by path, never copied into the repo.
 func blockFiles(tb testing.TB) []string {
 	tb.Helper()
 	dir := os.Getenv("IPND_BTC_BLOCKS")
 	if dir == "" {
-		root, err := testenv.RepoRoot()
+		out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/btcsuite/btcd").Output()
 		if err != nil {
-			testenv.Unavailable(tb, "no repository root: %v", err)
+			testenv.Unavailable(tb, "locating the btcd module (go list -m github.com/btcsuite/btcd): %v", err)
 		}
-		dir = filepath.Join(root, "..", "shared", "data", "btc")
+		dir = filepath.Join(strings.TrimSpace(string(out)), "wire", "testdata")
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "block-*.blk"))
 	if len(files) == 0 {
-		testenv.Unavailable(tb, "no mainnet blocks in %s (the project's shared/data/btc beside the clone, or IPND_BTC_BLOCKS)", dir)
+		testenv.Unavailable(tb, "no mainnet blocks in %s (the btcd module's wire/testdata, or IPND_BTC_BLOCKS)", dir)
 	}
 	return files
 }
