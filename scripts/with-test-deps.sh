@@ -40,6 +40,14 @@ fi
 export IPND_BTCD=${IPND_BTCD:-$root/bin/btcd}
 [ -x "$IPND_BTCD" ] || die "btcd not found at $IPND_BTCD: run 'make bin/btcd' (needs the Go module proxy)"
 
+# --- Chromium (browser tests, internal/browsertest) -------------------------
+# Debian's chromium; IPND_CHROMIUM points the tests at another binary.
+if [ -n "${IPND_CHROMIUM:-}" ]; then
+  [ -x "$IPND_CHROMIUM" ] || die "IPND_CHROMIUM=$IPND_CHROMIUM is not an executable: fix it or unset it to use Debian's chromium"
+elif [ ! -x /usr/bin/chromium ]; then
+  apt_install chromium
+fi
+
 # --- MySQL / MariaDB ------------------------------------------------------
 private_dir=""
 cleanup() {
