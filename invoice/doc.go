@@ -76,7 +76,7 @@
 //	underpaid  -> late        a late deposit (a top-up after ExpiresAt)
 //	underpaid  -> expired     the partial payment lost
 //	late       -> underpaid   every late deposit lost, on-time ones remain
-//	late       -> expired     every deposit lost
+//	late       -> expired     every live deposit lost, late and on-time
 //	expired, underpaid, late -> processing or paid/overpaid: on-time deposits cover again
 //
 // Nothing leaves cancelled. processing survives ExpiresAt (a payment seen in

@@ -22,7 +22,7 @@ const (
 	StatusUnderpaid  Status = "underpaid"  // expired with something, not enough, received in time
 	StatusExpired    Status = "expired"    // expired with nothing received
 	StatusLate       Status = "late"       // a payment first seen after expiry: the merchant decides
-	StatusReversed   Status = "reversed"   // was covered, then a reorg or double spend took it away
+	StatusReversed   Status = "reversed"   // was covered, then a lost payment (reorg, double spend) took the cover away
 	StatusCancelled  Status = "cancelled"  // cancelled by the merchant while new
 )
 
