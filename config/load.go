@@ -116,6 +116,7 @@ func Load(path string, mustExist bool, environ []string) (Config, error) {
 	}
 	env := envMap(environ)
 	probs = append(probs, apply(&cfg, raw, env)...)
+	cfg.normalise()
 	typed := map[string]bool{}
 	for _, p := range probs {
 		typed[p.Key] = true
@@ -148,20 +149,19 @@ func envMap(environ []string) map[string]string {
 }
 
 // apply walks the sections and keys of cfg, taking each value from the
-// environment first, then the file; unknown sections and keys are problems.
+// environment first, then the file; unknown sections, keys and IPND_*
+// variables are problems, with the near miss when there is one.
 func apply(cfg *Config, raw map[string]any, env map[string]string) Problems {
 	var probs Problems
 	root := reflect.ValueOf(cfg).Elem()
-	known := map[string]bool{}
 	for i := 0; i < root.NumField(); i++ {
 		secName := root.Type().Field(i).Tag.Get("toml")
-		known[secName] = true
 		sec := root.Field(i)
 		var rawSec map[string]any
 		if v, ok := raw[secName]; ok {
 			m, isTable := v.(map[string]any)
 			if !isTable {
-				probs.Add(secName, "must be a table ([%s])", secName)
+				probs.Add(secName, "must be a table ([%s]), not %s", secName, tomlTypeName(v))
 			}
 			rawSec = m
 		}
@@ -170,7 +170,7 @@ func apply(cfg *Config, raw map[string]any, env map[string]string) Problems {
 			keyName := sec.Type().Field(j).Tag.Get("toml")
 			keys[keyName] = true
 			full := secName + "." + keyName
-			envName := EnvPrefix + strings.ToUpper(secName) + "_" + strings.ToUpper(keyName)
+			envName := EnvName(secName, keyName)
 			if s, ok := env[envName]; ok {
 				if err := setFromString(sec.Field(j), s); err != nil {
 					probs.Add(full, "from %s: %v", envName, err)
@@ -185,16 +185,28 @@ func apply(cfg *Config, raw map[string]any, env map[string]string) Problems {
 		}
 		for _, k := range sortedKeys(rawSec) {
 			if !keys[k] {
-				probs.Add(secName+"."+k, "unknown key")
+				probs.Add(secName+"."+k, "%s", unknownKey(secName, k))
 			}
 		}
 	}
+	sections := Sections()
 	for _, k := range sortedKeys(raw) {
-		if !known[k] {
-			probs.Add(k, "unknown section or key")
+		if !contains(sections, k) {
+			_, isTable := raw[k].(map[string]any)
+			probs.Add(k, "%s", unknownTopLevel(k, isTable))
 		}
 	}
+	probs = append(probs, unknownVariables(env)...)
 	return probs
+}
+
+func contains(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
 }
 
 func sortedKeys(m map[string]any) []string {

@@ -32,7 +32,7 @@ func (c Config) Validate() Problems {
 		p.Add("server.allow_unauthenticated", "only allowed when server.listen is a loopback address, not %q", s.Listen)
 	}
 	if (s.TLSCert == "") != (s.TLSKey == "") {
-		p.Add("server.tls_cert", "tls_cert and tls_key must be set together")
+		p.Add("server.tls_cert", "set together with server.tls_key (both for HTTPS, neither for plain HTTP)")
 	}
 
 	d := c.Database
@@ -42,8 +42,12 @@ func (c Config) Validate() Problems {
 			p.Add("database.dsn", "must name the SQLite file")
 		}
 	case "mysql":
-		if _, err := mysql.ParseDSN(d.DSN.Reveal()); err != nil {
-			p.Add("database.dsn", "not a MySQL DSN (user:password@tcp(host:port)/dbname)")
+		// The parse error is not shown: it may quote the password.
+		if c, err := mysql.ParseDSN(d.DSN.Reveal()); err != nil {
+			p.Add("database.dsn", "not a MySQL DSN: write user:password@tcp(host:port)/dbname "+
+				"or user:password@unix(/run/mysqld/mysqld.sock)/dbname")
+		} else if c.DBName == "" {
+			p.Add("database.dsn", "names no database: end it with /dbname, e.g. %s/ipnd", strings.TrimSuffix(Database{Driver: "mysql", DSN: d.DSN}.MaskedDSN(), "/"))
 		}
 	default:
 		p.Add("database.driver", "must be sqlite or mysql, not %q", d.Driver)
@@ -60,7 +64,7 @@ func (c Config) Validate() Problems {
 		p.Add("ipn.lease", "must be at least twice ipn.timeout (%s)", n.Timeout)
 	}
 	if len(n.RetrySchedule) == 0 {
-		p.Add("ipn.retry_schedule", "must list at least one wait")
+		p.Add("ipn.retry_schedule", "must list at least one wait, e.g. [\"5s\", \"1m\", \"1h\"]")
 	}
 	for i, w := range n.RetrySchedule {
 		if w <= 0 {
@@ -80,7 +84,7 @@ func (c Config) Validate() Problems {
 			p.Add("bitcoin.rpc_user", "set rpc_user and rpc_password, or rpc_cookie")
 		}
 		if b.XPub == "" {
-			p.Add("bitcoin.xpub", "required when bitcoin.enabled is true")
+			p.Add("bitcoin.xpub", "required when bitcoin.enabled is true: set the wallet's account-level extended public key (xpub, ypub, zpub; tpub, upub, vpub on test networks)")
 		}
 		if b.AddressType != "" {
 			oneOf(&p, "bitcoin.address_type", b.AddressType, "p2pkh", "p2sh-p2wpkh", "p2wpkh", "p2tr")
@@ -93,10 +97,10 @@ func (c Config) Validate() Problems {
 	}
 
 	if m := c.Monero; m.Enabled {
-		httpURL(&p, "monero.wallet_rpc_url", m.WalletRPCURL)
-		httpURL(&p, "monero.daemon_rpc_url", m.DaemonRPCURL)
+		httpURL(&p, "monero.wallet_rpc_url", m.WalletRPCURL, "set monero.wallet_rpc_user and monero.wallet_rpc_password instead")
+		httpURL(&p, "monero.daemon_rpc_url", m.DaemonRPCURL, "remove them")
 		if (m.WalletRPCUser == "") != (m.WalletRPCPassword == "") {
-			p.Add("monero.wallet_rpc_user", "wallet_rpc_user and wallet_rpc_password must be set together")
+			p.Add("monero.wallet_rpc_user", "set together with monero.wallet_rpc_password (both, as in wallet-rpc's --rpc-login user:password, or neither)")
 		}
 		positive(&p, "monero.poll_interval", m.PollInterval)
 		if m.ReorgWindow < 1 || m.ReorgWindow > 10000 {
@@ -140,11 +144,43 @@ func positive(p *Problems, key string, d Duration) {
 	}
 }
 
-func httpURL(p *Problems, key, s string) {
+// httpURL checks an http(s) base URL; credHint says what to do with
+// credentials written into it (never shown).
+func httpURL(p *Problems, key, s, credHint string) {
 	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		p.Add(key, "must be an http(s) URL, not %q", s)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		if err == nil {
+			s = u.Redacted()
+		} else if strings.Contains(s, "@") {
+			s = masked
+		}
+		p.Add(key, "must be an http(s) URL such as http://127.0.0.1:18083, not %q", s)
+	case u.User != nil:
+		p.Add(key, "must not carry credentials (%s): %s", u.Redacted(), credHint)
+	case u.RawQuery != "" || u.Fragment != "":
+		p.Add(key, "must not have a query or fragment, not %q", u.Redacted())
 	}
+}
+
+// MoneroBaseURL normalises a monerod or monero-wallet-rpc URL to the base
+// URL ipnd appends its paths to: the form many Monero tools and guides use,
+// ending in /json_rpc, is accepted and cut back to the base, as are
+// trailing slashes ("http://127.0.0.1:18083/json_rpc/" becomes
+// "http://127.0.0.1:18083").
+func MoneroBaseURL(s string) string {
+	s = strings.TrimRight(strings.TrimSpace(s), "/")
+	if base, ok := strings.CutSuffix(s, "/json_rpc"); ok {
+		s = strings.TrimRight(base, "/")
+	}
+	return s
+}
+
+// normalise rewrites values that have several accepted spellings into the
+// one the rest of ipnd uses.
+func (c *Config) normalise() {
+	c.Monero.WalletRPCURL = MoneroBaseURL(c.Monero.WalletRPCURL)
+	c.Monero.DaemonRPCURL = MoneroBaseURL(c.Monero.DaemonRPCURL)
 }
 
 // MaskedDSN shows the DSN with its password replaced, for display.
