@@ -6,7 +6,8 @@
 #     with apt when root) as a private instance on a free loopback port in a
 #     temp dir, stopped again at the end;
 #   - monerod and monero-wallet-rpc: Debian's `monero` package;
-#   - btcd: built into ./bin by make (bin/btcd target), found via IPND_BTCD.
+#   - btcd: built into ./bin by make (bin/btcd target), found via IPND_BTCD;
+#   - systemd-analyze (Debian's `systemd`), which checks contrib/systemd.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -35,6 +36,9 @@ free_port() {
 if ! command -v monerod >/dev/null || ! command -v monero-wallet-rpc >/dev/null; then
   apt_install monero
 fi
+
+# --- systemd-analyze (the unit file tests) --------------------------------
+command -v systemd-analyze >/dev/null || apt_install systemd
 
 # --- btcd -----------------------------------------------------------------
 export IPND_BTCD=${IPND_BTCD:-$root/bin/btcd}
