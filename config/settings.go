@@ -74,6 +74,9 @@ var ToolVariables = []string{
 	"IPND_MONEROD",             // monerod binary for tests and the demo
 	"IPND_MONERO_WALLET_RPC",   // monero-wallet-rpc binary for tests and the demo
 	"IPND_BIN",                 // ipnd binary the demo runs
+	"IPND_CHROMIUM",            // Chromium for the browser tests
+	"IPND_BTC_BLOCKS",          // mainnet block files for the scan tests
+	"IPND_WRK_ARGS",            // wrk arguments of the API benchmark
 }
 
 // toolPrefixes start variables reserved for tests and benchmarks.

@@ -2,6 +2,10 @@ package config
 
 import (
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -220,6 +224,77 @@ reorg_window = 0
 		}
 		if p.Msg == "" {
 			t.Errorf("%s: empty message", p.Key)
+		}
+	}
+}
+
+// documentedTypos are misspelt variables the documents show on purpose.
+var documentedTypos = map[string]bool{"IPND_BITCOIN_RPC_PASWORD": true}
+
+// Every IPND_* name the repository's code, scripts and documents use is a
+// setting or a tool variable: a new tool variable that Load does not know
+// would make every ipnd started by the tests refuse its environment.
+func TestEveryIPNDVariableInTheRepositoryIsKnown(t *testing.T) {
+	known := map[string]bool{}
+	for _, s := range Settings() {
+		known[s.Env()] = true
+	}
+	nameRe := regexp.MustCompile(`IPND_[A-Z0-9_]*`)
+	files := 0
+	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if strings.HasPrefix(d.Name(), ".") && path != ".." || d.Name() == "bin" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		ext := filepath.Ext(path)
+		if ext != ".go" && ext != ".sh" && ext != ".md" && ext != ".toml" && d.Name() != "Makefile" && !strings.HasPrefix(ext, ".serv") {
+			return nil
+		}
+		if filepath.Dir(path) == filepath.Join("..", "config") && strings.HasSuffix(path, "_test.go") { // this package's tests misspell on purpose
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		files++
+		for _, name := range nameRe.FindAllString(string(b), -1) {
+			switch {
+			case name == EnvPrefix:
+			case strings.HasSuffix(name, "_"): // a prefix: IPND_TEST_, IPND_BENCH_, IPND_<SECTION>_
+				if !isToolVariable(name+"X") && !strings.HasPrefix(name, "IPND_<") {
+					ok := false
+					for _, sec := range Sections() {
+						ok = ok || name == EnvPrefix+strings.ToUpper(sec)+"_"
+					}
+					if !ok {
+						t.Errorf("%s: %s* is neither a section's prefix nor a tool prefix", path, name)
+					}
+				}
+			case !known[name] && !isToolVariable(name) && !documentedTypos[name]:
+				t.Errorf("%s uses %s, which Load would refuse: add it to config.ToolVariables if tests or tools read it", path, name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files < 50 {
+		t.Fatalf("only %d files scanned", files)
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range append(append([]string{}, ToolVariables...), "IPND_TEST_*", "IPND_BENCH_*") {
+		if !strings.Contains(string(readme), "`"+v+"`") {
+			t.Errorf("README.md does not list the tool variable %s among those Load ignores", v)
 		}
 	}
 }
