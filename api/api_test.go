@@ -15,6 +15,7 @@ import (
 	"github.com/ipnd/ipnd/db"
 	"github.com/ipnd/ipnd/db/dbtest"
 	"github.com/ipnd/ipnd/ipn"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 const publicURL = "http://93.184.216.34/ipn"
@@ -218,7 +219,7 @@ func TestSubscribeFlow(t *testing.T) {
 			if err != nil || len(ns) != 1 {
 				t.Fatalf("claim: %v %d", err, len(ns))
 			}
-			if err := h.l.RecordAttempt(ctx, ns[0], db.AttemptResult{Status: 500, Error: "receiver said 500",
+			if err := h.l.RecordAttempt(ctx, ns[0], ledger.AttemptResult{Status: 500, Error: "receiver said 500",
 				Duration: 1500 * time.Microsecond, NextAttemptAt: time.Now().Add(time.Minute)}); err != nil {
 				t.Fatal(err)
 			}
@@ -360,7 +361,7 @@ func TestAddresses(t *testing.T) {
 	}
 	// An index whose address the ledger has under another: conflict.
 	seven := uint32(7)
-	if _, err := h.l.EnsureAddress(ctx, db.Address{Chain: chains.BTC, Address: "bcrt1qsomeoneelse77", DerivationIndex: &seven}); err != nil {
+	if _, err := h.l.EnsureAddress(ctx, chains.Address{Chain: chains.BTC, Address: "bcrt1qsomeoneelse77", DerivationIndex: &seven}); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := h.l.MaxIndex(ctx, chains.BTC, 0)

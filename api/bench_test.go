@@ -56,7 +56,7 @@ func seedBalances(b *testing.B, h *harness, n int) []string {
 					return
 				}
 				idx := uint32(i)
-				a, err := h.l.EnsureAddress(ctx, db.Address{Chain: chains.BTC, Address: btcAddr(idx), DerivationIndex: &idx})
+				a, err := h.l.EnsureAddress(ctx, chains.Address{Chain: chains.BTC, Address: btcAddr(idx), DerivationIndex: &idx})
 				if err != nil {
 					errs <- err
 					return
@@ -73,14 +73,14 @@ func seedBalances(b *testing.B, h *harness, n int) []string {
 	const perBlock = 2000
 	for round := 0; round < 2; round++ {
 		for start := 0; start < n; start += perBlock {
-			var ps []db.Payment
+			var ps []chains.Payment
 			for i := start; i < min(start+perBlock, n); i++ {
 				ps = append(ps, pay(fmt.Sprintf("r%d-%d", round, i), addrs[i], uint64(100_000+i)))
 			}
 			h.mine(chains.BTC, ps...)
 		}
 	}
-	var ps []db.Payment
+	var ps []chains.Payment
 	for i := 0; i < n; i++ {
 		ps = append(ps, pay(fmt.Sprintf("m-%d", i), addrs[i], 777))
 		if len(ps) == perBlock || i == n-1 {

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/ipnd/ipnd/chains"
-	"github.com/ipnd/ipnd/db"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 // Field limits.
@@ -89,7 +89,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, plain bool, 
 // adapterError turns an adapter's error into an answer about field.
 func adapterError(field string, err error) error {
 	switch {
-	case errors.Is(err, db.ErrIndexTaken), errors.Is(err, db.ErrAddressTaken):
+	case errors.Is(err, ledger.ErrIndexTaken), errors.Is(err, ledger.ErrAddressTaken):
 		return &Error{Status: http.StatusConflict, Field: field, Message: err.Error()}
 	case errors.Is(err, ErrRejected):
 		return badField(field, "%s", strings.TrimPrefix(err.Error(), ErrRejected.Error()+": "))
@@ -156,7 +156,7 @@ func (s *Server) balanceTarget(ctx context.Context, p *params) (chains.Chain, st
 	if err != nil {
 		return "", "", err
 	}
-	idx, hasIdx, err := p.uint("index", 0, db.MaxDerivationIndex)
+	idx, hasIdx, err := p.uint("index", 0, ledger.MaxDerivationIndex)
 	if err != nil {
 		return "", "", err
 	}
@@ -182,7 +182,7 @@ func (s *Server) balanceTarget(ctx context.Context, p *params) (chains.Chain, st
 		return "", "", badField("index", "lookup by index is for Bitcoin derivation indexes; give the %s address", c)
 	}
 	a, err := s.o.Ledger.AddressByIndex(ctx, c, uint32(idx))
-	if errors.Is(err, db.ErrNotFound) {
+	if errors.Is(err, ledger.ErrNotFound) {
 		return "", "", &Error{Status: http.StatusNotFound, Field: "index", Message: fmt.Sprintf("no %s address is allocated at index %d", c, idx)}
 	}
 	if err != nil {
@@ -235,7 +235,7 @@ func (s *Server) balance(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	t, ds, err := s.o.Ledger.Balance(ctx, c, addr, mc)
-	if errors.Is(err, db.ErrNotFound) {
+	if errors.Is(err, ledger.ErrNotFound) {
 		return notWatched(c)
 	}
 	if err != nil {
@@ -311,21 +311,21 @@ func format(p *params) (string, error) {
 }
 
 // subscribeTo starts watching addr if needed and subscribes url to it.
-func (s *Server) subscribeTo(ctx context.Context, c chains.Chain, addr, rawURL string, mc int, format string) (db.Subscription, bool, error) {
-	if _, err := s.o.Ledger.AddressByString(ctx, c, addr); errors.Is(err, db.ErrNotFound) {
+func (s *Server) subscribeTo(ctx context.Context, c chains.Chain, addr, rawURL string, mc int, format string) (ledger.Subscription, bool, error) {
+	if _, err := s.o.Ledger.AddressByString(ctx, c, addr); errors.Is(err, ledger.ErrNotFound) {
 		if _, err := s.o.Chains[c].Watch(ctx, addr); err != nil {
-			return db.Subscription{}, false, adapterError("address", err)
+			return ledger.Subscription{}, false, adapterError("address", err)
 		}
 	} else if err != nil {
-		return db.Subscription{}, false, err
+		return ledger.Subscription{}, false, err
 	}
 	secret, err := s.o.NewSecret()
 	if err != nil {
-		return db.Subscription{}, false, err
+		return ledger.Subscription{}, false, err
 	}
 	sub, created, err := s.o.Ledger.Subscribe(ctx, c, addr, rawURL, mc, format, secret)
 	if err != nil {
-		return db.Subscription{}, false, err
+		return ledger.Subscription{}, false, err
 	}
 	s.o.Notify()
 	s.log.Info("subscription saved", "subscription", sub.ID, "chain", c, "created", created, "max_confirms", mc)
@@ -415,7 +415,7 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.o.Ledger.Unsubscribe(r.Context(), id); errors.Is(err, db.ErrNotFound) {
+	if err := s.o.Ledger.Unsubscribe(r.Context(), id); errors.Is(err, ledger.ErrNotFound) {
 		return noSubscription(id)
 	} else if err != nil {
 		return err
@@ -475,7 +475,7 @@ func (s *Server) subscription(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	sub, err := s.o.Ledger.Subscription(ctx, id)
-	if errors.Is(err, db.ErrNotFound) {
+	if errors.Is(err, ledger.ErrNotFound) {
 		return &Error{Status: http.StatusNotFound, Field: "id", Message: fmt.Sprintf("no subscription %d", id)}
 	}
 	if err != nil {
@@ -504,7 +504,7 @@ func (s *Server) subscription(w http.ResponseWriter, r *http.Request) error {
 			ConfirmedAtomic: strconv.FormatUint(n.Confirmed, 10), UnconfirmedAtomic: strconv.FormatUint(n.Unconfirmed, 10),
 			Height: n.Height, Attempts: n.Attempts, LastStatus: n.LastStatus, LastError: n.LastError,
 			CreatedAt: stamp(n.CreatedAt), DeliveredAt: stamp(n.DeliveredAt)}
-		if n.State == db.NotePending {
+		if n.State == ledger.NotePending {
 			out.Delivery.NextAttemptAt = stamp(n.NextAttemptAt)
 		}
 	}
@@ -522,7 +522,7 @@ func (s *Server) redeliver(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	n, err := s.o.Ledger.Redeliver(r.Context(), id)
-	if errors.Is(err, db.ErrNotFound) {
+	if errors.Is(err, ledger.ErrNotFound) {
 		return noSubscription(id)
 	}
 	if err != nil {
@@ -579,7 +579,7 @@ func (s *Server) addresses(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	idx, hasIdx, err := p.uint("index", 0, db.MaxDerivationIndex)
+	idx, hasIdx, err := p.uint("index", 0, ledger.MaxDerivationIndex)
 	if err != nil {
 		return err
 	}
@@ -606,7 +606,7 @@ func (s *Server) addresses(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var a db.Address
+	var a chains.Address
 	if hasIdx {
 		a, err = s.o.Chains[c].AddressAt(ctx, uint32(idx), label)
 		err = adapterError("index", err)
@@ -639,7 +639,7 @@ func (s *Server) addresses(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func idxLog(a db.Address) int64 {
+func idxLog(a chains.Address) int64 {
 	switch {
 	case a.DerivationIndex != nil:
 		return int64(*a.DerivationIndex)
@@ -675,7 +675,7 @@ func (s *Server) btc(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	t, _, err := s.o.Ledger.Balance(r.Context(), chains.BTC, addr, mc)
-	if errors.Is(err, db.ErrNotFound) {
+	if errors.Is(err, ledger.ErrNotFound) {
 		return notWatched(chains.BTC)
 	}
 	if err != nil {

@@ -74,7 +74,7 @@ func (f *fakeChain) Validate(addr string) error {
 	return nil
 }
 
-func (f *fakeChain) Allocate(ctx context.Context, label string) (db.Address, error) {
+func (f *fakeChain) Allocate(ctx context.Context, label string) (chains.Address, error) {
 	if f.c == chains.BTC {
 		return f.l.AllocateAddress(ctx, f.c, func(i uint32) (string, error) { return btcAddr(i), nil }, label)
 	}
@@ -82,7 +82,7 @@ func (f *fakeChain) Allocate(ctx context.Context, label string) (db.Address, err
 	defer f.mu.Unlock()
 	max, err := f.l.MaxIndex(ctx, f.c, 0)
 	if err != nil {
-		return db.Address{}, err
+		return chains.Address{}, err
 	}
 	acc, sub := uint32(0), uint32(max+1)
 	if sub == 0 {
@@ -90,29 +90,29 @@ func (f *fakeChain) Allocate(ctx context.Context, label string) (db.Address, err
 	}
 	a := xmrAddr(fmt.Sprintf("sub%d", sub))
 	f.wallet[a] = true
-	return f.l.EnsureAddress(ctx, db.Address{Chain: f.c, Address: a, AccountIndex: &acc, SubaddressIndex: &sub, Label: label})
+	return f.l.EnsureAddress(ctx, chains.Address{Chain: f.c, Address: a, AccountIndex: &acc, SubaddressIndex: &sub, Label: label})
 }
 
-func (f *fakeChain) AddressAt(ctx context.Context, index uint32, label string) (db.Address, error) {
+func (f *fakeChain) AddressAt(ctx context.Context, index uint32, label string) (chains.Address, error) {
 	if f.c != chains.BTC {
-		return db.Address{}, fmt.Errorf("%w: fixed indexes are not supported for %s", ErrRejected, f.c)
+		return chains.Address{}, fmt.Errorf("%w: fixed indexes are not supported for %s", ErrRejected, f.c)
 	}
-	return f.l.EnsureAddress(ctx, db.Address{Chain: f.c, Address: btcAddr(index), DerivationIndex: &index, Label: label})
+	return f.l.EnsureAddress(ctx, chains.Address{Chain: f.c, Address: btcAddr(index), DerivationIndex: &index, Label: label})
 }
 
-func (f *fakeChain) Watch(ctx context.Context, addr string) (db.Address, error) {
+func (f *fakeChain) Watch(ctx context.Context, addr string) (chains.Address, error) {
 	if err := f.Validate(addr); err != nil {
-		return db.Address{}, fmt.Errorf("%w: %v", ErrRejected, err)
+		return chains.Address{}, fmt.Errorf("%w: %v", ErrRejected, err)
 	}
 	if f.c == chains.XMR {
 		f.mu.Lock()
 		known := f.wallet[addr]
 		f.mu.Unlock()
 		if !known {
-			return db.Address{}, fmt.Errorf("%w: not a subaddress of this wallet", ErrRejected)
+			return chains.Address{}, fmt.Errorf("%w: not a subaddress of this wallet", ErrRejected)
 		}
 	}
-	return f.l.EnsureAddress(ctx, db.Address{Chain: f.c, Address: addr})
+	return f.l.EnsureAddress(ctx, chains.Address{Chain: f.c, Address: addr})
 }
 
 func (f *fakeChain) Status() chains.Status {
@@ -281,22 +281,22 @@ func wantOK(t testing.TB, a answer) map[string]any {
 }
 
 // mine applies the next block of c with payments.
-func (h *harness) mine(c chains.Chain, ps ...db.Payment) {
+func (h *harness) mine(c chains.Chain, ps ...chains.Payment) {
 	h.t.Helper()
 	h.tip[c]++
-	b := db.Block{Height: h.tip[c], Hash: fmt.Sprintf("%s-block-%d", c, h.tip[c])}
+	b := chains.Block{Height: h.tip[c], Hash: fmt.Sprintf("%s-block-%d", c, h.tip[c])}
 	if _, err := h.l.ApplyBlock(context.Background(), c, b, ps); err != nil {
 		h.t.Fatal(err)
 	}
 }
 
-func (h *harness) mempool(c chains.Chain, ps ...db.Payment) {
+func (h *harness) mempool(c chains.Chain, ps ...chains.Payment) {
 	h.t.Helper()
 	if _, err := h.l.ApplyMempool(context.Background(), c, ps, nil); err != nil {
 		h.t.Fatal(err)
 	}
 }
 
-func pay(txid, addr string, amount uint64) db.Payment {
-	return db.Payment{TxID: txid, Address: addr, Amount: amount}
+func pay(txid, addr string, amount uint64) chains.Payment {
+	return chains.Payment{TxID: txid, Address: addr, Amount: amount}
 }

@@ -25,52 +25,53 @@ import (
 
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/config"
-	"github.com/ipnd/ipnd/db"
+	"github.com/ipnd/ipnd/ledger"
 	"github.com/ipnd/ipnd/metrics"
 )
 
 // Ledger is what the API needs of the ledger (*db.Ledger).
 type Ledger interface {
 	Ping(ctx context.Context) error
-	Balance(ctx context.Context, c chains.Chain, addr string, maxConfirms int) (db.Totals, []db.Deposit, error)
-	AddressByString(ctx context.Context, c chains.Chain, addr string) (db.Address, error)
-	AddressByIndex(ctx context.Context, c chains.Chain, index uint32) (db.Address, error)
-	Subscribe(ctx context.Context, c chains.Chain, addr, url string, maxConfirms int, format, secret string) (db.Subscription, bool, error)
+	Balance(ctx context.Context, c chains.Chain, addr string, maxConfirms int) (ledger.Totals, []ledger.Deposit, error)
+	AddressByString(ctx context.Context, c chains.Chain, addr string) (chains.Address, error)
+	AddressByIndex(ctx context.Context, c chains.Chain, index uint32) (chains.Address, error)
+	Subscribe(ctx context.Context, c chains.Chain, addr, url string, maxConfirms int, format, secret string) (ledger.Subscription, bool, error)
 	Unsubscribe(ctx context.Context, id int64) error
-	Subscription(ctx context.Context, id int64) (db.Subscription, error)
-	Redeliver(ctx context.Context, id int64) (db.Notification, error)
-	Attempts(ctx context.Context, subscriptionID int64, limit int) ([]db.Attempt, error)
-	Notifications(ctx context.Context, subscriptionID int64, limit int) ([]db.Notification, error)
+	Subscription(ctx context.Context, id int64) (ledger.Subscription, error)
+	Redeliver(ctx context.Context, id int64) (ledger.Notification, error)
+	Attempts(ctx context.Context, subscriptionID int64, limit int) ([]ledger.Attempt, error)
+	Notifications(ctx context.Context, subscriptionID int64, limit int) ([]ledger.Notification, error)
 	NotificationCounts(ctx context.Context) (map[string]int64, error)
 }
 
 // Chain is what the API needs of one enabled chain adapter.
 //
-// Errors: an error wrapping ErrRejected (or db.ErrIndexTaken /
-// db.ErrAddressTaken) is the request's fault and answered 4xx with its
+// Errors: an error wrapping ErrRejected (or ledger.ErrIndexTaken /
+// ledger.ErrAddressTaken) is the request's fault and answered 4xx with its
 // message; any other error is answered 503 without details (and logged).
 type Chain interface {
 	// Allocate hands out a new receiving address: the next unused
 	// derivation index (Bitcoin) or a new subaddress (Monero), recorded in
 	// the ledger with label.
-	Allocate(ctx context.Context, label string) (db.Address, error)
+	Allocate(ctx context.Context, label string) (chains.Address, error)
 	// AddressAt returns the address at a fixed derivation index (Bitcoin),
 	// recorded in the ledger; the same index again returns the same address.
 	// A chain without fixed indexes returns an error wrapping ErrRejected.
-	AddressAt(ctx context.Context, index uint32, label string) (db.Address, error)
+	AddressAt(ctx context.Context, index uint32, label string) (chains.Address, error)
 	// Watch starts watching an address given by a subscriber and records it
 	// in the ledger (idempotent). It refuses, wrapping ErrRejected, an
 	// address it cannot watch (Monero: not a subaddress of the wallet's
 	// account).
-	Watch(ctx context.Context, addr string) (db.Address, error)
+	Watch(ctx context.Context, addr string) (chains.Address, error)
 	// Validate checks an address's syntax and network, without side effects.
 	Validate(addr string) error
 	// Status is the watcher's sync status (readiness, metrics).
 	Status() chains.Status
 }
 
-// ErrRejected marks an adapter error caused by the request (answered 400).
-var ErrRejected = errors.New("rejected")
+// ErrRejected marks an adapter error caused by the request (answered 400):
+// chains.ErrRejected, which the chain adapters wrap.
+var ErrRejected = chains.ErrRejected
 
 // URLChecker validates a subscriber URL (ipn.CheckURL).
 type URLChecker func(ctx context.Context, rawURL string, allowPrivate bool) error

@@ -1,10 +1,3 @@
-// Package chains holds the vocabulary shared by the chain adapters and their
-// consumers: chain identifiers, the sync status a watcher reports and the
-// exact conversion between integer atomic units and decimal coin strings.
-//
-// Amounts are uint64 atomic units (satoshi, piconero) everywhere; decimal
-// strings exist only at the edges (API answers, IPN bodies) and are produced
-// and parsed here without any floating point.
 package chains
 
 import (
@@ -25,34 +18,16 @@ const (
 	XMR Chain = "xmr"
 )
 
-// All lists the supported chains.
-var All = []Chain{BTC, XMR}
-
-// ParseChain accepts "btc"/"bitcoin" and "xmr"/"monero" in any case.
-func ParseChain(s string) (Chain, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "btc", "bitcoin":
-		return BTC, nil
-	case "xmr", "monero":
-		return XMR, nil
-	}
-	return "", fmt.Errorf("unknown chain %q (want btc or xmr)", s)
-}
-
-// Decimals is the number of decimal places of one coin in atomic units:
-// 8 for Bitcoin (satoshi), 12 for Monero (piconero).
+// Decimals is the number of decimal places of one coin in atomic units
+// (its Spec's): 8 for Bitcoin (satoshi), 12 for Monero (piconero); 0 for an
+// unknown chain.
 func (c Chain) Decimals() int {
-	switch c {
-	case BTC:
-		return 8
-	case XMR:
-		return 12
-	}
-	return 0
+	s, _ := c.Spec()
+	return s.Decimals
 }
 
 // Valid reports whether c is a supported chain.
-func (c Chain) Valid() bool { return c.Decimals() != 0 }
+func (c Chain) Valid() bool { _, ok := c.Spec(); return ok }
 
 // FormatAmount renders atomic units as a decimal coin string with exactly
 // Decimals() fractional digits, e.g. 1000000 sat -> "0.01000000".

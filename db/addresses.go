@@ -5,20 +5,20 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 
 	"github.com/ipnd/ipnd/chains"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 const addressCols = `id, chain, address, derivation_index, account_index, subaddress_index, label, created_at`
 
-func scanAddress(sc interface{ Scan(...any) error }) (Address, error) {
-	var a Address
+func scanAddress(sc interface{ Scan(...any) error }) (chains.Address, error) {
+	var a chains.Address
 	var chain string
 	var der, acc, sub sql.NullInt64
 	var created int64
 	if err := sc.Scan(&a.ID, &chain, &a.Address, &der, &acc, &sub, &a.Label, &created); err != nil {
-		return Address{}, err
+		return chains.Address{}, err
 	}
 	a.Chain, a.CreatedAt = chains.Chain(chain), fromMicros(created)
 	a.DerivationIndex, a.AccountIndex, a.SubaddressIndex = idx(der), idx(acc), idx(sub)
@@ -40,36 +40,36 @@ func nullIdx(p *uint32) any {
 	return int64(*p)
 }
 
-func addressBy(ctx context.Context, q queryer, where string, args ...any) (Address, error) {
+func addressBy(ctx context.Context, q queryer, where string, args ...any) (chains.Address, error) {
 	a, err := scanAddress(q.QueryRowContext(ctx, `SELECT `+addressCols+` FROM addresses WHERE `+where, args...))
 	if err != nil {
-		return Address{}, notFound(err, "address")
+		return chains.Address{}, notFound(err, "address")
 	}
 	return a, nil
 }
 
 // AddressByString finds a watched address.
-func (l *Ledger) AddressByString(ctx context.Context, c chains.Chain, addr string) (Address, error) {
+func (l *Ledger) AddressByString(ctx context.Context, c chains.Chain, addr string) (chains.Address, error) {
 	return addressBy(ctx, l.db, `chain = ? AND address = ?`, string(c), addr)
 }
 
 // AddressByIndex finds the Bitcoin address allocated at a derivation index.
-func (l *Ledger) AddressByIndex(ctx context.Context, c chains.Chain, index uint32) (Address, error) {
+func (l *Ledger) AddressByIndex(ctx context.Context, c chains.Chain, index uint32) (chains.Address, error) {
 	return addressBy(ctx, l.db, `chain = ? AND derivation_index = ?`, string(c), int64(index))
 }
 
 // Addresses lists every watched address of a chain, oldest first.
-func (l *Ledger) Addresses(ctx context.Context, c chains.Chain) ([]Address, error) {
+func (l *Ledger) Addresses(ctx context.Context, c chains.Chain) ([]chains.Address, error) {
 	return l.queryAddresses(ctx, `chain = ?`, string(c))
 }
 
-func (l *Ledger) queryAddresses(ctx context.Context, where string, args ...any) ([]Address, error) {
+func (l *Ledger) queryAddresses(ctx context.Context, where string, args ...any) ([]chains.Address, error) {
 	rows, err := l.db.QueryContext(ctx, `SELECT `+addressCols+` FROM addresses WHERE `+where+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list addresses: %w", err)
 	}
 	defer rows.Close()
-	var out []Address
+	var out []chains.Address
 	for rows.Next() {
 		a, err := scanAddress(rows)
 		if err != nil {
@@ -94,7 +94,7 @@ func (l *Ledger) LastAddressID(ctx context.Context) (int64, error) {
 // AddressesAfter lists the addresses of every chain recorded after the one
 // with id afterID, oldest first: how a watcher follows new addresses
 // without reloading all of them.
-func (l *Ledger) AddressesAfter(ctx context.Context, afterID int64) ([]Address, error) {
+func (l *Ledger) AddressesAfter(ctx context.Context, afterID int64) ([]chains.Address, error) {
 	return l.queryAddresses(ctx, `id > ?`, afterID)
 }
 
@@ -123,8 +123,8 @@ func (l *Ledger) MaxIndex(ctx context.Context, c chains.Chain, account uint32) (
 // same address again is a no-op; an address recorded without indexes gets
 // them filled in. It fails with ErrIndexTaken when the indexes belong to
 // another address, and ErrAddressTaken when the address has other indexes.
-func (l *Ledger) EnsureAddress(ctx context.Context, a Address) (Address, error) {
-	var out Address
+func (l *Ledger) EnsureAddress(ctx context.Context, a chains.Address) (chains.Address, error) {
+	var out chains.Address
 	var err error
 	for try := 0; try < 3; try++ {
 		err = l.ExecTx(ctx, func(tx *sql.Tx) error {
@@ -143,9 +143,9 @@ func (l *Ledger) EnsureAddress(ctx context.Context, a Address) (Address, error) 
 // a second try sees its row.
 var errInsertRace = errors.New("concurrent insert")
 
-func (l *Ledger) ensureAddress(ctx context.Context, tx *sql.Tx, a Address) (Address, error) {
+func (l *Ledger) ensureAddress(ctx context.Context, tx *sql.Tx, a chains.Address) (chains.Address, error) {
 	if !a.Chain.Valid() || a.Address == "" {
-		return Address{}, fmt.Errorf("record address: chain and address are required")
+		return chains.Address{}, fmt.Errorf("record address: chain and address are required")
 	}
 	existing, err := addressBy(ctx, tx, `chain = ? AND address = ?`+l.dialect.forUpdate, string(a.Chain), a.Address)
 	switch {
@@ -157,25 +157,25 @@ func (l *Ledger) ensureAddress(ctx context.Context, tx *sql.Tx, a Address) (Addr
 		known := existing.DerivationIndex != nil || existing.AccountIndex != nil || existing.SubaddressIndex != nil
 		given := a.DerivationIndex != nil || a.AccountIndex != nil || a.SubaddressIndex != nil
 		if known && given {
-			return Address{}, fmt.Errorf("record %s address %s: %w", a.Chain, a.Address, ErrAddressTaken)
+			return chains.Address{}, fmt.Errorf("record %s address %s: %w", a.Chain, a.Address, ledger.ErrAddressTaken)
 		}
 		if !given {
 			return existing, nil // watching a derived address by its string
 		}
 		if err := l.indexFree(ctx, tx, a); err != nil {
-			return Address{}, err
+			return chains.Address{}, err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE addresses SET derivation_index = ?, account_index = ?, subaddress_index = ? WHERE id = ?`,
 			nullIdx(a.DerivationIndex), nullIdx(a.AccountIndex), nullIdx(a.SubaddressIndex), existing.ID); err != nil {
-			return Address{}, fmt.Errorf("record %s address: %w", a.Chain, err)
+			return chains.Address{}, fmt.Errorf("record %s address: %w", a.Chain, err)
 		}
 		existing.DerivationIndex, existing.AccountIndex, existing.SubaddressIndex = a.DerivationIndex, a.AccountIndex, a.SubaddressIndex
 		return existing, nil
-	case !errors.Is(err, ErrNotFound):
-		return Address{}, err
+	case !errors.Is(err, ledger.ErrNotFound):
+		return chains.Address{}, err
 	}
 	if err := l.indexFree(ctx, tx, a); err != nil {
-		return Address{}, err
+		return chains.Address{}, err
 	}
 	now := l.now()
 	res, err := tx.ExecContext(ctx, `INSERT INTO addresses (chain, address, derivation_index, account_index, subaddress_index, label, created_at)
@@ -183,17 +183,17 @@ func (l *Ledger) ensureAddress(ctx context.Context, tx *sql.Tx, a Address) (Addr
 		nullIdx(a.SubaddressIndex), a.Label, micros(now))
 	if err != nil {
 		if isDuplicate(err) {
-			return Address{}, fmt.Errorf("record %s address %s: %w", a.Chain, a.Address, errInsertRace)
+			return chains.Address{}, fmt.Errorf("record %s address %s: %w", a.Chain, a.Address, errInsertRace)
 		}
-		return Address{}, fmt.Errorf("record %s address: %w", a.Chain, err)
+		return chains.Address{}, fmt.Errorf("record %s address: %w", a.Chain, err)
 	}
 	a.ID, err = res.LastInsertId()
 	a.CreatedAt = fromMicros(micros(now))
 	return a, err
 }
 
-func (l *Ledger) indexFree(ctx context.Context, tx *sql.Tx, a Address) error {
-	var other Address
+func (l *Ledger) indexFree(ctx context.Context, tx *sql.Tx, a chains.Address) error {
+	var other chains.Address
 	var err error
 	switch {
 	case a.DerivationIndex != nil:
@@ -204,14 +204,14 @@ func (l *Ledger) indexFree(ctx context.Context, tx *sql.Tx, a Address) error {
 	default:
 		return nil
 	}
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ledger.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
 	if other.Address != a.Address {
-		return fmt.Errorf("record %s address %s: %w (held by %s)", a.Chain, a.Address, ErrIndexTaken, other.Address)
+		return fmt.Errorf("record %s address %s: %w (held by %s)", a.Chain, a.Address, ledger.ErrIndexTaken, other.Address)
 	}
 	return nil
 }
@@ -223,16 +223,13 @@ func sameIdx(a, b *uint32) bool {
 	return *a == *b
 }
 
-// MaxDerivationIndex is the highest non-hardened BIP32 index.
-const MaxDerivationIndex = math.MaxInt32
-
 // AllocateAddress hands out the next unused derivation index of chain: the
 // persisted counter is locked, indexes already in the ledger (fixed-index
 // allocations, gap addresses that received payments) are skipped, the
 // address is recorded and the counter advanced, all in one transaction, so
 // no index is handed out twice, across restarts and processes.
-func (l *Ledger) AllocateAddress(ctx context.Context, c chains.Chain, derive func(index uint32) (string, error), label string) (Address, error) {
-	var out Address
+func (l *Ledger) AllocateAddress(ctx context.Context, c chains.Chain, derive func(index uint32) (string, error), label string) (chains.Address, error) {
+	var out chains.Address
 	err := l.ExecTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, l.dialect.insertIgnore+` INTO address_counters (chain, next_index) VALUES (?, 0)`, string(c)); err != nil {
 			return fmt.Errorf("allocate %s address: %w", c, err)
@@ -241,7 +238,7 @@ func (l *Ledger) AllocateAddress(ctx context.Context, c chains.Chain, derive fun
 		if err := tx.QueryRowContext(ctx, `SELECT next_index FROM address_counters WHERE chain = ?`+l.dialect.forUpdate, string(c)).Scan(&next); err != nil {
 			return fmt.Errorf("allocate %s address: %w", c, err)
 		}
-		for ; next <= MaxDerivationIndex; next++ {
+		for ; next <= ledger.MaxDerivationIndex; next++ {
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM addresses WHERE chain = ? AND derivation_index = ?`, string(c), next).Scan(&n); err != nil {
 				return fmt.Errorf("allocate %s address: %w", c, err)
@@ -257,14 +254,14 @@ func (l *Ledger) AllocateAddress(ctx context.Context, c chains.Chain, derive fun
 				continue // already watched by its string (subscribed before it was allocated)
 			}
 			i := uint32(next)
-			out, err = l.ensureAddress(ctx, tx, Address{Chain: c, Address: s, DerivationIndex: &i, Label: label})
+			out, err = l.ensureAddress(ctx, tx, chains.Address{Chain: c, Address: s, DerivationIndex: &i, Label: label})
 			if err != nil {
 				return err
 			}
 			_, err = tx.ExecContext(ctx, `UPDATE address_counters SET next_index = ? WHERE chain = ?`, next+1, string(c))
 			return err
 		}
-		return fmt.Errorf("allocate %s address: all %d indexes are used", c, int64(MaxDerivationIndex)+1)
+		return fmt.Errorf("allocate %s address: all %d indexes are used", c, int64(ledger.MaxDerivationIndex)+1)
 	})
 	return out, err
 }

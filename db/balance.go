@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/ipnd/ipnd/chains"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 // balanceQuery reads an address, its chain's tip and every deposit of the
@@ -28,17 +29,17 @@ const balanceQuery = `SELECT a.address, COALESCE(cs.height, 0), d.id, d.chain, d
 // Balance returns an address's totals at its chain's tip with every deposit
 // ever recorded for it (orphaned and flagged ones included, for display),
 // oldest first. An address that is not watched is ErrNotFound.
-func (l *Ledger) Balance(ctx context.Context, c chains.Chain, addr string, maxConfirms int) (Totals, []Deposit, error) {
+func (l *Ledger) Balance(ctx context.Context, c chains.Chain, addr string, maxConfirms int) (ledger.Totals, []ledger.Deposit, error) {
 	rows, err := l.db.QueryContext(ctx, balanceQuery, string(c), addr)
 	if err != nil {
-		return Totals{}, nil, fmt.Errorf("read balance: %w", err)
+		return ledger.Totals{}, nil, fmt.Errorf("read balance: %w", err)
 	}
 	defer rows.Close()
 	var (
 		tip    int64
 		stored string // the address as recorded (MySQL compares case-insensitively)
 		found  bool
-		ds     []Deposit
+		ds     []ledger.Deposit
 	)
 	for rows.Next() {
 		found = true
@@ -51,12 +52,12 @@ func (l *Ledger) Balance(ctx context.Context, c chains.Chain, addr string, maxCo
 		)
 		if err := rows.Scan(&stored, &tip, &id, &chain, &txid, &out, &aid, &amount, &height, &hash, &status,
 			&unlock, &doubleSpend, &first, &upd); err != nil {
-			return Totals{}, nil, fmt.Errorf("read balance: %w", err)
+			return ledger.Totals{}, nil, fmt.Errorf("read balance: %w", err)
 		}
 		if !id.Valid { // the address has no deposit
 			continue
 		}
-		ds = append(ds, Deposit{
+		ds = append(ds, ledger.Deposit{
 			ID: id.Int64, Chain: chains.Chain(chain.String), TxID: txid.String, OutIndex: out.V,
 			AddressID: aid.Int64, Address: stored, Amount: amount.V, Height: height.Int64,
 			BlockHash: hash.String, Status: status.String, UnlockTime: unlock.V, DoubleSpend: doubleSpend.Bool,
@@ -64,12 +65,12 @@ func (l *Ledger) Balance(ctx context.Context, c chains.Chain, addr string, maxCo
 		})
 	}
 	if err := rows.Err(); err != nil {
-		return Totals{}, nil, fmt.Errorf("read balance: %w", err)
+		return ledger.Totals{}, nil, fmt.Errorf("read balance: %w", err)
 	}
 	if !found {
-		return Totals{}, nil, fmt.Errorf("address: %w", ErrNotFound)
+		return ledger.Totals{}, nil, fmt.Errorf("address: %w", ledger.ErrNotFound)
 	}
-	slices.SortFunc(ds, func(x, y Deposit) int { return cmp.Compare(x.ID, y.ID) })
-	t, err := SumTotals(ds, tip, maxConfirms, l.now())
+	slices.SortFunc(ds, func(x, y ledger.Deposit) int { return cmp.Compare(x.ID, y.ID) })
+	t, err := ledger.SumTotals(ds, tip, maxConfirms, l.now())
 	return t, ds, err
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/db"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 // TestBalanceReadsOneAddress checks every field Balance returns: the tip
@@ -19,18 +20,18 @@ func TestBalanceReadsOneAddress(t *testing.T) {
 	contractWith(t, db.Options{Now: func() time.Time { return now }}, func(t *testing.T, l *db.Ledger) {
 		a := mustAddr(t, l, chains.BTC, "addrA", 0)
 		mustAddr(t, l, chains.BTC, "addrB", 1)
-		x, err := l.EnsureAddress(ctx, db.Address{Chain: chains.XMR, Address: "8sub", AccountIndex: u32(0), SubaddressIndex: u32(1)})
+		x, err := l.EnsureAddress(ctx, chains.Address{Chain: chains.XMR, Address: "8sub", AccountIndex: u32(0), SubaddressIndex: u32(1)})
 		if err != nil {
 			t.Fatal(err)
 		}
 
 		// No tip yet, no deposit: zero totals at height 0, an empty list.
 		tot, ds, err := l.Balance(ctx, chains.BTC, "addrA", 1)
-		if err != nil || tot != (db.Totals{}) || len(ds) != 0 {
+		if err != nil || tot != (ledger.Totals{}) || len(ds) != 0 {
 			t.Fatalf("Balance without tip or deposits = %+v, %v, %v", tot, ds, err)
 		}
 		// The address exists on one chain only.
-		if _, _, err := l.Balance(ctx, chains.XMR, "addrA", 1); !errors.Is(err, db.ErrNotFound) {
+		if _, _, err := l.Balance(ctx, chains.XMR, "addrA", 1); !errors.Is(err, ledger.ErrNotFound) {
 			t.Fatalf("Balance of a BTC address asked as XMR: %v, want ErrNotFound", err)
 		}
 
@@ -38,23 +39,23 @@ func TestBalanceReadsOneAddress(t *testing.T) {
 			t.Fatal(err)
 		}
 		tot, ds, err = l.Balance(ctx, chains.BTC, "addrA", 1)
-		if err != nil || tot != (db.Totals{Height: 9}) || len(ds) != 0 {
+		if err != nil || tot != (ledger.Totals{Height: 9}) || len(ds) != 0 {
 			t.Fatalf("Balance without deposits at tip 9 = %+v, %v, %v", tot, ds, err)
 		}
 
-		if _, err := l.ApplyMempool(ctx, chains.BTC, []db.Payment{
+		if _, err := l.ApplyMempool(ctx, chains.BTC, []chains.Payment{
 			{TxID: "m1", Address: "addrA", Amount: 7},
 			{TxID: "m2", OutIndex: 3, Address: "addrB", Amount: 8},
 		}, nil); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := l.ApplyBlock(ctx, chains.BTC, blk(10), []db.Payment{
+		if _, err := l.ApplyBlock(ctx, chains.BTC, blk(10), []chains.Payment{
 			{TxID: "c1", OutIndex: 2, Address: "addrA", Amount: 500},
 			{TxID: "c2", Address: "addrB", Amount: 600},
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := l.ReconcileWindow(ctx, chains.XMR, blk(30), 20, []db.Payment{
+		if _, err := l.ReconcileWindow(ctx, chains.XMR, blk(30), 20, []chains.Payment{
 			{TxID: "x1", Address: "8sub", Amount: 9, Height: 25, UnlockTime: 40},
 			{TxID: "x2", Address: "8sub", Amount: 11, DoubleSpend: true},
 		}); err != nil {
@@ -65,7 +66,7 @@ func TestBalanceReadsOneAddress(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := (db.Totals{Confirmed: 500, Unconfirmed: 7, Height: 10}); tot != want {
+		if want := (ledger.Totals{Confirmed: 500, Unconfirmed: 7, Height: 10}); tot != want {
 			t.Fatalf("addrA totals = %+v, want %+v", tot, want)
 		}
 		if len(ds) != 2 || ds[0].ID >= ds[1].ID {
@@ -74,10 +75,10 @@ func TestBalanceReadsOneAddress(t *testing.T) {
 		for i := range ds {
 			ds[i].ID = 0
 		}
-		want := []db.Deposit{
-			{Chain: chains.BTC, TxID: "m1", AddressID: a.ID, Address: "addrA", Amount: 7, Status: db.StatusMempool, FirstSeen: now, UpdatedAt: now},
+		want := []ledger.Deposit{
+			{Chain: chains.BTC, TxID: "m1", AddressID: a.ID, Address: "addrA", Amount: 7, Status: ledger.StatusMempool, FirstSeen: now, UpdatedAt: now},
 			{Chain: chains.BTC, TxID: "c1", OutIndex: 2, AddressID: a.ID, Address: "addrA", Amount: 500, Height: 10, BlockHash: blk(10).Hash,
-				Status: db.StatusConfirmed, FirstSeen: now, UpdatedAt: now},
+				Status: ledger.StatusConfirmed, FirstSeen: now, UpdatedAt: now},
 		}
 		if !reflect.DeepEqual(ds, want) {
 			t.Fatalf("addrA deposits =\n%+v\nwant\n%+v", ds, want)
@@ -87,11 +88,11 @@ func TestBalanceReadsOneAddress(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := (db.Totals{Unconfirmed: 9, Height: 30}); tot != want { // x1 locked until 40, x2 flagged
+		if want := (ledger.Totals{Unconfirmed: 9, Height: 30}); tot != want { // x1 locked until 40, x2 flagged
 			t.Fatalf("8sub totals = %+v, want %+v", tot, want)
 		}
 		if len(ds) != 2 || ds[0].TxID != "x1" || ds[0].UnlockTime != 40 || ds[0].AddressID != x.ID || ds[0].Chain != chains.XMR ||
-			ds[1].TxID != "x2" || !ds[1].DoubleSpend || ds[1].Status != db.StatusDoubleSpend {
+			ds[1].TxID != "x2" || !ds[1].DoubleSpend || ds[1].Status != ledger.StatusDoubleSpend {
 			t.Fatalf("8sub deposits = %+v", ds)
 		}
 	})

@@ -9,9 +9,10 @@ import (
 	"time"
 
 	"github.com/ipnd/ipnd/chains"
+	"github.com/ipnd/ipnd/ledger"
 )
 
-func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+func isNotFound(err error) bool { return errors.Is(err, ledger.ErrNotFound) }
 
 func microDuration(us int64) time.Duration { return time.Duration(us) * time.Microsecond }
 
@@ -19,16 +20,16 @@ const notificationCols = `n.id, n.subscription_id, s.chain, a.address, s.url, s.
   n.body, n.content_type, n.state, n.attempts, n.next_attempt_at, n.lease_owner, n.lease_until, n.last_status, n.last_error,
   n.created_at, n.updated_at, n.delivered_at`
 
-func queryNotifications(ctx context.Context, q queryer, where string, args ...any) ([]Notification, error) {
+func queryNotifications(ctx context.Context, q queryer, where string, args ...any) ([]ledger.Notification, error) {
 	rows, err := q.QueryContext(ctx, `SELECT `+notificationCols+` FROM notifications n
   JOIN subscriptions s ON s.id = n.subscription_id JOIN addresses a ON a.id = s.address_id WHERE `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read notifications: %w", err)
 	}
 	defer rows.Close()
-	var out []Notification
+	var out []ledger.Notification
 	for rows.Next() {
-		var n Notification
+		var n ledger.Notification
 		var chain string
 		var next, lease, created, updated, delivered int64
 		if err := rows.Scan(&n.ID, &n.SubscriptionID, &chain, &n.Address, &n.URL, &n.Secret, &n.Confirmed, &n.Unconfirmed,
@@ -45,18 +46,18 @@ func queryNotifications(ctx context.Context, q queryer, where string, args ...an
 }
 
 // Notifications returns a subscription's newest notifications.
-func (l *Ledger) Notifications(ctx context.Context, subscriptionID int64, limit int) ([]Notification, error) {
+func (l *Ledger) Notifications(ctx context.Context, subscriptionID int64, limit int) ([]ledger.Notification, error) {
 	return queryNotifications(ctx, l.db, `n.subscription_id = ? ORDER BY n.id DESC LIMIT ?`, subscriptionID, limit)
 }
 
 // Notification returns one notification.
-func (l *Ledger) Notification(ctx context.Context, id int64) (Notification, error) {
+func (l *Ledger) Notification(ctx context.Context, id int64) (ledger.Notification, error) {
 	ns, err := queryNotifications(ctx, l.db, `n.id = ?`, id)
 	if err != nil {
-		return Notification{}, err
+		return ledger.Notification{}, err
 	}
 	if len(ns) == 0 {
-		return Notification{}, fmt.Errorf("notification %d: %w", id, ErrNotFound)
+		return ledger.Notification{}, fmt.Errorf("notification %d: %w", id, ledger.ErrNotFound)
 	}
 	return ns[0], nil
 }
@@ -66,17 +67,17 @@ func (l *Ledger) Notification(ctx context.Context, id int64) (Notification, erro
 // once (MySQL: SKIP LOCKED; SQLite: one writer), a subscription never has
 // two notifications in flight, and a lease that ran out (its owner died) is
 // taken over.
-func (l *Ledger) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Notification, error) {
+func (l *Ledger) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]ledger.Notification, error) {
 	if owner == "" || len(owner) > 64 {
 		return nil, errors.New("claim notifications: owner must be 1 to 64 characters")
 	}
-	var out []Notification
+	var out []ledger.Notification
 	err := l.ExecTx(ctx, func(tx *sql.Tx) error {
 		out = nil
 		nowUs := micros(now)
 		rows, err := tx.QueryContext(ctx, `SELECT id, subscription_id FROM notifications
   WHERE state = ? AND next_attempt_at <= ? AND lease_until < ? ORDER BY next_attempt_at, id LIMIT ?`+l.dialect.skipLocked,
-			NotePending, nowUs, nowUs, limit)
+			ledger.NotePending, nowUs, nowUs, limit)
 		if err != nil {
 			return fmt.Errorf("claim notifications: %w", err)
 		}
@@ -134,17 +135,13 @@ func (l *Ledger) ClaimDue(ctx context.Context, owner string, now time.Time, leas
 	return out, err
 }
 
-// ErrLeaseLost: the notification's lease ran out (and another owner may
-// have taken it); the attempt was logged but the notification left as is.
-var ErrLeaseLost = errors.New("notification lease lost")
-
 // RecordAttempt stores the outcome of one delivery attempt of a claimed
 // notification n and releases its lease: delivered, or failed and scheduled
 // for NextAttemptAt (or given up). A superseded notification is not retried.
 // It returns ErrLeaseLost when n's lease ran out (the attempt is still
 // logged, the notification left as it is).
-func (l *Ledger) RecordAttempt(ctx context.Context, n Notification, res AttemptResult) error {
-	errs, err := l.RecordAttempts(ctx, []Notification{n}, []AttemptResult{res})
+func (l *Ledger) RecordAttempt(ctx context.Context, n ledger.Notification, res ledger.AttemptResult) error {
+	errs, err := l.RecordAttempts(ctx, []ledger.Notification{n}, []ledger.AttemptResult{res})
 	if err != nil {
 		return err
 	}
@@ -155,7 +152,7 @@ func (l *Ledger) RecordAttempt(ctx context.Context, n Notification, res AttemptR
 // commit for a batch of finished attempts, with one statement for all the
 // attempt rows and one per delivered status); errs[i] is outcome i's
 // ErrLeaseLost or nil.
-func (l *Ledger) RecordAttempts(ctx context.Context, ns []Notification, res []AttemptResult) (errs []error, err error) {
+func (l *Ledger) RecordAttempts(ctx context.Context, ns []ledger.Notification, res []ledger.AttemptResult) (errs []error, err error) {
 	if len(ns) != len(res) {
 		return nil, errors.New("record attempts: one result per notification")
 	}
@@ -206,10 +203,10 @@ func (l *Ledger) RecordAttempts(ctx context.Context, ns []Notification, res []At
 			args = append(args, n.ID, n.SubscriptionID, now, r.Status, errText, r.Delivered, r.Duration.Microseconds())
 			cur, ok := current[n.ID]
 			if !ok {
-				return fmt.Errorf("notification %d: %w", n.ID, ErrNotFound)
+				return fmt.Errorf("notification %d: %w", n.ID, ledger.ErrNotFound)
 			}
 			if cur.owner != n.LeaseOwner || n.LeaseOwner == "" || cur.until < now {
-				errs[i] = fmt.Errorf("notification %d: %w", n.ID, ErrLeaseLost)
+				errs[i] = fmt.Errorf("notification %d: %w", n.ID, ledger.ErrLeaseLost)
 				continue
 			}
 			if r.Delivered {
@@ -217,8 +214,8 @@ func (l *Ledger) RecordAttempts(ctx context.Context, ns []Notification, res []At
 				continue
 			}
 			state := cur.state
-			if state == NotePending && r.GiveUp {
-				state = NoteFailed
+			if state == ledger.NotePending && r.GiveUp {
+				state = ledger.NoteFailed
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE notifications SET state = ?, attempts = attempts + 1, next_attempt_at = ?,
   lease_owner = '', lease_until = 0, last_status = ?, last_error = ?, updated_at = ? WHERE id = ?`,
@@ -231,7 +228,7 @@ func (l *Ledger) RecordAttempts(ctx context.Context, ns []Notification, res []At
 			return fmt.Errorf("record attempts: %w", err)
 		}
 		for status, ids := range delivered {
-			a := append([]any{NoteDelivered, status, now, now}, ids...)
+			a := append([]any{ledger.NoteDelivered, status, now, now}, ids...)
 			if _, err := tx.ExecContext(ctx, `UPDATE notifications SET state = ?, attempts = attempts + 1, next_attempt_at = 0,
   lease_owner = '', lease_until = 0, last_status = ?, last_error = '', updated_at = ?, delivered_at = ?
   WHERE id IN (`+placeholders(len(ids))+`)`, a...); err != nil {
@@ -245,9 +242,9 @@ func (l *Ledger) RecordAttempts(ctx context.Context, ns []Notification, res []At
 
 // Defer hands a claimed notification back without an attempt, due again at
 // until (a worker that could not start it in time, or is stopping).
-func (l *Ledger) Defer(ctx context.Context, n Notification, until time.Time) error {
+func (l *Ledger) Defer(ctx context.Context, n ledger.Notification, until time.Time) error {
 	_, err := l.db.ExecContext(ctx, `UPDATE notifications SET lease_owner = '', lease_until = 0, next_attempt_at = ?, updated_at = ?
-  WHERE id = ? AND lease_owner = ? AND state = ?`, micros(until), micros(l.now()), n.ID, n.LeaseOwner, NotePending)
+  WHERE id = ? AND lease_owner = ? AND state = ?`, micros(until), micros(l.now()), n.ID, n.LeaseOwner, ledger.NotePending)
 	if err != nil {
 		return fmt.Errorf("defer notification %d: %w", n.ID, err)
 	}
@@ -264,7 +261,7 @@ func truncate(s string, n int) string {
 // NextDue returns when the earliest pending notification is due.
 func (l *Ledger) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var v sql.NullInt64
-	if err := l.db.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM notifications WHERE state = ?`, NotePending).Scan(&v); err != nil {
+	if err := l.db.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM notifications WHERE state = ?`, ledger.NotePending).Scan(&v); err != nil {
 		return time.Time{}, false, fmt.Errorf("next due notification: %w", err)
 	}
 	return fromMicros(v.Int64), v.Valid, nil

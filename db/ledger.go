@@ -1,6 +1,7 @@
-// Package db is ipnd's ledger: chain state, watched addresses, deposits,
-// subscriptions and notifications, on MySQL/MariaDB (production, shared by
-// several ipnd processes) or embedded SQLite (the zero-setup default).
+// Package db stores ipnd's ledger (the records of package ledger: chain
+// state, watched addresses, deposits, subscriptions and notifications) on
+// MySQL/MariaDB (production, shared by several ipnd processes) or embedded
+// SQLite (the zero-setup default).
 //
 // Both backends run the same SQL through a small dialect; every chain write
 // is one transaction that also creates the notifications it causes.
@@ -19,12 +20,14 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/ipnd/ipnd/ledger"
 )
 
 // Options tune a Ledger.
 type Options struct {
 	// Payload renders notification bodies; nil uses DefaultPayload.
-	Payload PayloadBuilder
+	Payload ledger.PayloadBuilder
 	// Logger receives the ledger's log lines; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock; nil uses time.Now.
@@ -38,7 +41,7 @@ type Options struct {
 type Ledger struct {
 	db      *sql.DB
 	dialect dialect
-	payload PayloadBuilder
+	payload ledger.PayloadBuilder
 	log     *slog.Logger
 	now     func() time.Time
 	keep    int64

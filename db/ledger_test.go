@@ -11,6 +11,7 @@ import (
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/db"
 	"github.com/ipnd/ipnd/db/dbtest"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 // contract runs fn against a fresh ledger of each backend.
@@ -30,18 +31,18 @@ var ctx = context.Background()
 
 func u32(v uint32) *uint32 { return &v }
 
-func mustAddr(t *testing.T, l *db.Ledger, c chains.Chain, addr string, index uint32) db.Address {
+func mustAddr(t *testing.T, l *db.Ledger, c chains.Chain, addr string, index uint32) chains.Address {
 	t.Helper()
-	a, err := l.EnsureAddress(ctx, db.Address{Chain: c, Address: addr, DerivationIndex: u32(index)})
+	a, err := l.EnsureAddress(ctx, chains.Address{Chain: c, Address: addr, DerivationIndex: u32(index)})
 	if err != nil {
 		t.Fatalf("EnsureAddress(%s): %v", addr, err)
 	}
 	return a
 }
 
-func blk(h int64) db.Block { return db.Block{Height: h, Hash: fmt.Sprintf("%064x", h)} }
+func blk(h int64) chains.Block { return chains.Block{Height: h, Hash: fmt.Sprintf("%064x", h)} }
 
-func fork(h int64) db.Block { return db.Block{Height: h, Hash: fmt.Sprintf("f%063x", h)} }
+func fork(h int64) chains.Block { return chains.Block{Height: h, Hash: fmt.Sprintf("f%063x", h)} }
 
 // mine applies empty blocks until the tip is at height h.
 func mineTo(t *testing.T, l *db.Ledger, c chains.Chain, h int64) {
@@ -116,15 +117,15 @@ func TestReplaysNeverDuplicateDeposits(t *testing.T) {
 		if err := l.SetStart(ctx, chains.BTC, blk(100)); err != nil {
 			t.Fatal(err)
 		}
-		pay := db.Payment{TxID: "tx1", OutIndex: 1, Address: "addrA", Amount: 5000}
+		pay := chains.Payment{TxID: "tx1", OutIndex: 1, Address: "addrA", Amount: 5000}
 		for i := 0; i < 2; i++ { // the same mempool poll twice
-			if _, err := l.ApplyMempool(ctx, chains.BTC, []db.Payment{pay}, nil); err != nil {
+			if _, err := l.ApplyMempool(ctx, chains.BTC, []chains.Payment{pay}, nil); err != nil {
 				t.Fatal(err)
 			}
 		}
 		for i := 0; i < 2; i++ { // the same block twice: the second is refused, not doubled
-			_, err := l.ApplyBlock(ctx, chains.BTC, blk(101), []db.Payment{pay})
-			if i == 1 && !errors.Is(err, db.ErrNotContiguous) {
+			_, err := l.ApplyBlock(ctx, chains.BTC, blk(101), []chains.Payment{pay})
+			if i == 1 && !errors.Is(err, ledger.ErrNotContiguous) {
 				t.Fatalf("replayed block: %v, want ErrNotContiguous", err)
 			}
 			if i == 0 && err != nil {
@@ -132,21 +133,21 @@ func TestReplaysNeverDuplicateDeposits(t *testing.T) {
 			}
 		}
 		// A late mempool sighting does not demote the confirmed deposit.
-		if _, err := l.ApplyMempool(ctx, chains.BTC, []db.Payment{pay}, nil); err != nil {
+		if _, err := l.ApplyMempool(ctx, chains.BTC, []chains.Payment{pay}, nil); err != nil {
 			t.Fatal(err)
 		}
 		// Revert and connect again (a reorg back and forth).
 		if _, err := l.RevertBlock(ctx, chains.BTC, blk(101), blk(100), []string{"tx1"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := l.ApplyBlock(ctx, chains.BTC, blk(101), []db.Payment{pay}); err != nil {
+		if _, err := l.ApplyBlock(ctx, chains.BTC, blk(101), []chains.Payment{pay}); err != nil {
 			t.Fatal(err)
 		}
 		// Monero-style reconcile, twice.
 		mustAddr(t, l, chains.XMR, "sub1", 1)
-		xp := db.Payment{TxID: "xtx", Address: "sub1", Amount: 7, Height: 0}
+		xp := chains.Payment{TxID: "xtx", Address: "sub1", Amount: 7, Height: 0}
 		for i := 0; i < 2; i++ {
-			if _, err := l.ReconcileWindow(ctx, chains.XMR, blk(10), 0, []db.Payment{xp}); err != nil {
+			if _, err := l.ReconcileWindow(ctx, chains.XMR, blk(10), 0, []chains.Payment{xp}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -164,13 +165,13 @@ func TestRevertBlockRollsBackDeposits(t *testing.T) {
 		if err := l.SetStart(ctx, chains.BTC, blk(10)); err != nil {
 			t.Fatal(err)
 		}
-		kept := db.Payment{TxID: "kept", Address: "addrA", Amount: 100}
-		lost := db.Payment{TxID: "lost", Address: "addrA", Amount: 20}
-		deep := db.Payment{TxID: "deep", Address: "addrA", Amount: 3}
-		if _, err := l.ApplyBlock(ctx, chains.BTC, blk(11), []db.Payment{deep}); err != nil {
+		kept := chains.Payment{TxID: "kept", Address: "addrA", Amount: 100}
+		lost := chains.Payment{TxID: "lost", Address: "addrA", Amount: 20}
+		deep := chains.Payment{TxID: "deep", Address: "addrA", Amount: 3}
+		if _, err := l.ApplyBlock(ctx, chains.BTC, blk(11), []chains.Payment{deep}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := l.ApplyBlock(ctx, chains.BTC, blk(12), []db.Payment{kept, lost}); err != nil {
+		if _, err := l.ApplyBlock(ctx, chains.BTC, blk(12), []chains.Payment{kept, lost}); err != nil {
 			t.Fatal(err)
 		}
 		mineTo(t, l, chains.BTC, 13)
@@ -199,12 +200,12 @@ func TestRevertBlockRollsBackDeposits(t *testing.T) {
 		for _, d := range ds {
 			status[d.TxID] = d.Status
 		}
-		want := map[string]string{"deep": db.StatusConfirmed, "kept": db.StatusMempool, "lost": db.StatusOrphaned}
+		want := map[string]string{"deep": ledger.StatusConfirmed, "kept": ledger.StatusMempool, "lost": ledger.StatusOrphaned}
 		if fmt.Sprint(status) != fmt.Sprint(want) {
 			t.Fatalf("statuses = %v, want %v", status, want)
 		}
 		// The new branch confirms "kept" at 12'.
-		if _, err := l.ApplyBlock(ctx, chains.BTC, fork(12), []db.Payment{kept}); err != nil {
+		if _, err := l.ApplyBlock(ctx, chains.BTC, fork(12), []chains.Payment{kept}); err != nil {
 			t.Fatal(err)
 		}
 		wantBalance(t, l, chains.BTC, "addrA", 1, 103, 0)
@@ -223,15 +224,15 @@ func TestTotalsPerMaxConfirms(t *testing.T) {
 			t.Fatal(err)
 		}
 		// 1000 at height 100, 200 at 102, 30 in the mempool; tip 104.
-		if _, err := l.ApplyBlock(ctx, chains.BTC, blk(100), []db.Payment{{TxID: "a", Address: "addrA", Amount: 1000}}); err != nil {
+		if _, err := l.ApplyBlock(ctx, chains.BTC, blk(100), []chains.Payment{{TxID: "a", Address: "addrA", Amount: 1000}}); err != nil {
 			t.Fatal(err)
 		}
 		mineTo(t, l, chains.BTC, 101)
-		if _, err := l.ApplyBlock(ctx, chains.BTC, blk(102), []db.Payment{{TxID: "b", Address: "addrA", Amount: 200}, {TxID: "b", OutIndex: 1, Address: "addrB", Amount: 9}}); err != nil {
+		if _, err := l.ApplyBlock(ctx, chains.BTC, blk(102), []chains.Payment{{TxID: "b", Address: "addrA", Amount: 200}, {TxID: "b", OutIndex: 1, Address: "addrB", Amount: 9}}); err != nil {
 			t.Fatal(err)
 		}
 		mineTo(t, l, chains.BTC, 104)
-		if _, err := l.ApplyMempool(ctx, chains.BTC, []db.Payment{{TxID: "c", Address: "addrA", Amount: 30}}, nil); err != nil {
+		if _, err := l.ApplyMempool(ctx, chains.BTC, []chains.Payment{{TxID: "c", Address: "addrA", Amount: 30}}, nil); err != nil {
 			t.Fatal(err)
 		}
 		for _, tc := range []struct {
@@ -241,7 +242,7 @@ func TestTotalsPerMaxConfirms(t *testing.T) {
 			wantBalance(t, l, chains.BTC, "addrA", tc.mc, tc.conf, tc.unconf)
 		}
 		wantBalance(t, l, chains.BTC, "addrB", 3, 9, 0)
-		if _, _, err := l.Balance(ctx, chains.BTC, "nobody", 1); !errors.Is(err, db.ErrNotFound) {
+		if _, _, err := l.Balance(ctx, chains.BTC, "nobody", 1); !errors.Is(err, ledger.ErrNotFound) {
 			t.Fatalf("Balance of an unknown address: %v, want ErrNotFound", err)
 		}
 		// The mempool transaction is dropped (replaced or evicted).
@@ -254,10 +255,10 @@ func TestTotalsPerMaxConfirms(t *testing.T) {
 
 func TestMoneroRules(t *testing.T) {
 	contract(t, func(t *testing.T, l *db.Ledger) {
-		if _, err := l.EnsureAddress(ctx, db.Address{Chain: chains.XMR, Address: "8sub", AccountIndex: u32(0), SubaddressIndex: u32(1)}); err != nil {
+		if _, err := l.EnsureAddress(ctx, chains.Address{Chain: chains.XMR, Address: "8sub", AccountIndex: u32(0), SubaddressIndex: u32(1)}); err != nil {
 			t.Fatal(err)
 		}
-		seen := []db.Payment{
+		seen := []chains.Payment{
 			{TxID: "t1", Address: "8sub", Amount: 1, Height: 50},
 			{TxID: "t2", Address: "8sub", Amount: 10, Height: 50, UnlockTime: 60},          // locked until height 60
 			{TxID: "t3", Address: "8sub", Amount: 100, Height: 0, DoubleSpend: true},       // flagged
@@ -279,8 +280,8 @@ func TestMoneroRules(t *testing.T) {
 		// t6 is below the window: it stays although not reported again.
 		_, ds, _ := l.Balance(ctx, chains.XMR, "8sub", 1)
 		for _, d := range ds {
-			if d.TxID == "t6" && d.Status != db.StatusConfirmed || d.TxID == "t5" && d.Status != db.StatusOrphaned ||
-				d.TxID == "t3" && d.Status != db.StatusDoubleSpend {
+			if d.TxID == "t6" && d.Status != ledger.StatusConfirmed || d.TxID == "t5" && d.Status != ledger.StatusOrphaned ||
+				d.TxID == "t3" && d.Status != ledger.StatusDoubleSpend {
 				t.Fatalf("deposit %s has status %s", d.TxID, d.Status)
 			}
 		}
@@ -288,15 +289,15 @@ func TestMoneroRules(t *testing.T) {
 }
 
 func TestSumTotalsOverflow(t *testing.T) {
-	ds := []db.Deposit{
-		{Status: db.StatusConfirmed, Height: 1, Amount: 1<<64 - 1},
-		{Status: db.StatusConfirmed, Height: 1, Amount: 1},
+	ds := []ledger.Deposit{
+		{Status: ledger.StatusConfirmed, Height: 1, Amount: 1<<64 - 1},
+		{Status: ledger.StatusConfirmed, Height: 1, Amount: 1},
 	}
-	if _, err := db.SumTotals(ds, 10, 1, time.Now()); err == nil {
+	if _, err := ledger.SumTotals(ds, 10, 1, time.Now()); err == nil {
 		t.Fatal("overflowing sum accepted")
 	}
-	ds[1].Status = db.StatusMempool
-	tot, err := db.SumTotals(ds, 10, 1, time.Now())
+	ds[1].Status = ledger.StatusMempool
+	tot, err := ledger.SumTotals(ds, 10, 1, time.Now())
 	if err != nil || tot.Confirmed != 1<<64-1 || tot.Unconfirmed != 1 {
 		t.Fatalf("SumTotals = %+v, %v", tot, err)
 	}
@@ -311,7 +312,7 @@ func TestAllocationNeverRepeatsAnIndex(t *testing.T) {
 			l2 := dbtest.Open(t, driver, dsn, db.Options{})
 			derive := func(i uint32) (string, error) { return fmt.Sprintf("addr%d", i), nil }
 			// A caller's fixed index (a user id) is taken first.
-			if _, err := l1.EnsureAddress(ctx, db.Address{Chain: chains.BTC, Address: "addr3", DerivationIndex: u32(3)}); err != nil {
+			if _, err := l1.EnsureAddress(ctx, chains.Address{Chain: chains.BTC, Address: "addr3", DerivationIndex: u32(3)}); err != nil {
 				t.Fatal(err)
 			}
 			var mu sync.Mutex
@@ -357,7 +358,7 @@ func TestAllocationNeverRepeatsAnIndex(t *testing.T) {
 				t.Fatalf("MaxIndex = %d, %v", max, err)
 			}
 			// The same index for another address is refused.
-			if _, err := l3.EnsureAddress(ctx, db.Address{Chain: chains.BTC, Address: "other", DerivationIndex: u32(5)}); !errors.Is(err, db.ErrIndexTaken) {
+			if _, err := l3.EnsureAddress(ctx, chains.Address{Chain: chains.BTC, Address: "other", DerivationIndex: u32(5)}); !errors.Is(err, ledger.ErrIndexTaken) {
 				t.Fatalf("EnsureAddress on a taken index: %v", err)
 			}
 		})

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/ipnd/ipnd/ledger"
 )
 
 //go:embed migrations/mysql/*.sql migrations/sqlite/*.sql
@@ -164,11 +166,14 @@ func SplitSQL(src string) []string {
 	return out
 }
 
+// ErrSchemaNewer: the ledger was migrated by a newer ipnd.
+var ErrSchemaNewer = errors.New("ledger schema is newer than this binary")
+
 var errNoRows = sql.ErrNoRows
 
 func notFound(err error, what string) error {
 	if errors.Is(err, errNoRows) {
-		return fmt.Errorf("%s: %w", what, ErrNotFound)
+		return fmt.Errorf("%s: %w", what, ledger.ErrNotFound)
 	}
 	return err
 }

@@ -7,62 +7,9 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"time"
 
-	"github.com/ipnd/ipnd/chains"
+	"github.com/ipnd/ipnd/ledger"
 )
-
-// unlockHeightLimit: a Monero unlock_time below it is a block height, at or
-// above it a unix time.
-const unlockHeightLimit = 500_000_000
-
-// maxConfirmsLimit is the highest max_confirms a subscription may have.
-const maxConfirmsLimit = 1000
-
-// unlocked reports whether a deposit's unlock_time has passed at tip.
-func unlocked(d Deposit, tip int64, now time.Time) bool {
-	switch {
-	case d.UnlockTime == 0:
-		return true
-	case d.UnlockTime < unlockHeightLimit:
-		return uint64(tip+1) >= d.UnlockTime
-	default:
-		return uint64(now.Unix()) >= d.UnlockTime
-	}
-}
-
-// Counts reports whether a deposit is live (counts toward a total).
-func (d Deposit) Counts() bool {
-	return d.Status == StatusMempool || d.Status == StatusConfirmed
-}
-
-// IsConfirmed applies the confirmation rule: live, confirmed in a block,
-// at least maxConfirms deep at tip and unlocked. With maxConfirms 0 a mempool
-// deposit counts as confirmed too.
-func (d Deposit) IsConfirmed(tip int64, maxConfirms int, now time.Time) bool {
-	return d.Counts() && d.Confirmations(tip) >= int64(maxConfirms) && unlocked(d, tip, now)
-}
-
-// SumTotals adds up deposits at tip: confirmed per IsConfirmed, every other
-// live deposit unconfirmed; orphaned and double-spend-flagged deposits count
-// toward neither. Sums are checked for overflow.
-func SumTotals(ds []Deposit, tip int64, maxConfirms int, now time.Time) (Totals, error) {
-	t := Totals{Height: tip}
-	var err error
-	for _, d := range ds {
-		switch {
-		case !d.Counts():
-		case d.IsConfirmed(tip, maxConfirms, now):
-			t.Confirmed, err = chains.AddAmounts(t.Confirmed, d.Amount)
-		default:
-			t.Unconfirmed, err = chains.AddAmounts(t.Unconfirmed, d.Amount)
-		}
-		if err != nil {
-			return Totals{}, fmt.Errorf("totals of %s: %w", d.Address, err)
-		}
-	}
-	return t, nil
-}
 
 // notify creates a notification for every active subscription of the chain
 // whose totals changed in this transaction: those on touched addresses, and
@@ -99,12 +46,12 @@ func (w *chainWrite) notify(oldTip, newTip int64) error {
 	lo, hi := min(oldTip, newTip), max(oldTip, newTip)
 	if lo != hi {
 		// A deposit at height h reaches max_confirms m at tip h+m-1; with m
-		// at most maxConfirmsLimit only heights (lo-limit, hi+1] can cross,
+		// at most ledger.MaxConfirmsLimit only heights (lo-limit, hi+1] can cross,
 		// a range the (chain, status, height) index serves.
 		if err := collect(`SELECT DISTINCT s.id FROM subscriptions s JOIN deposits d ON d.address_id = s.address_id
   WHERE s.chain = ? AND s.active = 1 AND d.chain = ? AND d.status = ? AND d.height > ? AND d.height <= ?
   AND d.height + s.max_confirms - 1 > ? AND d.height + s.max_confirms - 1 <= ?`,
-			string(w.chain), string(w.chain), StatusConfirmed, lo-maxConfirmsLimit, hi+1, lo, hi); err != nil {
+			string(w.chain), string(w.chain), ledger.StatusConfirmed, lo-ledger.MaxConfirmsLimit, hi+1, lo, hi); err != nil {
 			return err
 		}
 	}
@@ -115,8 +62,8 @@ func (w *chainWrite) notify(oldTip, newTip int64) error {
 	if err := collect(`SELECT DISTINCT s.id FROM subscriptions s JOIN deposits d ON d.address_id = s.address_id
   WHERE s.chain = ? AND s.active = 1 AND d.chain = ? AND d.status = ? AND d.unlock_time > 0
   AND ((d.unlock_time > ? AND d.unlock_time <= ?) OR (d.unlock_time >= ? AND d.unlock_time > ? AND d.unlock_time <= ?))`,
-		string(w.chain), string(w.chain), StatusConfirmed, lo+1, min(hi+1, unlockHeightLimit-1),
-		unlockHeightLimit, now-86400, now); err != nil {
+		string(w.chain), string(w.chain), ledger.StatusConfirmed, lo+1, min(hi+1, ledger.UnlockHeightLimit-1),
+		ledger.UnlockHeightLimit, now-86400, now); err != nil {
 		return err
 	}
 	sorted := make([]int64, 0, len(ids))
@@ -140,40 +87,40 @@ func (w *chainWrite) notify(oldTip, newTip int64) error {
 // newest notification's (or force is set), creates a notification carrying
 // them. Older pending notifications of the subscription are superseded, so
 // the receiver is sent the newest totals next.
-func (l *Ledger) refresh(ctx context.Context, tx *sql.Tx, subID int64, force bool) (bool, Notification, error) {
+func (l *Ledger) refresh(ctx context.Context, tx *sql.Tx, subID int64, force bool) (bool, ledger.Notification, error) {
 	sub, err := subscriptionBy(ctx, tx, `s.id = ?`+l.dialect.forUpdate, subID)
 	if err != nil {
-		return false, Notification{}, err
+		return false, ledger.Notification{}, err
 	}
 	tip, _, err := tipOf(ctx, tx, sub.Chain)
 	if err != nil {
-		return false, Notification{}, err
+		return false, ledger.Notification{}, err
 	}
-	ds, err := queryDeposits(ctx, tx, `d.address_id = ? AND d.status IN (?, ?)`, sub.AddressID, StatusMempool, StatusConfirmed)
+	ds, err := queryDeposits(ctx, tx, `d.address_id = ? AND d.status IN (?, ?)`, sub.AddressID, ledger.StatusMempool, ledger.StatusConfirmed)
 	if err != nil {
-		return false, Notification{}, err
+		return false, ledger.Notification{}, err
 	}
 	now := l.now()
-	t, err := SumTotals(ds, tip.Height, sub.MaxConfirms, now)
+	t, err := ledger.SumTotals(ds, tip.Height, sub.MaxConfirms, now)
 	if err != nil {
-		return false, Notification{}, err
+		return false, ledger.Notification{}, err
 	}
 	if !force && t.Confirmed == sub.LastConfirmed && t.Unconfirmed == sub.LastUnconfirmed {
-		return false, Notification{}, nil
+		return false, ledger.Notification{}, nil
 	}
 	// Supersede what is still pending; keep a failing receiver's back-off.
 	next := now
 	rows, err := tx.QueryContext(ctx, `SELECT attempts, next_attempt_at FROM notifications WHERE subscription_id = ? AND state = ?`+l.dialect.forUpdate,
-		sub.ID, NotePending)
+		sub.ID, ledger.NotePending)
 	if err != nil {
-		return false, Notification{}, fmt.Errorf("supersede notifications: %w", err)
+		return false, ledger.Notification{}, fmt.Errorf("supersede notifications: %w", err)
 	}
 	for rows.Next() {
 		var attempts int
 		var at int64
 		if err := rows.Scan(&attempts, &at); err != nil {
 			rows.Close()
-			return false, Notification{}, err
+			return false, ledger.Notification{}, err
 		}
 		if attempts > 0 && fromMicros(at).After(next) {
 			next = fromMicros(at)
@@ -181,43 +128,43 @@ func (l *Ledger) refresh(ctx context.Context, tx *sql.Tx, subID int64, force boo
 	}
 	rows.Close()
 	if _, err := tx.ExecContext(ctx, `UPDATE notifications SET state = ?, updated_at = ? WHERE subscription_id = ? AND state = ?`,
-		NoteSuperseded, micros(now), sub.ID, NotePending); err != nil {
-		return false, Notification{}, fmt.Errorf("supersede notifications: %w", err)
+		ledger.NoteSuperseded, micros(now), sub.ID, ledger.NotePending); err != nil {
+		return false, ledger.Notification{}, fmt.Errorf("supersede notifications: %w", err)
 	}
 	if l.dialect.name == "sqlite" && (t.Confirmed > 1<<63-1 || t.Unconfirmed > 1<<63-1) {
-		return false, Notification{}, fmt.Errorf("totals of %s exceed what the SQLite ledger can hold; use MySQL", sub.Address)
+		return false, ledger.Notification{}, fmt.Errorf("totals of %s exceed what the SQLite ledger can hold; use MySQL", sub.Address)
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO notifications (subscription_id, confirmed, unconfirmed, height, body, content_type,
   state, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?)`,
-		sub.ID, t.Confirmed, t.Unconfirmed, t.Height, []byte{}, NotePending, micros(next), micros(now), micros(now))
+		sub.ID, t.Confirmed, t.Unconfirmed, t.Height, []byte{}, ledger.NotePending, micros(next), micros(now), micros(now))
 	if err != nil {
-		return false, Notification{}, fmt.Errorf("create notification: %w", err)
+		return false, ledger.Notification{}, fmt.Errorf("create notification: %w", err)
 	}
 	id, err := res.LastInsertId()
 	if err != nil {
-		return false, Notification{}, err
+		return false, ledger.Notification{}, err
 	}
 	created := fromMicros(micros(now))
-	body, ctype, err := l.payload(NotificationData{ID: id, Subscription: sub, Totals: t, CreatedAt: created})
+	body, ctype, err := l.payload(ledger.NotificationData{ID: id, Subscription: sub, Totals: t, CreatedAt: created})
 	if err != nil {
-		return false, Notification{}, fmt.Errorf("build notification %d: %w", id, err)
+		return false, ledger.Notification{}, fmt.Errorf("build notification %d: %w", id, err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE notifications SET body = ?, content_type = ? WHERE id = ?`, body, ctype, id); err != nil {
-		return false, Notification{}, fmt.Errorf("create notification: %w", err)
+		return false, ledger.Notification{}, fmt.Errorf("create notification: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE subscriptions SET last_confirmed = ?, last_unconfirmed = ?, updated_at = ? WHERE id = ?`,
 		t.Confirmed, t.Unconfirmed, micros(now), sub.ID); err != nil {
-		return false, Notification{}, fmt.Errorf("update subscription: %w", err)
+		return false, ledger.Notification{}, fmt.Errorf("update subscription: %w", err)
 	}
-	n := Notification{ID: id, SubscriptionID: sub.ID, Chain: sub.Chain, Address: sub.Address, URL: sub.URL, Secret: sub.Secret,
+	n := ledger.Notification{ID: id, SubscriptionID: sub.ID, Chain: sub.Chain, Address: sub.Address, URL: sub.URL, Secret: sub.Secret,
 		Confirmed: t.Confirmed, Unconfirmed: t.Unconfirmed, Height: t.Height, Body: body, ContentType: ctype,
-		State: NotePending, NextAttemptAt: fromMicros(micros(next)), CreatedAt: created, UpdatedAt: created}
+		State: ledger.NotePending, NextAttemptAt: fromMicros(micros(next)), CreatedAt: created, UpdatedAt: created}
 	return true, n, nil
 }
 
 // DefaultPayload is a minimal JSON body, used when no PayloadBuilder is
 // given (tests of this package); ipnd itself uses the ipn package's.
-func DefaultPayload(d NotificationData) ([]byte, string, error) {
+func DefaultPayload(d ledger.NotificationData) ([]byte, string, error) {
 	b, err := json.Marshal(map[string]string{
 		"id":                 strconv.FormatInt(d.ID, 10),
 		"address":            d.Subscription.Address,

@@ -10,12 +10,13 @@ import (
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/db"
 	"github.com/ipnd/ipnd/db/dbtest"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 type pair struct{ conf, unconf uint64 }
 
 // pendingPairs lists the totals of a subscription's notifications, oldest first.
-func notes(t *testing.T, l *db.Ledger, subID int64) []db.Notification {
+func notes(t *testing.T, l *db.Ledger, subID int64) []ledger.Notification {
 	t.Helper()
 	ns, err := l.Notifications(ctx, subID, 100)
 	if err != nil {
@@ -27,7 +28,7 @@ func notes(t *testing.T, l *db.Ledger, subID int64) []db.Notification {
 	return ns
 }
 
-func pairs(ns []db.Notification) []pair {
+func pairs(ns []ledger.Notification) []pair {
 	var out []pair
 	for _, n := range ns {
 		out = append(out, pair{n.Confirmed, n.Unconfirmed})
@@ -50,15 +51,15 @@ func TestNotificationsFollowTotals(t *testing.T) {
 			t.Fatalf("a subscription to an empty address made %d notifications", len(ns))
 		}
 		// Mempool: one notification (0, 500).
-		if _, err := l.ApplyMempool(ctx, chains.BTC, []db.Payment{{TxID: "t1", Address: "addrA", Amount: 500}}, nil); err != nil {
+		if _, err := l.ApplyMempool(ctx, chains.BTC, []chains.Payment{{TxID: "t1", Address: "addrA", Amount: 500}}, nil); err != nil {
 			t.Fatal(err)
 		}
 		// A payment to another address does not notify this subscription.
-		if _, err := l.ApplyMempool(ctx, chains.BTC, []db.Payment{{TxID: "t9", Address: "addrB", Amount: 1}}, nil); err != nil {
+		if _, err := l.ApplyMempool(ctx, chains.BTC, []chains.Payment{{TxID: "t9", Address: "addrB", Amount: 1}}, nil); err != nil {
 			t.Fatal(err)
 		}
 		// Mined at 11: 1 confirmation < 2, totals unchanged: no notification.
-		if _, err := l.ApplyBlock(ctx, chains.BTC, blk(11), []db.Payment{{TxID: "t1", Address: "addrA", Amount: 500}}); err != nil {
+		if _, err := l.ApplyBlock(ctx, chains.BTC, blk(11), []chains.Payment{{TxID: "t1", Address: "addrA", Amount: 500}}); err != nil {
 			t.Fatal(err)
 		}
 		// Block 12 brings it to 2 confirmations: (500, 0).
@@ -85,9 +86,9 @@ func TestNotificationsFollowTotals(t *testing.T) {
 		// Only the newest is pending; the older ones were superseded.
 		ns := notes(t, l, sub.ID)
 		for i, n := range ns {
-			wantState := db.NoteSuperseded
+			wantState := ledger.NoteSuperseded
 			if i == len(ns)-1 {
-				wantState = db.NotePending
+				wantState = ledger.NotePending
 			}
 			if n.State != wantState {
 				t.Fatalf("notification %d state %s, want %s", i, n.State, wantState)
@@ -110,13 +111,13 @@ func TestNotificationsFollowTotals(t *testing.T) {
 		if err := l.Unsubscribe(ctx, sub.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := l.ApplyMempool(ctx, chains.BTC, []db.Payment{{TxID: "t2", Address: "addrA", Amount: 1}}, nil); err != nil {
+		if _, err := l.ApplyMempool(ctx, chains.BTC, []chains.Payment{{TxID: "t2", Address: "addrA", Amount: 1}}, nil); err != nil {
 			t.Fatal(err)
 		}
 		if len(notes(t, l, sub.ID)) != 5 {
 			t.Fatal("an ended subscription was notified")
 		}
-		if err := l.Unsubscribe(ctx, sub.ID); !errors.Is(err, db.ErrNotFound) {
+		if err := l.Unsubscribe(ctx, sub.ID); !errors.Is(err, ledger.ErrNotFound) {
 			t.Fatalf("second Unsubscribe: %v", err)
 		}
 	})
@@ -128,7 +129,7 @@ func TestSubscribeToFundedAddressNotifiesAtOnce(t *testing.T) {
 		if err := l.SetStart(ctx, chains.BTC, blk(10)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := l.ApplyBlock(ctx, chains.BTC, blk(11), []db.Payment{{TxID: "t1", Address: "addrA", Amount: 500}}); err != nil {
+		if _, err := l.ApplyBlock(ctx, chains.BTC, blk(11), []chains.Payment{{TxID: "t1", Address: "addrA", Amount: 500}}); err != nil {
 			t.Fatal(err)
 		}
 		sub, _, err := l.Subscribe(ctx, chains.BTC, "addrA", "http://r.example/", 1, "", "k")
@@ -138,7 +139,7 @@ func TestSubscribeToFundedAddressNotifiesAtOnce(t *testing.T) {
 		if got := pairs(notes(t, l, sub.ID)); fmt.Sprint(got) != fmt.Sprint([]pair{{500, 0}}) {
 			t.Fatalf("notifications %v", got)
 		}
-		if _, _, err := l.Subscribe(ctx, chains.BTC, "unknown", "http://r.example/", 1, "", "k"); !errors.Is(err, db.ErrNotFound) {
+		if _, _, err := l.Subscribe(ctx, chains.BTC, "unknown", "http://r.example/", 1, "", "k"); !errors.Is(err, ledger.ErrNotFound) {
 			t.Fatalf("Subscribe to an unwatched address: %v", err)
 		}
 	})
@@ -156,7 +157,7 @@ func makeNotifications(t *testing.T, l *db.Ledger, n int) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := l.ApplyMempool(ctx, chains.BTC, []db.Payment{{TxID: "t", Address: "addrA", Amount: 1}}, nil); err != nil {
+	if _, err := l.ApplyMempool(ctx, chains.BTC, []chains.Payment{{TxID: "t", Address: "addrA", Amount: 1}}, nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -196,7 +197,7 @@ func TestConcurrentClaimsNeverShareARow(t *testing.T) {
 							}
 							claimedBy[n.ID] = owner
 							mu.Unlock()
-							if err := l.RecordAttempt(ctx, n, db.AttemptResult{Delivered: true, Status: 200}); err != nil {
+							if err := l.RecordAttempt(ctx, n, ledger.AttemptResult{Delivered: true, Status: 200}); err != nil {
 								errs <- err
 								return
 							}
@@ -213,7 +214,7 @@ func TestConcurrentClaimsNeverShareARow(t *testing.T) {
 				t.Fatalf("%d notifications delivered, want %d", len(claimedBy), total)
 			}
 			counts, err := setup.NotificationCounts(ctx)
-			if err != nil || counts[db.NoteDelivered] != total || counts[db.NotePending] != 0 {
+			if err != nil || counts[ledger.NoteDelivered] != total || counts[ledger.NotePending] != 0 {
 				t.Fatalf("counts = %v, %v", counts, err)
 			}
 		})
@@ -238,7 +239,7 @@ func TestLeasesAndOneInFlightPerSubscription(t *testing.T) {
 		}
 		// New totals while the first is in flight: a newer notification exists
 		// but must wait until the first is settled.
-		if _, err := l.ApplyMempool(ctx, chains.BTC, []db.Payment{{TxID: "t2", Address: "addrA", Amount: 2}}, nil); err != nil {
+		if _, err := l.ApplyMempool(ctx, chains.BTC, []chains.Payment{{TxID: "t2", Address: "addrA", Amount: 2}}, nil); err != nil {
 			t.Fatal(err)
 		}
 		if ns, _ := l.ClaimDue(ctx, "b", now, time.Minute, 10); len(ns) != 0 {
@@ -252,12 +253,12 @@ func TestLeasesAndOneInFlightPerSubscription(t *testing.T) {
 		}
 		// The dead owner's late report does not touch the row it lost.
 		setClock(later)
-		if err := l.RecordAttempt(ctx, first[0], db.AttemptResult{Delivered: true}); !errors.Is(err, db.ErrLeaseLost) {
+		if err := l.RecordAttempt(ctx, first[0], ledger.AttemptResult{Delivered: true}); !errors.Is(err, ledger.ErrLeaseLost) {
 			t.Fatalf("late RecordAttempt: %v, want ErrLeaseLost", err)
 		}
 		// A failure is rescheduled, then delivered.
 		retryAt := later.Add(5 * time.Second)
-		if err := l.RecordAttempt(ctx, ns[0], db.AttemptResult{Status: 500, Error: "HTTP 500", NextAttemptAt: retryAt}); err != nil {
+		if err := l.RecordAttempt(ctx, ns[0], ledger.AttemptResult{Status: 500, Error: "HTTP 500", NextAttemptAt: retryAt}); err != nil {
 			t.Fatal(err)
 		}
 		if again, _ := l.ClaimDue(ctx, "b", later.Add(time.Second), time.Minute, 10); len(again) != 0 {
@@ -271,7 +272,7 @@ func TestLeasesAndOneInFlightPerSubscription(t *testing.T) {
 			t.Fatalf("retry claim = %+v, %v", again, err)
 		}
 		setClock(retryAt)
-		if err := l.RecordAttempt(ctx, again[0], db.AttemptResult{Delivered: true, Status: 200}); err != nil {
+		if err := l.RecordAttempt(ctx, again[0], ledger.AttemptResult{Delivered: true, Status: 200}); err != nil {
 			t.Fatal(err)
 		}
 		atts, err := l.Attempts(ctx, again[0].SubscriptionID, 10)
@@ -279,7 +280,7 @@ func TestLeasesAndOneInFlightPerSubscription(t *testing.T) {
 			t.Fatalf("Attempts = %+v, %v", atts, err)
 		}
 		n, err := l.Notification(ctx, again[0].ID)
-		if err != nil || n.State != db.NoteDelivered || n.DeliveredAt.IsZero() {
+		if err != nil || n.State != ledger.NoteDelivered || n.DeliveredAt.IsZero() {
 			t.Fatalf("Notification = %+v, %v", n, err)
 		}
 	})
@@ -292,11 +293,11 @@ func TestGiveUpMarksFailed(t *testing.T) {
 		if err != nil || len(ns) != 1 {
 			t.Fatal(err)
 		}
-		if err := l.RecordAttempt(ctx, ns[0], db.AttemptResult{Error: "timeout", GiveUp: true}); err != nil {
+		if err := l.RecordAttempt(ctx, ns[0], ledger.AttemptResult{Error: "timeout", GiveUp: true}); err != nil {
 			t.Fatal(err)
 		}
 		counts, _ := l.NotificationCounts(ctx)
-		if counts[db.NoteFailed] != 1 {
+		if counts[ledger.NoteFailed] != 1 {
 			t.Fatalf("counts %v", counts)
 		}
 		if ns, _ := l.ClaimDue(ctx, "a", time.Now().Add(time.Hour), time.Minute, 1); len(ns) != 0 {
@@ -315,10 +316,10 @@ func TestRecordAttemptsBatchAndDefer(t *testing.T) {
 		}
 		stale := ns[3]
 		stale.LeaseOwner = "someone-else"
-		errs, err := l.RecordAttempts(ctx, []db.Notification{ns[0], ns[1], stale}, []db.AttemptResult{
+		errs, err := l.RecordAttempts(ctx, []ledger.Notification{ns[0], ns[1], stale}, []ledger.AttemptResult{
 			{Delivered: true, Status: 200}, {Status: 500, Error: "HTTP 500", NextAttemptAt: now.Add(time.Hour)}, {Delivered: true},
 		})
-		if err != nil || errs[0] != nil || errs[1] != nil || !errors.Is(errs[2], db.ErrLeaseLost) {
+		if err != nil || errs[0] != nil || errs[1] != nil || !errors.Is(errs[2], ledger.ErrLeaseLost) {
 			t.Fatalf("RecordAttempts = %v, %v", errs, err)
 		}
 		// Defer hands one back without counting an attempt.
@@ -330,7 +331,7 @@ func TestRecordAttemptsBatchAndDefer(t *testing.T) {
 			t.Fatalf("claim after Defer = %+v, %v", again, err)
 		}
 		counts, _ := l.NotificationCounts(ctx)
-		if counts[db.NoteDelivered] != 1 || counts[db.NotePending] != 3 {
+		if counts[ledger.NoteDelivered] != 1 || counts[ledger.NotePending] != 3 {
 			t.Fatalf("counts %v", counts)
 		}
 	})
@@ -341,7 +342,7 @@ func TestRecordAttemptsBatchAndDefer(t *testing.T) {
 // not before; deep history outside the crossing windows is not rescanned.
 func TestUnlockTimeCrossingNotifies(t *testing.T) {
 	contract(t, func(t *testing.T, l *db.Ledger) {
-		if _, err := l.EnsureAddress(ctx, db.Address{Chain: chains.XMR, Address: "8sub", AccountIndex: u32(0), SubaddressIndex: u32(1)}); err != nil {
+		if _, err := l.EnsureAddress(ctx, chains.Address{Chain: chains.XMR, Address: "8sub", AccountIndex: u32(0), SubaddressIndex: u32(1)}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := l.ReconcileWindow(ctx, chains.XMR, blk(50), 40, nil); err != nil {
@@ -351,7 +352,7 @@ func TestUnlockTimeCrossingNotifies(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		seen := []db.Payment{{TxID: "locked", Address: "8sub", Amount: 10, Height: 50, UnlockTime: 60}}
+		seen := []chains.Payment{{TxID: "locked", Address: "8sub", Amount: 10, Height: 50, UnlockTime: 60}}
 		for tip := int64(51); tip <= 60; tip++ {
 			if _, err := l.ReconcileWindow(ctx, chains.XMR, blk(tip), tip-10, seen); err != nil {
 				t.Fatal(err)

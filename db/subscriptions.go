@@ -8,20 +8,21 @@ import (
 	"fmt"
 
 	"github.com/ipnd/ipnd/chains"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 const subscriptionCols = `s.id, s.chain, s.address_id, a.address, s.url, s.max_confirms, s.secret, s.format, s.active,
   s.last_confirmed, s.last_unconfirmed, s.created_at, s.updated_at`
 
-func subscriptionBy(ctx context.Context, q queryer, where string, args ...any) (Subscription, error) {
-	var s Subscription
+func subscriptionBy(ctx context.Context, q queryer, where string, args ...any) (ledger.Subscription, error) {
+	var s ledger.Subscription
 	var chain string
 	var created, updated int64
 	err := q.QueryRowContext(ctx, `SELECT `+subscriptionCols+` FROM subscriptions s JOIN addresses a ON a.id = s.address_id WHERE `+where, args...).
 		Scan(&s.ID, &chain, &s.AddressID, &s.Address, &s.URL, &s.MaxConfirms, &s.Secret, &s.Format, &s.Active,
 			&s.LastConfirmed, &s.LastUnconfirmed, &created, &updated)
 	if err != nil {
-		return Subscription{}, notFound(err, "subscription")
+		return ledger.Subscription{}, notFound(err, "subscription")
 	}
 	s.Chain, s.CreatedAt, s.UpdatedAt = chains.Chain(chain), fromMicros(created), fromMicros(updated)
 	return s, nil
@@ -37,17 +38,17 @@ func urlHash(u string) string {
 // keeps its secret; created tells which happened. If the address's totals
 // for this subscription differ from what it was last sent (nothing, for a
 // new one), a notification with the current totals is created at once.
-func (l *Ledger) Subscribe(ctx context.Context, c chains.Chain, addr, url string, maxConfirms int, format, secret string) (Subscription, bool, error) {
+func (l *Ledger) Subscribe(ctx context.Context, c chains.Chain, addr, url string, maxConfirms int, format, secret string) (ledger.Subscription, bool, error) {
 	if format == "" {
 		format = "json"
 	}
 	if format != "json" && format != "form" {
-		return Subscription{}, false, fmt.Errorf("subscribe: format must be json or form, not %q", format)
+		return ledger.Subscription{}, false, fmt.Errorf("subscribe: format must be json or form, not %q", format)
 	}
-	if maxConfirms < 0 || maxConfirms > maxConfirmsLimit {
-		return Subscription{}, false, fmt.Errorf("subscribe: max_confirms must be between 0 and %d", maxConfirmsLimit)
+	if maxConfirms < 0 || maxConfirms > ledger.MaxConfirmsLimit {
+		return ledger.Subscription{}, false, fmt.Errorf("subscribe: max_confirms must be between 0 and %d", ledger.MaxConfirmsLimit)
 	}
-	var sub Subscription
+	var sub ledger.Subscription
 	var created bool
 	err := l.ExecTx(ctx, func(tx *sql.Tx) error {
 		a, err := addressBy(ctx, tx, `chain = ? AND address = ?`, string(c), addr)
@@ -96,30 +97,30 @@ func (l *Ledger) Unsubscribe(ctx context.Context, id int64) error {
 			return fmt.Errorf("unsubscribe: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("subscription %d: %w", id, ErrNotFound)
+			return fmt.Errorf("subscription %d: %w", id, ledger.ErrNotFound)
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE notifications SET state = ?, updated_at = ? WHERE subscription_id = ? AND state = ?`,
-			NoteSuperseded, now, id, NotePending)
+			ledger.NoteSuperseded, now, id, ledger.NotePending)
 		return err
 	})
 }
 
 // Subscription returns one subscription (active or not).
-func (l *Ledger) Subscription(ctx context.Context, id int64) (Subscription, error) {
+func (l *Ledger) Subscription(ctx context.Context, id int64) (ledger.Subscription, error) {
 	return subscriptionBy(ctx, l.db, `s.id = ?`, id)
 }
 
 // Redeliver creates a notification with the subscription's current totals,
 // whether or not they changed.
-func (l *Ledger) Redeliver(ctx context.Context, id int64) (Notification, error) {
-	var n Notification
+func (l *Ledger) Redeliver(ctx context.Context, id int64) (ledger.Notification, error) {
+	var n ledger.Notification
 	err := l.ExecTx(ctx, func(tx *sql.Tx) error {
 		sub, err := subscriptionBy(ctx, tx, `s.id = ?`, id)
 		if err != nil {
 			return err
 		}
 		if !sub.Active {
-			return fmt.Errorf("subscription %d is not active: %w", id, ErrNotFound)
+			return fmt.Errorf("subscription %d is not active: %w", id, ledger.ErrNotFound)
 		}
 		_, n, err = l.refresh(ctx, tx, id, true)
 		return err
@@ -128,16 +129,16 @@ func (l *Ledger) Redeliver(ctx context.Context, id int64) (Notification, error) 
 }
 
 // Attempts returns the newest delivery attempts of a subscription.
-func (l *Ledger) Attempts(ctx context.Context, subscriptionID int64, limit int) ([]Attempt, error) {
+func (l *Ledger) Attempts(ctx context.Context, subscriptionID int64, limit int) ([]ledger.Attempt, error) {
 	rows, err := l.db.QueryContext(ctx, `SELECT notification_id, subscription_id, attempted_at, status, error, delivered, duration_us
   FROM delivery_attempts WHERE subscription_id = ? ORDER BY id DESC LIMIT ?`, subscriptionID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read attempts: %w", err)
 	}
 	defer rows.Close()
-	var out []Attempt
+	var out []ledger.Attempt
 	for rows.Next() {
-		var a Attempt
+		var a ledger.Attempt
 		var at, dur int64
 		if err := rows.Scan(&a.NotificationID, &a.SubscriptionID, &at, &a.Status, &a.Error, &a.Delivered, &dur); err != nil {
 			return nil, err

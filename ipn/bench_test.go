@@ -19,6 +19,7 @@ import (
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/db"
 	"github.com/ipnd/ipnd/db/dbtest"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 // benchBacklog is the number of pending notifications drained per run
@@ -72,14 +73,14 @@ func seedBacklog(tb testing.TB, l *db.Ledger, url string, n int) {
 				aa = append(aa, i, "btc", addr, i, now)
 				s.WriteString(sep + "(?,?,?,?,?,?,?,?,?,?,?,?,?)")
 				sa = append(sa, i, "btc", i, url, fmt.Sprintf("%064x", i), 1, "ipnsec_bench", "json", 1, 0, uint64(i), now, now)
-				sub := db.Subscription{ID: int64(i), Chain: chains.BTC, Address: addr, URL: url, MaxConfirms: 1, Format: "json"}
-				body, ct, err := Payload(db.NotificationData{ID: int64(i), Subscription: sub,
-					Totals: db.Totals{Unconfirmed: uint64(i), Height: 100}, CreatedAt: time.UnixMicro(now)})
+				sub := ledger.Subscription{ID: int64(i), Chain: chains.BTC, Address: addr, URL: url, MaxConfirms: 1, Format: "json"}
+				body, ct, err := Payload(ledger.NotificationData{ID: int64(i), Subscription: sub,
+					Totals: ledger.Totals{Unconfirmed: uint64(i), Height: 100}, CreatedAt: time.UnixMicro(now)})
 				if err != nil {
 					return err
 				}
 				no.WriteString(sep + "(?,?,?,?,?,?,?,?,?,?,?)")
-				na = append(na, i, i, 0, uint64(i), 100, body, ct, db.NotePending, now, now, now)
+				na = append(na, i, i, 0, uint64(i), 100, body, ct, ledger.NotePending, now, now, now)
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO addresses (id, chain, address, derivation_index, created_at) VALUES `+a.String(), aa...); err != nil {
 				return err
@@ -104,7 +105,7 @@ type timedLedger struct {
 	claims, claimNs, records, recordNs atomic.Int64
 }
 
-func (t *timedLedger) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]db.Notification, error) {
+func (t *timedLedger) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]ledger.Notification, error) {
 	s := time.Now()
 	ns, err := t.Ledger.ClaimDue(ctx, owner, now, lease, limit)
 	t.claims.Add(1)
@@ -112,7 +113,7 @@ func (t *timedLedger) ClaimDue(ctx context.Context, owner string, now time.Time,
 	return ns, err
 }
 
-func (t *timedLedger) RecordAttempt(ctx context.Context, n db.Notification, res db.AttemptResult) error {
+func (t *timedLedger) RecordAttempt(ctx context.Context, n ledger.Notification, res ledger.AttemptResult) error {
 	s := time.Now()
 	err := t.Ledger.RecordAttempt(ctx, n, res)
 	t.records.Add(1)
@@ -126,7 +127,7 @@ type timedBatchLedger struct {
 	br BatchRecorder
 }
 
-func (t timedBatchLedger) RecordAttempts(ctx context.Context, ns []db.Notification, res []db.AttemptResult) ([]error, error) {
+func (t timedBatchLedger) RecordAttempts(ctx context.Context, ns []ledger.Notification, res []ledger.AttemptResult) ([]error, error) {
 	s := time.Now()
 	errs, err := t.br.RecordAttempts(ctx, ns, res)
 	t.records.Add(1)
@@ -172,7 +173,7 @@ func BenchmarkDrainBacklog(b *testing.B) {
 				o := Options{
 					Workers: workers, PerHost: workers, Timeout: 10 * time.Second, Lease: time.Minute,
 					PollInterval: 200 * time.Millisecond, AllowPrivate: true, Version: "bench",
-					Observer: ObserverFunc(func(_ db.Notification, res db.AttemptResult) {
+					Observer: ObserverFunc(func(_ ledger.Notification, res ledger.AttemptResult) {
 						if !res.Delivered {
 							failed.Add(1)
 						} else if delivered.Add(1) == int64(n) {
@@ -226,7 +227,7 @@ func BenchmarkDrainBacklog(b *testing.B) {
 					b.Errorf("%d failed attempts", failed.Load())
 				}
 				counts, err := l.NotificationCounts(context.Background())
-				if err != nil || counts[db.NoteDelivered] != int64(n) {
+				if err != nil || counts[ledger.NoteDelivered] != int64(n) {
 					b.Errorf("ledger counts %v (%v), want %d delivered", counts, err, n)
 				}
 				b.ReportMetric(float64(n)/elapsed.Seconds(), "acks/s")

@@ -8,7 +8,7 @@ import (
 	"io"
 
 	"github.com/ipnd/ipnd/chains"
-	"github.com/ipnd/ipnd/db"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 // ErrNotAcknowledged is wrapped by every CheckEcho failure.
@@ -19,7 +19,7 @@ var ErrNotAcknowledged = errors.New("not acknowledged")
 // "unconfirmed" equal what was sent. Amounts may be JSON strings or numbers
 // and are compared as exact decimals ("0.0100", "0.01" and 0.01 are equal);
 // extra fields are ignored. The error says why an answer does not count.
-func CheckEcho(n db.Notification, status int, body []byte) error {
+func CheckEcho(n ledger.Notification, status int, body []byte) error {
 	if status < 200 || status > 299 {
 		return fmt.Errorf("%w: HTTP status %d", ErrNotAcknowledged, status)
 	}

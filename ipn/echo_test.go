@@ -5,11 +5,11 @@ import (
 	"testing"
 
 	"github.com/ipnd/ipnd/chains"
-	"github.com/ipnd/ipnd/db"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 func TestCheckEcho(t *testing.T) {
-	n := db.Notification{Chain: chains.BTC, Address: "addr1", Confirmed: 1000000, Unconfirmed: 0}
+	n := ledger.Notification{Chain: chains.BTC, Address: "addr1", Confirmed: 1000000, Unconfirmed: 0}
 	ok := []string{
 		`{"address":"addr1","confirmed":"0.01","unconfirmed":"0.0"}`,
 		`{"address":"addr1","confirmed":"0.0100","unconfirmed":"0"}`,
@@ -56,7 +56,7 @@ func TestCheckEcho(t *testing.T) {
 		}
 	}
 	// XMR: 12 decimals.
-	x := db.Notification{Chain: chains.XMR, Address: "4x", Confirmed: 1, Unconfirmed: 1500000000000}
+	x := ledger.Notification{Chain: chains.XMR, Address: "4x", Confirmed: 1, Unconfirmed: 1500000000000}
 	if err := CheckEcho(x, 200, []byte(`{"address":"4x","confirmed":"0.000000000001","unconfirmed":1.5}`)); err != nil {
 		t.Error(err)
 	}

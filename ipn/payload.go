@@ -20,7 +20,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ipnd/ipnd/db"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 // Content types of a notification body.
@@ -60,10 +60,10 @@ type body struct {
 }
 
 // Payload renders a notification body once, when the ledger creates the
-// notification (it is a db.PayloadBuilder). Amounts are exact decimal strings
+// notification (it is a ledger.PayloadBuilder). Amounts are exact decimal strings
 // in coin units plus integer strings in atomic units; a subscription whose
 // Format is "form" gets the same fields form-encoded, anything else JSON.
-func Payload(d db.NotificationData) ([]byte, string, error) {
+func Payload(d ledger.NotificationData) ([]byte, string, error) {
 	c := d.Subscription.Chain
 	if !c.Valid() {
 		return nil, "", fmt.Errorf("ipn payload: notification %d: unknown chain %q", d.ID, c)
@@ -190,7 +190,7 @@ func Verify(secret, header string, body []byte, now time.Time, window time.Durat
 // "ipnd/VERSION", IPN-Id (the notification id, stable across retries),
 // IPN-Attempt (1 for the first), IPN-Timestamp and IPN-Signature signed with
 // the subscription's secret at now.
-func Headers(version string, n db.Notification, attempt int, now time.Time) http.Header {
+func Headers(version string, n ledger.Notification, attempt int, now time.Time) http.Header {
 	h := http.Header{}
 	if version == "" {
 		version = "dev"

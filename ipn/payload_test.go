@@ -9,17 +9,17 @@ import (
 	"time"
 
 	"github.com/ipnd/ipnd/chains"
-	"github.com/ipnd/ipnd/db"
+	"github.com/ipnd/ipnd/ledger"
 )
 
-func sampleData(c chains.Chain, format string) db.NotificationData {
-	return db.NotificationData{
+func sampleData(c chains.Chain, format string) ledger.NotificationData {
+	return ledger.NotificationData{
 		ID: 42,
-		Subscription: db.Subscription{
+		Subscription: ledger.Subscription{
 			ID: 7, Chain: c, Address: "bcrt1qexampleaddress", URL: "http://127.0.0.1/ipn",
 			MaxConfirms: 3, Secret: "ipnsec_test", Format: format,
 		},
-		Totals:    db.Totals{Confirmed: 1000000, Unconfirmed: 5, Height: 812},
+		Totals:    ledger.Totals{Confirmed: 1000000, Unconfirmed: 5, Height: 812},
 		CreatedAt: time.Date(2024, 5, 6, 7, 8, 9, 0, time.FixedZone("x", 3600)),
 	}
 }
@@ -56,7 +56,7 @@ func TestPayloadJSON(t *testing.T) {
 
 func TestPayloadXMRDecimals(t *testing.T) {
 	d := sampleData(chains.XMR, "")
-	d.Totals = db.Totals{Confirmed: 1, Unconfirmed: 18446744073709551615}
+	d.Totals = ledger.Totals{Confirmed: 1, Unconfirmed: 18446744073709551615}
 	b, _, err := Payload(d)
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +144,7 @@ func TestSignVerify(t *testing.T) {
 func TestHeaders(t *testing.T) {
 	d := sampleData(chains.BTC, "json")
 	b, ct, _ := Payload(d)
-	n := db.Notification{ID: 42, Secret: "sec", Body: b, ContentType: ct}
+	n := ledger.Notification{ID: 42, Secret: "sec", Body: b, ContentType: ct}
 	now := time.Unix(1700000000, 0)
 	h := Headers("1.2.3", n, 3, now)
 	if h.Get("User-Agent") != "ipnd/1.2.3" || h.Get(HeaderID) != "42" || h.Get(HeaderAttempt) != "3" ||

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/ipnd/ipnd/chains"
-	"github.com/ipnd/ipnd/db"
 	"github.com/ipnd/ipnd/internal/testenv"
 	"github.com/ipnd/ipnd/ipn"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 // readmePython returns the README's Python receiver.
@@ -62,14 +62,14 @@ func TestReadmePythonReceiver(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	send := func(secret string) ipn.Outcome {
-		d := db.NotificationData{ID: 9, Subscription: db.Subscription{ID: 3, Chain: chains.XMR, Address: "8ReadmeAddress",
+		d := ledger.NotificationData{ID: 9, Subscription: ledger.Subscription{ID: 3, Chain: chains.XMR, Address: "8ReadmeAddress",
 			URL: url, MaxConfirms: 10, Secret: secret, Format: "json"},
-			Totals: db.Totals{Confirmed: 1_250_000_000_000, Unconfirmed: 7, Height: 99}, CreatedAt: time.Now()}
+			Totals: ledger.Totals{Confirmed: 1_250_000_000_000, Unconfirmed: 7, Height: 99}, CreatedAt: time.Now()}
 		body, ctype, err := ipn.Payload(d)
 		if err != nil {
 			t.Fatal(err)
 		}
-		n := db.Notification{ID: 9, SubscriptionID: 3, Chain: chains.XMR, Address: "8ReadmeAddress", URL: url,
+		n := ledger.Notification{ID: 9, SubscriptionID: 3, Chain: chains.XMR, Address: "8ReadmeAddress", URL: url,
 			Secret: secret, Confirmed: d.Totals.Confirmed, Unconfirmed: 7, Body: body, ContentType: ctype}
 		s := ipn.NewSender(ipn.SenderOptions{AllowPrivate: true, Timeout: 5 * time.Second, QuickRetries: -1})
 		defer s.Close()

@@ -16,7 +16,7 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 
-	"github.com/ipnd/ipnd/db"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 // MaxResponseBytes caps how much of a receiver's answer is read.
@@ -254,14 +254,14 @@ func (s *Sender) Close() { s.hc.CloseIdleConnections() }
 // posts n.Body to n.URL with signed headers, reads at most MaxResponseBytes
 // of the answer and checks the echo. The whole attempt, the client's quick
 // retries included, is bounded by the Sender's timeout.
-func (s *Sender) Send(ctx context.Context, n db.Notification, attempt int) Outcome {
+func (s *Sender) Send(ctx context.Context, n ledger.Notification, attempt int) Outcome {
 	start := s.now()
 	out := s.send(ctx, n, attempt)
 	out.Duration = s.now().Sub(start)
 	return out
 }
 
-func (s *Sender) send(ctx context.Context, n db.Notification, attempt int) Outcome {
+func (s *Sender) send(ctx context.Context, n ledger.Notification, attempt int) Outcome {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, n.URL, n.Body)

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/ipnd/ipnd/chains"
-	"github.com/ipnd/ipnd/db"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 // receiver is a real HTTP server on loopback that records what it got.
@@ -100,14 +100,14 @@ func (rc *receiver) received() []received {
 	return append([]received(nil), rc.got...)
 }
 
-func note(t testing.TB, rawURL, format string) db.Notification {
+func note(t testing.TB, rawURL, format string) ledger.Notification {
 	d := sampleData(chains.BTC, format)
 	d.Subscription.URL = rawURL
 	b, ct, err := Payload(d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return db.Notification{
+	return ledger.Notification{
 		ID: d.ID, SubscriptionID: d.Subscription.ID, Chain: chains.BTC, Address: d.Subscription.Address,
 		URL: rawURL, Secret: d.Subscription.Secret, Confirmed: d.Totals.Confirmed,
 		Unconfirmed: d.Totals.Unconfirmed, Height: d.Totals.Height, Body: b, ContentType: ct,

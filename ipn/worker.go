@@ -16,26 +16,26 @@ import (
 	"time"
 
 	"github.com/ipnd/ipnd/config"
-	"github.com/ipnd/ipnd/db"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 // Ledger is what the Worker needs of the ledger (*db.Ledger).
 type Ledger interface {
-	ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]db.Notification, error)
-	RecordAttempt(ctx context.Context, n db.Notification, res db.AttemptResult) error
+	ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]ledger.Notification, error)
+	RecordAttempt(ctx context.Context, n ledger.Notification, res ledger.AttemptResult) error
 }
 
 // Observer is told the outcome of every recorded attempt (metrics hook).
 // It is called from the delivery goroutines and must not block.
 type Observer interface {
-	AttemptDone(n db.Notification, res db.AttemptResult)
+	AttemptDone(n ledger.Notification, res ledger.AttemptResult)
 }
 
 // ObserverFunc adapts a function to Observer.
-type ObserverFunc func(n db.Notification, res db.AttemptResult)
+type ObserverFunc func(n ledger.Notification, res ledger.AttemptResult)
 
 // AttemptDone calls f.
-func (f ObserverFunc) AttemptDone(n db.Notification, res db.AttemptResult) { f(n, res) }
+func (f ObserverFunc) AttemptDone(n ledger.Notification, res ledger.AttemptResult) { f(n, res) }
 
 // DefaultRetrySchedule is used when Options.RetrySchedule is empty.
 var DefaultRetrySchedule = []time.Duration{
@@ -180,7 +180,7 @@ func NextAttempt(schedule []time.Duration, attemptsBefore int, now time.Time) ti
 }
 
 type held struct {
-	n        db.Notification
+	n        ledger.Notification
 	host     string
 	deadline time.Time // start it no later than this, or leave it to the lease
 }
@@ -324,16 +324,16 @@ func (w *Worker) Run(ctx context.Context) error {
 
 // BatchRecorder is optionally implemented by the ledger: it records many
 // attempt outcomes in one transaction (what RecordAttempt does for one),
-// returning one error per outcome (db.ErrLeaseLost for a lost lease) or an
+// returning one error per outcome (ledger.ErrLeaseLost for a lost lease) or an
 // error for the whole batch. The Worker then records outcomes group-commit
 // style: whatever finished while the previous batch was written.
 type BatchRecorder interface {
-	RecordAttempts(ctx context.Context, ns []db.Notification, res []db.AttemptResult) ([]error, error)
+	RecordAttempts(ctx context.Context, ns []ledger.Notification, res []ledger.AttemptResult) ([]error, error)
 }
 
 type recordReq struct {
-	n     db.Notification
-	res   db.AttemptResult
+	n     ledger.Notification
+	res   ledger.AttemptResult
 	reply chan error
 }
 
@@ -355,8 +355,8 @@ func (w *Worker) recorder(ctx context.Context, br BatchRecorder, in <-chan recor
 				break collect
 			}
 		}
-		ns := make([]db.Notification, len(batch))
-		rs := make([]db.AttemptResult, len(batch))
+		ns := make([]ledger.Notification, len(batch))
+		rs := make([]ledger.AttemptResult, len(batch))
 		for i, r := range batch {
 			ns[i], rs[i] = r.n, r.res
 		}
@@ -377,7 +377,7 @@ func (w *Worker) recorder(ctx context.Context, br BatchRecorder, in <-chan recor
 // claimed notification without an attempt, due again at until. Without it a
 // notification left for later waits for its lease to run out.
 type Deferrer interface {
-	Defer(ctx context.Context, n db.Notification, until time.Time) error
+	Defer(ctx context.Context, n ledger.Notification, until time.Time) error
 }
 
 // leaveForLater gives up a claimed notification that cannot start now
@@ -404,10 +404,10 @@ func hostKey(raw string) string {
 }
 
 // deliver makes one attempt of n and records it.
-func (w *Worker) deliver(ctx context.Context, n db.Notification, records chan<- recordReq) {
+func (w *Worker) deliver(ctx context.Context, n ledger.Notification, records chan<- recordReq) {
 	out := w.s.Send(ctx, n, n.Attempts+1)
 	now := w.now()
-	res := db.AttemptResult{Delivered: out.Delivered, Status: out.Status, Error: out.Error, Duration: out.Duration}
+	res := ledger.AttemptResult{Delivered: out.Delivered, Status: out.Status, Error: out.Error, Duration: out.Duration}
 	if !out.Delivered {
 		res.NextAttemptAt = NextAttempt(w.o.RetrySchedule, n.Attempts, now)
 		if w.o.MaxAge > 0 && !n.CreatedAt.IsZero() && now.Sub(n.CreatedAt) > w.o.MaxAge {
@@ -427,7 +427,7 @@ func (w *Worker) deliver(ctx context.Context, n db.Notification, records chan<- 
 	log := w.log.With("notification", n.ID, "subscription", n.SubscriptionID, "host", hostKey(n.URL),
 		"attempt", n.Attempts+1, "status", out.Status, "duration", out.Duration)
 	switch {
-	case errors.Is(err, db.ErrLeaseLost):
+	case errors.Is(err, ledger.ErrLeaseLost):
 		log.Warn("lease ran out during the attempt; outcome logged only", "delivered", out.Delivered)
 	case err != nil:
 		log.Error("record attempt", "err", err, "delivered", out.Delivered)

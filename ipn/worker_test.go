@@ -16,6 +16,7 @@ import (
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/db"
 	"github.com/ipnd/ipnd/db/dbtest"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 var bg = context.Background()
@@ -33,7 +34,7 @@ func forDrivers(t *testing.T, fn func(t *testing.T, e *ledgerEnv)) {
 		t.Run(driver, func(t *testing.T) {
 			dsn := dbtest.DSN(t, driver)
 			e := &ledgerEnv{driver: driver, dsn: dsn, l: dbtest.Open(t, driver, dsn, db.Options{Payload: Payload})}
-			if err := e.l.SetStart(bg, chains.BTC, db.Block{Height: 100, Hash: fmt.Sprintf("%064x", 100)}); err != nil {
+			if err := e.l.SetStart(bg, chains.BTC, chains.Block{Height: 100, Hash: fmt.Sprintf("%064x", 100)}); err != nil {
 				t.Fatal(err)
 			}
 			fn(t, e)
@@ -47,12 +48,12 @@ func (e *ledgerEnv) another(t *testing.T) *db.Ledger {
 }
 
 // subscribe watches a fresh address and subscribes url to it.
-func (e *ledgerEnv) subscribe(t testing.TB, url, format string) db.Subscription {
+func (e *ledgerEnv) subscribe(t testing.TB, url, format string) ledger.Subscription {
 	t.Helper()
 	i := e.next
 	e.next++
 	addr := fmt.Sprintf("bcrt1qaddr%04d", i)
-	if _, err := e.l.EnsureAddress(bg, db.Address{Chain: chains.BTC, Address: addr, DerivationIndex: &i}); err != nil {
+	if _, err := e.l.EnsureAddress(bg, chains.Address{Chain: chains.BTC, Address: addr, DerivationIndex: &i}); err != nil {
 		t.Fatal(err)
 	}
 	secret, err := NewSecret()
@@ -67,14 +68,14 @@ func (e *ledgerEnv) subscribe(t testing.TB, url, format string) db.Subscription 
 }
 
 // pay adds a mempool payment to sub's address: a new notification.
-func (e *ledgerEnv) pay(t testing.TB, sub db.Subscription, txid string, amount uint64) {
+func (e *ledgerEnv) pay(t testing.TB, sub ledger.Subscription, txid string, amount uint64) {
 	t.Helper()
-	if _, err := e.l.ApplyMempool(bg, chains.BTC, []db.Payment{{TxID: txid, Address: sub.Address, Amount: amount}}, nil); err != nil {
+	if _, err := e.l.ApplyMempool(bg, chains.BTC, []chains.Payment{{TxID: txid, Address: sub.Address, Amount: amount}}, nil); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func (e *ledgerEnv) notes(t testing.TB, sub db.Subscription) []db.Notification {
+func (e *ledgerEnv) notes(t testing.TB, sub ledger.Subscription) []ledger.Notification {
 	t.Helper()
 	ns, err := e.l.Notifications(bg, sub.ID, 1000)
 	if err != nil {
@@ -95,9 +96,9 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-func (e *ledgerEnv) waitState(t testing.TB, sub db.Subscription, state string) db.Notification {
+func (e *ledgerEnv) waitState(t testing.TB, sub ledger.Subscription, state string) ledger.Notification {
 	t.Helper()
-	var n db.Notification
+	var n ledger.Notification
 	waitFor(t, "notification "+state, func() bool {
 		ns := e.notes(t, sub)
 		if len(ns) > 0 && ns[0].State == state {
@@ -139,8 +140,8 @@ func TestWorkerDeliversJSONAndForm(t *testing.T) {
 		e.pay(t, js, "t1", 1234)
 		e.pay(t, form, "t2", 1000000)
 		startWorker(t, e.l, testOptions())
-		nj := e.waitState(t, js, db.NoteDelivered)
-		nf := e.waitState(t, form, db.NoteDelivered)
+		nj := e.waitState(t, js, ledger.NoteDelivered)
+		nf := e.waitState(t, form, ledger.NoteDelivered)
 		if nj.Unconfirmed != 1234 || nf.Unconfirmed != 1000000 || nj.Attempts != 1 || nf.Attempts != 1 {
 			t.Fatalf("delivered %+v / %+v", nj, nf)
 		}
@@ -213,7 +214,7 @@ func TestWorkerRecordsFailures(t *testing.T) {
 		{"connection refused", nil, refused, 0, "connection refused"},
 	}
 	forDrivers(t, func(t *testing.T, e *ledgerEnv) {
-		subs := map[string]db.Subscription{}
+		subs := map[string]ledger.Subscription{}
 		for _, c := range cases {
 			u := c.url
 			if u == "" {
@@ -228,7 +229,7 @@ func TestWorkerRecordsFailures(t *testing.T) {
 		startWorker(t, e.l, o)
 		for _, c := range cases {
 			sub := subs[c.name]
-			var as []db.Attempt
+			var as []ledger.Attempt
 			waitFor(t, c.name+" attempt", func() bool {
 				var err error
 				as, err = e.l.Attempts(bg, sub.ID, 10)
@@ -239,7 +240,7 @@ func TestWorkerRecordsFailures(t *testing.T) {
 				t.Errorf("%s: attempt %+v, want status %d, error with %q", c.name, a, c.status, c.errPart)
 			}
 			n := e.notes(t, sub)[0]
-			if n.State != db.NotePending || n.Attempts != 1 || time.Until(n.NextAttemptAt) < 30*time.Minute {
+			if n.State != ledger.NotePending || n.Attempts != 1 || time.Until(n.NextAttemptAt) < 30*time.Minute {
 				t.Errorf("%s: notification after failure %+v", c.name, n)
 			}
 		}
@@ -272,7 +273,7 @@ func testRecovers(t *testing.T, wrap func(*db.Ledger) Ledger) {
 		o := testOptions()
 		o.Sender = NewSender(SenderOptions{Version: "test", Timeout: time.Second, AllowPrivate: true, QuickRetries: -1})
 		startWorker(t, wrap(e.l), o)
-		n := e.waitState(t, sub, db.NoteDelivered)
+		n := e.waitState(t, sub, ledger.NoteDelivered)
 		if n.Attempts != failures+1 {
 			t.Fatalf("delivered after %d attempts, want %d", n.Attempts, failures+1)
 		}
@@ -302,7 +303,7 @@ func TestWorkerRestartDeliversPending(t *testing.T) {
 			}
 			echo(w, r)
 		})
-		var subs []db.Subscription
+		var subs []ledger.Subscription
 		for i := 0; i < 5; i++ {
 			s := e.subscribe(t, rc.URL, "json")
 			e.pay(t, s, fmt.Sprintf("t%d", i), uint64(100+i))
@@ -313,7 +314,7 @@ func TestWorkerRestartDeliversPending(t *testing.T) {
 		waitFor(t, "failed attempts", func() bool { return rc.requests.Load() >= 5 })
 		stop()
 		for _, s := range subs {
-			if n := e.notes(t, s)[0]; n.State != db.NotePending {
+			if n := e.notes(t, s)[0]; n.State != ledger.NotePending {
 				t.Fatalf("before restart: %+v", n)
 			}
 		}
@@ -328,7 +329,7 @@ func TestWorkerRestartDeliversPending(t *testing.T) {
 		o.Owner = "restarted"
 		startWorker(t, e.another(t), o)
 		for _, s := range subs {
-			n := e.waitState(t, s, db.NoteDelivered)
+			n := e.waitState(t, s, ledger.NoteDelivered)
 			if n.Unconfirmed < 100 {
 				t.Fatalf("delivered %+v", n)
 			}
@@ -357,7 +358,7 @@ func TestWorkerNewestTotalsWin(t *testing.T) {
 			waitFor(t, "an attempt", func() bool { return rc.requests.Load() >= int64(i) })
 		}
 		up.Store(true)
-		n := e.waitState(t, sub, db.NoteDelivered)
+		n := e.waitState(t, sub, ledger.NoteDelivered)
 		if n.Unconfirmed != total {
 			t.Fatalf("acknowledged %d, want newest %d", n.Unconfirmed, total)
 		}
@@ -368,7 +369,7 @@ func TestWorkerNewestTotalsWin(t *testing.T) {
 		}
 		waitFor(t, "the newest delivered", func() bool {
 			ns := e.notes(t, sub)
-			return ns[0].State == db.NoteDelivered && ns[0].Unconfirmed == total
+			return ns[0].State == ledger.NoteDelivered && ns[0].Unconfirmed == total
 		})
 		var lastID int64
 		var lastAmount uint64
@@ -403,7 +404,7 @@ func testTwoWorkers(t *testing.T, wrap func(*db.Ledger) Ledger) {
 			echo(w, r)
 		})
 		const subsN = 60
-		var subs []db.Subscription
+		var subs []ledger.Subscription
 		for i := 0; i < subsN; i++ {
 			s := e.subscribe(t, rc.URL, "json")
 			e.pay(t, s, fmt.Sprintf("a%d", i), 1)
@@ -422,7 +423,7 @@ func testTwoWorkers(t *testing.T, wrap func(*db.Ledger) Ledger) {
 		for _, s := range subs {
 			waitFor(t, "newest delivered", func() bool {
 				ns := e.notes(t, s)
-				return ns[0].State == db.NoteDelivered && ns[0].Unconfirmed == 3
+				return ns[0].State == ledger.NoteDelivered && ns[0].Unconfirmed == 3
 			})
 		}
 		mu.Lock()
@@ -454,7 +455,7 @@ func TestWorkerSSRFAtDial(t *testing.T) {
 		startWorker(t, e.l, o)
 		waitFor(t, "attempt", func() bool { return e.notes(t, sub)[0].Attempts > 0 })
 		n := e.notes(t, sub)[0]
-		if n.State != db.NotePending || !strings.Contains(n.LastError, "forbidden target") || rc.requests.Load() != 0 {
+		if n.State != ledger.NotePending || !strings.Contains(n.LastError, "forbidden target") || rc.requests.Load() != 0 {
 			t.Fatalf("loopback receiver: %+v, %d requests", n, rc.requests.Load())
 		}
 	})
@@ -468,13 +469,13 @@ func TestWorkerGivesUpAfterMaxAge(t *testing.T) {
 		o := testOptions()
 		o.MaxAge = time.Nanosecond
 		var failed atomic.Int64
-		o.Observer = ObserverFunc(func(n db.Notification, res db.AttemptResult) {
+		o.Observer = ObserverFunc(func(n ledger.Notification, res ledger.AttemptResult) {
 			if res.GiveUp {
 				failed.Add(1)
 			}
 		})
 		startWorker(t, e.l, o)
-		n := e.waitState(t, sub, db.NoteFailed)
+		n := e.waitState(t, sub, ledger.NoteFailed)
 		if n.Attempts != 1 || failed.Load() != 1 {
 			t.Fatalf("failed notification %+v, observer saw %d", n, failed.Load())
 		}
@@ -493,7 +494,7 @@ func TestWorkerNotify(t *testing.T) {
 		waitFor(t, "first claim", func() bool { return claims.n.Load() >= 1 })
 		e.pay(t, sub, "t1", 1)
 		w.Notify()
-		e.waitState(t, sub, db.NoteDelivered)
+		e.waitState(t, sub, ledger.NoteDelivered)
 	})
 }
 
@@ -502,7 +503,7 @@ type countingLedger struct {
 	n atomic.Int64
 }
 
-func (c *countingLedger) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]db.Notification, error) {
+func (c *countingLedger) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]ledger.Notification, error) {
 	c.n.Add(1)
 	return c.Ledger.ClaimDue(ctx, owner, now, lease, limit)
 }
@@ -524,7 +525,7 @@ func TestWorkerSlowHostDoesNotBlockOthers(t *testing.T) {
 			s := e.subscribe(t, slow.URL, "json")
 			e.pay(t, s, fmt.Sprintf("s%d", i), 1)
 		}
-		var fastSubs []db.Subscription
+		var fastSubs []ledger.Subscription
 		for i := 0; i < 6; i++ {
 			s := e.subscribe(t, fast.URL, "json")
 			e.pay(t, s, fmt.Sprintf("f%d", i), 1)
@@ -534,7 +535,7 @@ func TestWorkerSlowHostDoesNotBlockOthers(t *testing.T) {
 		o.Workers, o.PerHost, o.Timeout, o.Lease = 3, 2, 20*time.Second, time.Minute
 		startWorker(t, e.l, o)
 		for _, s := range fastSubs {
-			e.waitState(t, s, db.NoteDelivered)
+			e.waitState(t, s, ledger.NoteDelivered)
 		}
 		if n := slow.requests.Load(); n > 2 {
 			t.Fatalf("slow host got %d concurrent requests, per_host is 2", n)

@@ -21,7 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ipnd/ipnd/chains"
-	"github.com/ipnd/ipnd/db"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 // Delivery outcomes, the values of the outcome label.
@@ -137,7 +137,7 @@ func (r *Registry) SetNotificationCounts(f CountsFunc) {
 
 // BlockApplied records one block connected to the ledger (ApplyBlock, or a
 // Monero reconcile that advanced the tip by one block) and what it changed.
-func (r *Registry) BlockApplied(c chains.Chain, ch db.Change) {
+func (r *Registry) BlockApplied(c chains.Chain, ch chains.Change) {
 	if r == nil {
 		return
 	}
@@ -146,7 +146,7 @@ func (r *Registry) BlockApplied(c chains.Chain, ch db.Change) {
 }
 
 // BlockReverted records one block disconnected by a reorg (RevertBlock).
-func (r *Registry) BlockReverted(c chains.Chain, ch db.Change) {
+func (r *Registry) BlockReverted(c chains.Chain, ch chains.Change) {
 	if r == nil {
 		return
 	}
@@ -173,7 +173,7 @@ func (r *Registry) Reorg(c chains.Chain) {
 
 // Change records what any chain write did (ApplyMempool, ReconcileWindow,
 // or the blocks above).
-func (r *Registry) Change(c chains.Chain, ch db.Change) {
+func (r *Registry) Change(c chains.Chain, ch chains.Change) {
 	if r == nil {
 		return
 	}
@@ -191,7 +191,7 @@ func (r *Registry) Change(c chains.Chain, ch db.Change) {
 }
 
 // Outcome classifies an attempt result.
-func Outcome(res db.AttemptResult) string {
+func Outcome(res ledger.AttemptResult) string {
 	switch {
 	case res.Delivered:
 		return OutcomeDelivered
@@ -203,7 +203,7 @@ func Outcome(res db.AttemptResult) string {
 
 // AttemptDone records one delivery attempt; it makes *Registry an
 // ipn.Observer (ipn.Options.Observer).
-func (r *Registry) AttemptDone(_ db.Notification, res db.AttemptResult) {
+func (r *Registry) AttemptDone(_ ledger.Notification, res ledger.AttemptResult) {
 	if r == nil {
 		return
 	}
@@ -243,7 +243,7 @@ var (
 
 var allStates = []chains.SyncState{chains.Synced, chains.Behind, chains.Unreachable, chains.Starting}
 
-var allNoteStates = []string{db.NotePending, db.NoteDelivered, db.NoteSuperseded, db.NoteFailed}
+var allNoteStates = []string{ledger.NotePending, ledger.NoteDelivered, ledger.NoteSuperseded, ledger.NoteFailed}
 
 func (c scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descHeight, descNodeHeight, descLag, descState, descNotes, descScrapeErr} {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/ipnd/ipnd/chains"
-	"github.com/ipnd/ipnd/db"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 func scrape(t *testing.T, r *Registry) string {
@@ -40,15 +40,15 @@ func wantLines(t *testing.T, text string, lines ...string) {
 
 func TestRegistryReports(t *testing.T) {
 	r := New()
-	r.BlockApplied(chains.BTC, db.Change{DepositsAdded: 2, Notifications: 1})
-	r.BlockApplied(chains.BTC, db.Change{DepositsUpdated: 1})
-	r.BlockReverted(chains.BTC, db.Change{DepositsRemoved: 3})
+	r.BlockApplied(chains.BTC, chains.Change{DepositsAdded: 2, Notifications: 1})
+	r.BlockApplied(chains.BTC, chains.Change{DepositsUpdated: 1})
+	r.BlockReverted(chains.BTC, chains.Change{DepositsRemoved: 3})
 	r.Reorg(chains.BTC)
 	r.BlocksApplied(chains.XMR, 5)
-	r.Change(chains.XMR, db.Change{DepositsAdded: 1})
-	r.AttemptDone(db.Notification{}, db.AttemptResult{Delivered: true, Duration: 20 * time.Millisecond})
-	r.AttemptDone(db.Notification{}, db.AttemptResult{Duration: 2 * time.Second})
-	r.AttemptDone(db.Notification{}, db.AttemptResult{GiveUp: true})
+	r.Change(chains.XMR, chains.Change{DepositsAdded: 1})
+	r.AttemptDone(ledger.Notification{}, ledger.AttemptResult{Delivered: true, Duration: 20 * time.Millisecond})
+	r.AttemptDone(ledger.Notification{}, ledger.AttemptResult{Duration: 2 * time.Second})
+	r.AttemptDone(ledger.Notification{}, ledger.AttemptResult{GiveUp: true})
 	r.ObserveHTTP("/balance", "GET", 200, time.Millisecond)
 	r.ObserveHTTP("/balance", "GET", 200, time.Millisecond)
 	r.ObserveHTTP("/balance", "POST", 400, time.Millisecond)
@@ -56,7 +56,7 @@ func TestRegistryReports(t *testing.T) {
 		return []chains.Status{{Chain: chains.BTC, State: chains.Behind, Height: 100, NodeHeight: 104, Behind: 4}}
 	})
 	r.SetNotificationCounts(func(context.Context) (map[string]int64, error) {
-		return map[string]int64{db.NotePending: 7, db.NoteDelivered: 3}, nil
+		return map[string]int64{ledger.NotePending: 7, ledger.NoteDelivered: 3}, nil
 	})
 	text := scrape(t, r)
 	wantLines(t, text,
@@ -105,12 +105,12 @@ func TestScrapeLedgerError(t *testing.T) {
 
 func TestNilRegistry(t *testing.T) {
 	var r *Registry
-	r.BlockApplied(chains.BTC, db.Change{DepositsAdded: 1})
-	r.BlockReverted(chains.BTC, db.Change{})
+	r.BlockApplied(chains.BTC, chains.Change{DepositsAdded: 1})
+	r.BlockReverted(chains.BTC, chains.Change{})
 	r.BlocksApplied(chains.BTC, 1)
 	r.Reorg(chains.BTC)
-	r.Change(chains.BTC, db.Change{})
-	r.AttemptDone(db.Notification{}, db.AttemptResult{})
+	r.Change(chains.BTC, chains.Change{})
+	r.AttemptDone(ledger.Notification{}, ledger.AttemptResult{})
 	r.ObserveHTTP("/", "GET", 200, 0)
 	r.SetChainStatus(nil)
 	r.SetNotificationCounts(nil)

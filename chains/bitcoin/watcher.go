@@ -13,7 +13,6 @@ import (
 
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/config"
-	"github.com/ipnd/ipnd/db"
 )
 
 // Node is what the watcher needs of a bitcoind or btcd node (*Client).
@@ -28,17 +27,17 @@ type Node interface {
 
 // Ledger is what the watcher needs of the ledger (*db.Ledger).
 type Ledger interface {
-	Tip(ctx context.Context, c chains.Chain) (db.Block, bool, error)
-	RecentBlocks(ctx context.Context, c chains.Chain, n int) ([]db.Block, error)
-	SetStart(ctx context.Context, c chains.Chain, b db.Block) error
+	Tip(ctx context.Context, c chains.Chain) (chains.Block, bool, error)
+	RecentBlocks(ctx context.Context, c chains.Chain, n int) ([]chains.Block, error)
+	SetStart(ctx context.Context, c chains.Chain, b chains.Block) error
 	MempoolTxIDs(ctx context.Context, c chains.Chain) ([]string, error)
-	ApplyBlock(ctx context.Context, c chains.Chain, b db.Block, payments []db.Payment) (db.Change, error)
-	RevertBlock(ctx context.Context, c chains.Chain, b, parent db.Block, stillInMempool []string) (db.Change, error)
-	ApplyMempool(ctx context.Context, c chains.Chain, added []db.Payment, gone []string) (db.Change, error)
-	Addresses(ctx context.Context, c chains.Chain) ([]db.Address, error)
+	ApplyBlock(ctx context.Context, c chains.Chain, b chains.Block, payments []chains.Payment) (chains.Change, error)
+	RevertBlock(ctx context.Context, c chains.Chain, b, parent chains.Block, stillInMempool []string) (chains.Change, error)
+	ApplyMempool(ctx context.Context, c chains.Chain, added []chains.Payment, gone []string) (chains.Change, error)
+	Addresses(ctx context.Context, c chains.Chain) ([]chains.Address, error)
 	MaxIndex(ctx context.Context, c chains.Chain, account uint32) (int64, error)
 	LastAddressID(ctx context.Context) (int64, error)
-	AddressesAfter(ctx context.Context, afterID int64) ([]db.Address, error)
+	AddressesAfter(ctx context.Context, afterID int64) ([]chains.Address, error)
 }
 
 // WatcherConfig tunes a Watcher.
@@ -282,7 +281,7 @@ func (w *Watcher) init(ctx context.Context, info ChainInfo) error {
 		return err
 	}
 	if !ok {
-		start := db.Block{Height: info.Blocks, Hash: info.BestBlockHash}
+		start := chains.Block{Height: info.Blocks, Hash: info.BestBlockHash}
 		if w.cfg.StartHeight > 0 {
 			if w.cfg.StartHeight-1 > info.Blocks {
 				return fmt.Errorf("%w: bitcoin.start_height %d is beyond the node's tip %d", ErrNodeBehind, w.cfg.StartHeight, info.Blocks)
@@ -291,7 +290,7 @@ func (w *Watcher) init(ctx context.Context, info ChainInfo) error {
 			if err != nil {
 				return err
 			}
-			start = db.Block{Height: w.cfg.StartHeight - 1, Hash: h}
+			start = chains.Block{Height: w.cfg.StartHeight - 1, Hash: h}
 		}
 		if err := w.ledger.SetStart(ctx, chains.BTC, start); err != nil {
 			return err
@@ -330,7 +329,7 @@ func (w *Watcher) Refresh(ctx context.Context) error {
 
 // watchLedgerAddress adds a ledger address to the watch set and returns
 // its derivation index, or -1.
-func (w *Watcher) watchLedgerAddress(a db.Address) int64 {
+func (w *Watcher) watchLedgerAddress(a chains.Address) int64 {
 	script, err := ValidateAddress(w.d.net, a.Address)
 	if err != nil {
 		w.log.Warn("ledger address is not watchable on this network", "address", a.Address, "err", err)
@@ -431,13 +430,13 @@ func (w *Watcher) WatchedScripts() int { return w.set.Len() }
 
 // payments turns matches into ledger payments; derived addresses carry
 // their index so a gap address is recorded on its first payment.
-func payments(ms []Match) []db.Payment {
-	out := make([]db.Payment, 0, len(ms))
+func payments(ms []Match) []chains.Payment {
+	out := make([]chains.Payment, 0, len(ms))
 	for _, m := range ms {
-		p := db.Payment{TxID: m.TxID, OutIndex: m.Vout, Address: m.Address, Amount: m.Amount}
+		p := chains.Payment{TxID: m.TxID, OutIndex: m.Vout, Address: m.Address, Amount: m.Amount}
 		if m.Entry.Derived {
 			idx := m.Entry.Index
-			p.Watch = &db.Address{Chain: chains.BTC, Address: m.Address, DerivationIndex: &idx}
+			p.Watch = &chains.Address{Chain: chains.BTC, Address: m.Address, DerivationIndex: &idx}
 		}
 		out = append(out, p)
 	}
@@ -509,7 +508,7 @@ func (w *Watcher) syncBlocks(ctx context.Context, info ChainInfo) error {
 // connect applies blocks tip.Height+1 .. nodeHeight while each extends the
 // previous one; it returns early (without error) when the node's chain
 // changed under it, so the caller checks for a reorg again.
-func (w *Watcher) connect(ctx context.Context, tip db.Block, nodeHeight int64) error {
+func (w *Watcher) connect(ctx context.Context, tip chains.Block, nodeHeight int64) error {
 	catchUp := nodeHeight-tip.Height > 10
 	if catchUp && w.lastProg.IsZero() {
 		w.lastProg, w.progHeight = time.Now(), tip.Height
@@ -547,7 +546,7 @@ func (w *Watcher) connect(ctx context.Context, tip db.Block, nodeHeight int64) e
 		if err != nil {
 			return err
 		}
-		b := db.Block{Height: h, Hash: hash}
+		b := chains.Block{Height: h, Hash: hash}
 		ch, err := w.ledger.ApplyBlock(ctx, chains.BTC, b, payments(ms))
 		if err != nil {
 			return fmt.Errorf("record block %d: %w", h, err)
@@ -575,7 +574,7 @@ func (w *Watcher) connect(ctx context.Context, tip db.Block, nodeHeight int64) e
 // handleReorg checks that the ledger's tip is on the node's best chain. If
 // not, it walks back through the remembered blocks to the common ancestor
 // and disconnects every block above it, newest first.
-func (w *Watcher) handleReorg(ctx context.Context, tip db.Block, nodeHeight int64) (bool, error) {
+func (w *Watcher) handleReorg(ctx context.Context, tip chains.Block, nodeHeight int64) (bool, error) {
 	if tip.Height <= nodeHeight {
 		h, err := w.node.BlockHash(ctx, tip.Height)
 		if err != nil && !IsNotFound(err) {
@@ -731,8 +730,8 @@ type Allocator struct {
 
 // AllocatorLedger is what the allocator needs of the ledger (*db.Ledger).
 type AllocatorLedger interface {
-	AllocateAddress(ctx context.Context, c chains.Chain, derive func(index uint32) (string, error), label string) (db.Address, error)
-	EnsureAddress(ctx context.Context, a db.Address) (db.Address, error)
+	AllocateAddress(ctx context.Context, c chains.Chain, derive func(index uint32) (string, error), label string) (chains.Address, error)
+	EnsureAddress(ctx context.Context, a chains.Address) (chains.Address, error)
 }
 
 // DerivedWatcher is told about allocated indexes (*Watcher; nil when the
@@ -748,29 +747,29 @@ func NewAllocator(d *Deriver, ledger AllocatorLedger, watch DerivedWatcher) *All
 
 // Allocate records and returns the next unused address (a persisted counter
 // that never hands out an index twice).
-func (a *Allocator) Allocate(ctx context.Context, label string) (db.Address, error) {
+func (a *Allocator) Allocate(ctx context.Context, label string) (chains.Address, error) {
 	addr, err := a.ledger.AllocateAddress(ctx, chains.BTC, a.d.Address, label)
 	if err != nil {
-		return db.Address{}, err
+		return chains.Address{}, err
 	}
 	return addr, a.watched(addr)
 }
 
 // AddressAt records and returns the address at a fixed index (e.g. a user
 // id); asking again returns the same address.
-func (a *Allocator) AddressAt(ctx context.Context, index uint32, label string) (db.Address, error) {
+func (a *Allocator) AddressAt(ctx context.Context, index uint32, label string) (chains.Address, error) {
 	s, err := a.d.Address(index)
 	if err != nil {
-		return db.Address{}, err
+		return chains.Address{}, err
 	}
-	addr, err := a.ledger.EnsureAddress(ctx, db.Address{Chain: chains.BTC, Address: s, DerivationIndex: &index, Label: label})
+	addr, err := a.ledger.EnsureAddress(ctx, chains.Address{Chain: chains.BTC, Address: s, DerivationIndex: &index, Label: label})
 	if err != nil {
-		return db.Address{}, err
+		return chains.Address{}, err
 	}
 	return addr, a.watched(addr)
 }
 
-func (a *Allocator) watched(addr db.Address) error {
+func (a *Allocator) watched(addr chains.Address) error {
 	if a.watch == nil || addr.DerivationIndex == nil {
 		return nil
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/ipnd/ipnd/chains/bitcoin/btcdtest"
 	"github.com/ipnd/ipnd/config"
 	"github.com/ipnd/ipnd/db"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 // testTPub is an account key (m/84'/1'/0') of a fixed test seed.
@@ -100,7 +101,7 @@ func (e *env) poll() {
 	}
 }
 
-func (e *env) deposits(addr string) (db.Totals, []db.Deposit, int64) {
+func (e *env) deposits(addr string) (ledger.Totals, []ledger.Deposit, int64) {
 	e.t.Helper()
 	tot, ds, err := e.ledger.Balance(e.ctx, chains.BTC, addr, 1)
 	if err != nil {
@@ -111,10 +112,10 @@ func (e *env) deposits(addr string) (db.Totals, []db.Deposit, int64) {
 }
 
 // deposit returns the one deposit of txid to addr.
-func (e *env) deposit(addr, txid string) (db.Deposit, int64) {
+func (e *env) deposit(addr, txid string) (ledger.Deposit, int64) {
 	e.t.Helper()
 	_, ds, tip := e.deposits(addr)
-	var found []db.Deposit
+	var found []ledger.Deposit
 	for _, d := range ds {
 		if d.TxID == txid {
 			found = append(found, d)
@@ -126,7 +127,7 @@ func (e *env) deposit(addr, txid string) (db.Deposit, int64) {
 	return found[0], tip
 }
 
-func (e *env) wantDeposit(addr, txid, status string, amount uint64, confs int64) db.Deposit {
+func (e *env) wantDeposit(addr, txid, status string, amount uint64, confs int64) ledger.Deposit {
 	e.t.Helper()
 	d, tip := e.deposit(addr, txid)
 	if d.Status != status || d.Amount != amount || d.Confirmations(tip) != confs {
@@ -155,17 +156,17 @@ func TestWatcherAddressTypes(t *testing.T) {
 			addr := e.allocate()
 			tx := node.Pay(btcdtest.Output{Address: addr, Amount: 150_000})
 			e.poll()
-			e.wantDeposit(addr, btcdtest.TxID(tx), db.StatusMempool, 150_000, 0)
+			e.wantDeposit(addr, btcdtest.TxID(tx), ledger.StatusMempool, 150_000, 0)
 
 			hs := node.Generate(1)
 			e.poll()
-			d := e.wantDeposit(addr, btcdtest.TxID(tx), db.StatusConfirmed, 150_000, 1)
+			d := e.wantDeposit(addr, btcdtest.TxID(tx), ledger.StatusConfirmed, 150_000, 1)
 			if d.BlockHash != hs[0].String() || d.Height != node.Height() {
 				t.Fatalf("deposit in block %d %s, want %d %s", d.Height, d.BlockHash, node.Height(), hs[0])
 			}
 			node.Generate(2)
 			e.poll()
-			e.wantDeposit(addr, btcdtest.TxID(tx), db.StatusConfirmed, 150_000, 3)
+			e.wantDeposit(addr, btcdtest.TxID(tx), ledger.StatusConfirmed, 150_000, 3)
 
 			// A second payment to the same address is summed.
 			tx2 := node.Pay(btcdtest.Output{Address: addr, Amount: 50_000})
@@ -176,7 +177,7 @@ func TestWatcherAddressTypes(t *testing.T) {
 			}
 			node.Generate(1)
 			e.poll()
-			e.wantDeposit(addr, btcdtest.TxID(tx2), db.StatusConfirmed, 50_000, 1)
+			e.wantDeposit(addr, btcdtest.TxID(tx2), ledger.StatusConfirmed, 50_000, 1)
 			if tot, _, _ := e.deposits(addr); tot.Confirmed != 200_000 || tot.Unconfirmed != 0 {
 				t.Fatalf("totals %+v", tot)
 			}
@@ -198,10 +199,10 @@ func TestWatcherGapWindow(t *testing.T) {
 		btcdtest.Output{Address: at(20), Amount: 20000}, btcdtest.Output{Address: first, Amount: 1000})
 	e.node.Generate(1)
 	e.poll()
-	e.wantDeposit(first, btcdtest.TxID(tx), db.StatusConfirmed, 1000, 1)
-	e.wantDeposit(at(3), btcdtest.TxID(tx), db.StatusConfirmed, 3000, 1)
-	e.wantDeposit(at(6), btcdtest.TxID(tx), db.StatusConfirmed, 6000, 1)
-	if _, err := e.ledger.AddressByString(e.ctx, chains.BTC, at(20)); !errors.Is(err, db.ErrNotFound) {
+	e.wantDeposit(first, btcdtest.TxID(tx), ledger.StatusConfirmed, 1000, 1)
+	e.wantDeposit(at(3), btcdtest.TxID(tx), ledger.StatusConfirmed, 3000, 1)
+	e.wantDeposit(at(6), btcdtest.TxID(tx), ledger.StatusConfirmed, 6000, 1)
+	if _, err := e.ledger.AddressByString(e.ctx, chains.BTC, at(20)); !errors.Is(err, ledger.ErrNotFound) {
 		t.Fatalf("index 20 recorded: %v", err)
 	}
 	a6, err := e.ledger.AddressByString(e.ctx, chains.BTC, at(6))
@@ -220,8 +221,8 @@ func TestWatcherGapWindow(t *testing.T) {
 	}
 	tx2 := e.node.Pay(btcdtest.Output{Address: far.Address, Amount: 777}, btcdtest.Output{Address: at(1002), Amount: 888})
 	e.poll()
-	e.wantDeposit(far.Address, btcdtest.TxID(tx2), db.StatusMempool, 777, 0)
-	e.wantDeposit(at(1002), btcdtest.TxID(tx2), db.StatusMempool, 888, 0)
+	e.wantDeposit(far.Address, btcdtest.TxID(tx2), ledger.StatusMempool, 777, 0)
+	e.wantDeposit(at(1002), btcdtest.TxID(tx2), ledger.StatusMempool, 888, 0)
 }
 
 func TestWatcherReplacedAndConflicted(t *testing.T) {
@@ -239,12 +240,12 @@ func TestWatcherReplacedAndConflicted(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.poll()
-	e.wantDeposit(addr, btcdtest.TxID(first), db.StatusMempool, 10_000, 0)
+	e.wantDeposit(addr, btcdtest.TxID(first), ledger.StatusMempool, 10_000, 0)
 	if err := a.Send(second); err != nil {
 		t.Fatalf("replacement refused: %v", err)
 	}
 	e.poll()
-	e.wantDeposit(addr, btcdtest.TxID(first), db.StatusOrphaned, 10_000, 0)
+	e.wantDeposit(addr, btcdtest.TxID(first), ledger.StatusOrphaned, 10_000, 0)
 
 	// Conflicted by a double spend mined elsewhere: B (split from A) mines
 	// the conflicting transaction; when A follows B's chain the mempool
@@ -257,7 +258,7 @@ func TestWatcherReplacedAndConflicted(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.poll()
-	e.wantDeposit(addr, btcdtest.TxID(pay), db.StatusMempool, 20_000, 0)
+	e.wantDeposit(addr, btcdtest.TxID(pay), ledger.StatusMempool, 20_000, 0)
 	// btcd cleans its mempool of double spends only for blocks that arrive
 	// while it is current: the conflicting transaction goes in B's last
 	// block (bitcoind has no such quirk).
@@ -269,7 +270,7 @@ func TestWatcherReplacedAndConflicted(t *testing.T) {
 	a.Reconnect(b)
 	a.WaitMempool(btcdtest.TxID(pay), false)
 	e.poll()
-	e.wantDeposit(addr, btcdtest.TxID(pay), db.StatusOrphaned, 20_000, 0)
+	e.wantDeposit(addr, btcdtest.TxID(pay), ledger.StatusOrphaned, 20_000, 0)
 	if tot, _, _ := e.deposits(addr); tot.Confirmed != 0 || tot.Unconfirmed != 0 {
 		t.Fatalf("totals %+v", tot)
 	}
@@ -282,16 +283,16 @@ func TestWatcherReorgInvalidateBlock(t *testing.T) {
 	tx := e.node.Pay(btcdtest.Output{Address: addr, Amount: 42_000})
 	hs := e.node.Generate(1)
 	e.poll()
-	e.wantDeposit(addr, btcdtest.TxID(tx), db.StatusConfirmed, 42_000, 1)
+	e.wantDeposit(addr, btcdtest.TxID(tx), ledger.StatusConfirmed, 42_000, 1)
 
 	e.node.InvalidateBlock(*hs[0])
 	e.node.WaitMempool(btcdtest.TxID(tx), true)
 	e.poll()
-	e.wantDeposit(addr, btcdtest.TxID(tx), db.StatusMempool, 42_000, 0)
+	e.wantDeposit(addr, btcdtest.TxID(tx), ledger.StatusMempool, 42_000, 0)
 
 	e.node.Generate(2)
 	e.poll()
-	d := e.wantDeposit(addr, btcdtest.TxID(tx), db.StatusConfirmed, 42_000, 2)
+	d := e.wantDeposit(addr, btcdtest.TxID(tx), ledger.StatusConfirmed, 42_000, 2)
 	if d.BlockHash == hs[0].String() {
 		t.Fatal("deposit still in the invalidated block")
 	}
@@ -318,8 +319,8 @@ func TestWatcherReorgTwoNodes(t *testing.T) {
 	}
 	a.Generate(1)
 	e.poll()
-	e.wantDeposit(addr, btcdtest.TxID(keep), db.StatusConfirmed, 11_000, 1)
-	e.wantDeposit(addr, btcdtest.TxID(lost), db.StatusConfirmed, 22_000, 1)
+	e.wantDeposit(addr, btcdtest.TxID(keep), ledger.StatusConfirmed, 11_000, 1)
+	e.wantDeposit(addr, btcdtest.TxID(lost), ledger.StatusConfirmed, 22_000, 1)
 
 	b.Generate(2)
 	if err := b.Send(steal); err != nil {
@@ -329,16 +330,16 @@ func TestWatcherReorgTwoNodes(t *testing.T) {
 	a.Reconnect(b)
 	a.WaitMempool(btcdtest.TxID(keep), true)
 	e.poll()
-	e.wantDeposit(addr, btcdtest.TxID(keep), db.StatusMempool, 11_000, 0)
-	e.wantDeposit(addr, btcdtest.TxID(lost), db.StatusOrphaned, 22_000, 0)
+	e.wantDeposit(addr, btcdtest.TxID(keep), ledger.StatusMempool, 11_000, 0)
+	e.wantDeposit(addr, btcdtest.TxID(lost), ledger.StatusOrphaned, 22_000, 0)
 	if tip, _, _ := e.ledger.Tip(e.ctx, chains.BTC); tip.Hash != b.BestHash().String() {
 		t.Fatalf("ledger tip %+v, node %s", tip, b.BestHash())
 	}
 
 	a.Generate(1)
 	e.poll()
-	e.wantDeposit(addr, btcdtest.TxID(keep), db.StatusConfirmed, 11_000, 1)
-	e.wantDeposit(addr, btcdtest.TxID(lost), db.StatusOrphaned, 22_000, 0)
+	e.wantDeposit(addr, btcdtest.TxID(keep), ledger.StatusConfirmed, 11_000, 1)
+	e.wantDeposit(addr, btcdtest.TxID(lost), ledger.StatusOrphaned, 22_000, 0)
 	if tot, _, _ := e.deposits(addr); tot.Confirmed != 11_000 || tot.Unconfirmed != 0 {
 		t.Fatalf("totals %+v", tot)
 	}
@@ -361,7 +362,7 @@ func TestWatcherRestartResumes(t *testing.T) {
 	}
 	tx3 := e.node.Pay(btcdtest.Output{Address: addr, Amount: 3_000})
 	e.poll()
-	e.wantDeposit(addr, btcdtest.TxID(gone), db.StatusMempool, 2_000, 0)
+	e.wantDeposit(addr, btcdtest.TxID(gone), ledger.StatusMempool, 2_000, 0)
 
 	// "Kill" the watcher: drop it and its ledger handle.
 	e.ledger.Close()
@@ -379,11 +380,11 @@ func TestWatcherRestartResumes(t *testing.T) {
 	e.w = e.newWatcher(5)
 	e.poll()
 	e.poll()
-	e.wantDeposit(addr, btcdtest.TxID(tx1), db.StatusConfirmed, 1_000, 6)
-	e.wantDeposit(addr, btcdtest.TxID(gone), db.StatusOrphaned, 2_000, 0)
-	e.wantDeposit(addr, btcdtest.TxID(tx3), db.StatusConfirmed, 3_000, 5)
-	e.wantDeposit(addr, btcdtest.TxID(tx4), db.StatusConfirmed, 4_000, 3)
-	e.wantDeposit(addr, btcdtest.TxID(tx5), db.StatusMempool, 5_000, 0)
+	e.wantDeposit(addr, btcdtest.TxID(tx1), ledger.StatusConfirmed, 1_000, 6)
+	e.wantDeposit(addr, btcdtest.TxID(gone), ledger.StatusOrphaned, 2_000, 0)
+	e.wantDeposit(addr, btcdtest.TxID(tx3), ledger.StatusConfirmed, 3_000, 5)
+	e.wantDeposit(addr, btcdtest.TxID(tx4), ledger.StatusConfirmed, 4_000, 3)
+	e.wantDeposit(addr, btcdtest.TxID(tx5), ledger.StatusMempool, 5_000, 0)
 	tot, ds, _ := e.deposits(addr)
 	if len(ds) != 5 || tot.Confirmed != 8_000 || tot.Unconfirmed != 5_000 {
 		t.Fatalf("%d deposits, totals %+v", len(ds), tot)
@@ -410,7 +411,7 @@ func TestWatcherNodeRestart(t *testing.T) {
 	go func() { done <- e.w.Run(e.ctx) }()
 	waitFor(t, "deposit confirmed", func() bool {
 		_, ds, _ := e.deposits(addr)
-		return len(ds) == 1 && ds[0].Status == db.StatusConfirmed
+		return len(ds) == 1 && ds[0].Status == ledger.StatusConfirmed
 	})
 
 	a.Stop()
@@ -424,15 +425,15 @@ func TestWatcherNodeRestart(t *testing.T) {
 	waitFor(t, "payment made while the node was down", func() bool {
 		_, ds, _ := e.deposits(addr)
 		for _, d := range ds {
-			if d.TxID == btcdtest.TxID(tx2) && d.Status == db.StatusConfirmed {
+			if d.TxID == btcdtest.TxID(tx2) && d.Status == ledger.StatusConfirmed {
 				return true
 			}
 		}
 		return false
 	})
 	waitFor(t, "status synced", func() bool { return e.w.Status().State == chains.Synced })
-	e.wantDeposit(addr, btcdtest.TxID(tx1), db.StatusConfirmed, 1_000, 3)
-	e.wantDeposit(addr, btcdtest.TxID(tx2), db.StatusConfirmed, 2_000, 2)
+	e.wantDeposit(addr, btcdtest.TxID(tx1), ledger.StatusConfirmed, 1_000, 3)
+	e.wantDeposit(addr, btcdtest.TxID(tx2), ledger.StatusConfirmed, 2_000, 2)
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

@@ -8,7 +8,7 @@ import (
 	"sync"
 
 	"github.com/ipnd/ipnd/chains"
-	"github.com/ipnd/ipnd/db"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 // Errors callers can test with errors.Is.
@@ -28,9 +28,9 @@ var (
 
 // AllocatorLedger is what the allocator needs of the ledger (*db.Ledger).
 type AllocatorLedger interface {
-	EnsureAddress(ctx context.Context, a db.Address) (db.Address, error)
-	AddressByString(ctx context.Context, c chains.Chain, addr string) (db.Address, error)
-	Addresses(ctx context.Context, c chains.Chain) ([]db.Address, error)
+	EnsureAddress(ctx context.Context, a chains.Address) (chains.Address, error)
+	AddressByString(ctx context.Context, c chains.Chain, addr string) (chains.Address, error)
+	Addresses(ctx context.Context, c chains.Chain) ([]chains.Address, error)
 	MaxIndex(ctx context.Context, c chains.Chain, account uint32) (int64, error)
 }
 
@@ -219,29 +219,29 @@ func (a *Allocator) compare(ctx context.Context, wallet []AddressInfo, all bool)
 // Allocate creates a new subaddress in the account, records it in the ledger
 // and saves the wallet, then returns it. An index the ledger already has is
 // never handed out.
-func (a *Allocator) Allocate(ctx context.Context, label string) (db.Address, error) {
+func (a *Allocator) Allocate(ctx context.Context, label string) (chains.Address, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for try := 0; try < 1000; try++ {
 		addr, idx, err := a.wallet.CreateAddress(ctx, a.account, label)
 		if err != nil {
-			return db.Address{}, fmt.Errorf("create subaddress: %w", err)
+			return chains.Address{}, fmt.Errorf("create subaddress: %w", err)
 		}
 		if _, err := a.ledger.AddressByString(ctx, chains.XMR, addr); err == nil {
 			a.log.Warn("wallet created a subaddress the ledger already has; skipping it", "account", a.account, "index", idx)
 			continue
-		} else if !errors.Is(err, db.ErrNotFound) {
-			return db.Address{}, err
+		} else if !errors.Is(err, ledger.ErrNotFound) {
+			return chains.Address{}, err
 		}
 		acct, sub := a.account, idx
-		rec, err := a.ledger.EnsureAddress(ctx, db.Address{
+		rec, err := a.ledger.EnsureAddress(ctx, chains.Address{
 			Chain: chains.XMR, Address: addr, AccountIndex: &acct, SubaddressIndex: &sub, Label: label,
 		})
-		if errors.Is(err, db.ErrIndexTaken) {
-			return db.Address{}, fmt.Errorf("%w: %v", ErrOtherWallet, err)
+		if errors.Is(err, ledger.ErrIndexTaken) {
+			return chains.Address{}, fmt.Errorf("%w: %v", ErrOtherWallet, err)
 		}
 		if err != nil {
-			return db.Address{}, fmt.Errorf("record subaddress %d/%d: %w", acct, sub, err)
+			return chains.Address{}, fmt.Errorf("record subaddress %d/%d: %w", acct, sub, err)
 		}
 		// wallet-rpc keeps new subaddresses in memory until store or exit;
 		// after a crash the start guard would recreate them anyway.
@@ -251,7 +251,7 @@ func (a *Allocator) Allocate(ctx context.Context, label string) (db.Address, err
 		a.log.Debug("allocated subaddress", "account", acct, "index", sub)
 		return rec, nil
 	}
-	return db.Address{}, errors.New("create subaddress: the wallet keeps returning addresses the ledger already has")
+	return chains.Address{}, errors.New("create subaddress: the wallet keeps returning addresses the ledger already has")
 }
 
 // Validate reports whether address is one of the wallet's subaddresses in

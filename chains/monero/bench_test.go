@@ -137,7 +137,7 @@ func setupHistory() pollCase {
 		}
 		for i, s := range as {
 			ac, sub := acct, idxs[i]
-			if _, err := l.EnsureAddress(ctx, db.Address{Chain: chains.XMR, Address: s, AccountIndex: &ac, SubaddressIndex: &sub}); err != nil {
+			if _, err := l.EnsureAddress(ctx, chains.Address{Chain: chains.XMR, Address: s, AccountIndex: &ac, SubaddressIndex: &sub}); err != nil {
 				return fail(err)
 			}
 		}

@@ -11,7 +11,7 @@ import (
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/chains/monero"
 	"github.com/ipnd/ipnd/chains/monero/monerotest"
-	"github.com/ipnd/ipnd/db"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 func TestAllocateRecordsSubaddressesInTheAccount(t *testing.T) {
@@ -80,7 +80,7 @@ func TestPaymentPoolThenConfirmedAtThreshold(t *testing.T) {
 	txid := f.pay(t, monerotest.Destination{Address: addr.Address, Amount: amount})
 	poll(t, w)
 	ds := wantTotals(t, l, addr.Address, 3, 0, amount)
-	if len(ds) != 1 || ds[0].TxID != txid || ds[0].Status != db.StatusMempool || ds[0].Height != 0 {
+	if len(ds) != 1 || ds[0].TxID != txid || ds[0].Status != ledger.StatusMempool || ds[0].Height != 0 {
 		t.Fatalf("pool deposit: %s", describe(ds))
 	}
 	// With max_confirms 0 a pool payment counts as confirmed.
@@ -101,7 +101,7 @@ func TestPaymentPoolThenConfirmedAtThreshold(t *testing.T) {
 		wantTotals(t, l, addr.Address, 1, amount, 0)
 	}
 	_, ds = balance(t, l, addr.Address, 3)
-	if len(ds) != 1 || ds[0].Status != db.StatusConfirmed || ds[0].Height <= 0 {
+	if len(ds) != 1 || ds[0].Status != ledger.StatusConfirmed || ds[0].Height <= 0 {
 		t.Fatalf("confirmed deposit: %s", describe(ds))
 	}
 	if st := w.Status(); st.State != chains.Synced || st.Height != ds[0].Height+2 {
@@ -151,7 +151,7 @@ func TestDoubleSpendIsFlagged(t *testing.T) {
 	}
 	poll(t, w)
 	ds := wantTotals(t, l, addr.Address, 0, 0, 0)
-	if len(ds) != 1 || ds[0].TxID != first || !ds[0].DoubleSpend || ds[0].Status != db.StatusDoubleSpend {
+	if len(ds) != 1 || ds[0].TxID != first || !ds[0].DoubleSpend || ds[0].Status != ledger.StatusDoubleSpend {
 		t.Fatalf("deposits: %s", describe(ds))
 	}
 	// The miner built both spends without relaying: mine the first so its
@@ -180,7 +180,7 @@ func TestReorgRemovesDeposit(t *testing.T) {
 	}
 	poll(t, w)
 	ds := wantTotals(t, l, addr.Address, 1, 0, 0)
-	if len(ds) != 1 || ds[0].Status != db.StatusOrphaned {
+	if len(ds) != 1 || ds[0].Status != ledger.StatusOrphaned {
 		t.Fatalf("after reorg: %s", describe(ds))
 	}
 	// Polling again changes nothing.
@@ -194,7 +194,7 @@ func TestReplacedWalletNeverReusesAnIndex(t *testing.T) {
 	l := newLedger(t)
 	acct := account()
 	a := f.allocator(t, l, acct)
-	var last db.Address
+	var last chains.Address
 	for i := 0; i < 4; i++ {
 		var err error
 		if last, err = a.Allocate(ctx, ""); err != nil {
@@ -298,7 +298,7 @@ func TestWatcherRestartMissesAndDoublesNothing(t *testing.T) {
 	l2 := newLedgerAt(t, path)
 	w2 := f.watcher(t, l2, acct)
 	poll(t, w2)
-	if ds := wantTotals(t, l2, x.Address, 2, 2*xmr, 0); len(ds) != 1 || ds[0].Status != db.StatusConfirmed || ds[0].TxID != tx {
+	if ds := wantTotals(t, l2, x.Address, 2, 2*xmr, 0); len(ds) != 1 || ds[0].Status != ledger.StatusConfirmed || ds[0].TxID != tx {
 		t.Fatalf("x: %s", describe(ds))
 	}
 	if ds := wantTotals(t, l2, y.Address, 1, 3*xmr, 0); len(ds) != 1 || ds[0].TxID != ty {
@@ -426,7 +426,7 @@ func TestReorgDeeperThanWindowIsCaughtByBlockHashes(t *testing.T) {
 	}
 	poll(t, w)
 	ds := wantTotals(t, l, addr.Address, 0, 0, 0)
-	if len(ds) != 1 || ds[0].Status != db.StatusOrphaned {
+	if len(ds) != 1 || ds[0].Status != ledger.StatusOrphaned {
 		t.Fatalf("after a reorg of %d blocks with a 1-block window: %s", n+3, describe(ds))
 	}
 }

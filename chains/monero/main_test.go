@@ -15,6 +15,7 @@ import (
 	"github.com/ipnd/ipnd/chains/monero/monerotest"
 	"github.com/ipnd/ipnd/db"
 	"github.com/ipnd/ipnd/internal/testenv"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 // One regtest network for the whole package (monerod uses ~560 MB):
@@ -236,7 +237,7 @@ func (f *fixture) pay(t *testing.T, dests ...monerotest.Destination) string {
 	return txid
 }
 
-func balance(t *testing.T, l *db.Ledger, addr string, maxConfirms int) (db.Totals, []db.Deposit) {
+func balance(t *testing.T, l *db.Ledger, addr string, maxConfirms int) (ledger.Totals, []ledger.Deposit) {
 	t.Helper()
 	tot, ds, err := l.Balance(ctxT(t), chains.XMR, addr, maxConfirms)
 	if err != nil {
@@ -245,7 +246,7 @@ func balance(t *testing.T, l *db.Ledger, addr string, maxConfirms int) (db.Total
 	return tot, ds
 }
 
-func wantTotals(t *testing.T, l *db.Ledger, addr string, maxConfirms int, confirmed, unconfirmed uint64) []db.Deposit {
+func wantTotals(t *testing.T, l *db.Ledger, addr string, maxConfirms int, confirmed, unconfirmed uint64) []ledger.Deposit {
 	t.Helper()
 	tot, ds := balance(t, l, addr, maxConfirms)
 	if tot.Confirmed != confirmed || tot.Unconfirmed != unconfirmed {
@@ -255,7 +256,7 @@ func wantTotals(t *testing.T, l *db.Ledger, addr string, maxConfirms int, confir
 	return ds
 }
 
-func describe(ds []db.Deposit) string {
+func describe(ds []ledger.Deposit) string {
 	s := ""
 	for _, d := range ds {
 		s += fmt.Sprintf("[%s %d h=%d %s ds=%v] ", d.TxID[:8], d.Amount, d.Height, d.Status, d.DoubleSpend)

@@ -3,7 +3,7 @@ package monero
 import (
 	"testing"
 
-	"github.com/ipnd/ipnd/db"
+	"github.com/ipnd/ipnd/chains"
 )
 
 func TestPaymentsOnePerTxAndSubaddressMinedWins(t *testing.T) {
@@ -23,7 +23,7 @@ func TestPaymentsOnePerTxAndSubaddressMinedWins(t *testing.T) {
 	if len(ps) != 3 {
 		t.Fatalf("%d payments: %+v", len(ps), ps)
 	}
-	want := []db.Payment{
+	want := []chains.Payment{
 		{TxID: "a", Address: "8x", Amount: 5, Height: 10},
 		{TxID: "a", Address: "8y", Amount: 7, Height: 10},
 		{TxID: "c", Address: "8x", Amount: 3, Height: 0, UnlockTime: 99, DoubleSpend: true},

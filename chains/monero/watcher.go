@@ -10,14 +10,13 @@ import (
 	"time"
 
 	"github.com/ipnd/ipnd/chains"
-	"github.com/ipnd/ipnd/db"
 )
 
 // WatcherLedger is what the watcher needs of the ledger (*db.Ledger).
 type WatcherLedger interface {
-	Tip(ctx context.Context, c chains.Chain) (db.Block, bool, error)
-	RecentBlocks(ctx context.Context, c chains.Chain, n int) ([]db.Block, error)
-	ReconcileWindow(ctx context.Context, c chains.Chain, tip db.Block, fromHeight int64, seen []db.Payment) (db.Change, error)
+	Tip(ctx context.Context, c chains.Chain) (chains.Block, bool, error)
+	RecentBlocks(ctx context.Context, c chains.Chain, n int) ([]chains.Block, error)
+	ReconcileWindow(ctx context.Context, c chains.Chain, tip chains.Block, fromHeight int64, seen []chains.Payment) (chains.Change, error)
 }
 
 // WatcherConfig configures a Watcher.
@@ -167,7 +166,7 @@ func (w *Watcher) poll(ctx context.Context) (moved bool, err error) {
 	if info.Height < 1 || info.TopBlockHash == "" {
 		return false, fmt.Errorf("monerod get_info: no chain yet (height %d)", info.Height)
 	}
-	tip := db.Block{Height: info.Height - 1, Hash: info.TopBlockHash}
+	tip := chains.Block{Height: info.Height - 1, Hash: info.TopBlockHash}
 	target := max(info.TargetHeight, info.Height)
 	w.setStatus(func(s *chains.Status) { s.NodeHeight = target - 1 })
 
@@ -220,7 +219,7 @@ func (w *Watcher) poll(ctx context.Context) (moved bool, err error) {
 		return false, fmt.Errorf("ledger: %w", err)
 	}
 	w.lastWrite = fp
-	if change != (db.Change{}) {
+	if change != (chains.Change{}) {
 		w.log.Info("monero payments reconciled", "tip", tip.Height, "from_height", from, "seen", len(payments),
 			"added", change.DepositsAdded, "updated", change.DepositsUpdated, "removed", change.DepositsRemoved,
 			"notifications", change.Notifications)
@@ -229,7 +228,7 @@ func (w *Watcher) poll(ctx context.Context) (moved bool, err error) {
 	return false, nil
 }
 
-func (w *Watcher) setSynced(info Info, tip db.Block, target int64) {
+func (w *Watcher) setSynced(info Info, tip chains.Block, target int64) {
 	state := chains.Synced
 	if info.BusySyncing || !info.Synchronized || target > info.Height {
 		state = chains.Behind
@@ -243,7 +242,7 @@ func (w *Watcher) setSynced(info Info, tip db.Block, target int64) {
 }
 
 // fingerprint identifies what a ReconcileWindow call would write.
-func fingerprint(tip db.Block, from int64, ps []db.Payment) [32]byte {
+func fingerprint(tip chains.Block, from int64, ps []chains.Payment) [32]byte {
 	h := sha256.New()
 	fmt.Fprintf(h, "%d %s %d\n", tip.Height, tip.Hash, from)
 	for _, p := range ps {
@@ -257,7 +256,7 @@ func fingerprint(tip db.Block, from int64, ps []db.Payment) [32]byte {
 // windowStart is the exclusive min_height of this poll: the last scanned
 // height minus the reorg window, lowered to the fork point when a block the
 // ledger recorded is no longer on the daemon's chain.
-func (w *Watcher) windowStart(ctx context.Context, tip db.Block) (int64, error) {
+func (w *Watcher) windowStart(ctx context.Context, tip chains.Block) (int64, error) {
 	stored, ok, err := w.ledger.Tip(ctx, chains.XMR)
 	if err != nil {
 		return 0, fmt.Errorf("ledger: %w", err)
@@ -310,13 +309,13 @@ func (w *Watcher) windowStart(ctx context.Context, tip db.Block) (int64, error) 
 // payments turns the wallet's transfers into ledger payments, one per
 // (txid, subaddress). A transaction reported both mined and in the pool
 // counts as mined.
-func (w *Watcher) payments(tr Transfers) []db.Payment {
+func (w *Watcher) payments(tr Transfers) []chains.Payment {
 	type key struct {
 		txid  string
 		minor uint32
 	}
 	seen := make(map[key]int, len(tr.In)+len(tr.Pool))
-	out := make([]db.Payment, 0, len(tr.In)+len(tr.Pool))
+	out := make([]chains.Payment, 0, len(tr.In)+len(tr.Pool))
 	add := func(t Transfer, pool bool) {
 		if t.SubaddrIndex.Major != w.cfg.Account || t.TxID == "" || t.Address == "" {
 			return
@@ -327,13 +326,13 @@ func (w *Watcher) payments(tr Transfers) []db.Payment {
 			height = 0
 		}
 		acct, sub := t.SubaddrIndex.Major, t.SubaddrIndex.Minor
-		p := db.Payment{
+		p := chains.Payment{
 			TxID: t.TxID, Address: t.Address, Amount: t.Amount, UnlockTime: t.UnlockTime,
 			DoubleSpend: t.DoubleSpendSeen, Height: height,
 			// A payment to a subaddress of the account this ledger has not
 			// recorded (handed out by an earlier install, or the account's
 			// base address) is recorded rather than lost.
-			Watch: &db.Address{Chain: chains.XMR, AccountIndex: &acct, SubaddressIndex: &sub, Label: "seen by watcher"},
+			Watch: &chains.Address{Chain: chains.XMR, AccountIndex: &acct, SubaddressIndex: &sub, Label: "seen by watcher"},
 		}
 		if i, dup := seen[k]; dup {
 			if out[i].Height == 0 && height > 0 {

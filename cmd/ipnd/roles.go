@@ -16,6 +16,7 @@ import (
 	"github.com/ipnd/ipnd/config"
 	"github.com/ipnd/ipnd/db"
 	"github.com/ipnd/ipnd/ipn"
+	"github.com/ipnd/ipnd/ledger"
 	"github.com/ipnd/ipnd/metrics"
 )
 
@@ -53,7 +54,7 @@ type ledgerWrites struct {
 	notify  func()
 }
 
-func (w *ledgerWrites) after(c chains.Chain, ch db.Change, err error) (db.Change, error) {
+func (w *ledgerWrites) after(c chains.Chain, ch chains.Change, err error) (chains.Change, error) {
 	if err == nil {
 		w.metrics.Change(c, ch)
 		if ch.Notifications > 0 && w.notify != nil {
@@ -63,7 +64,7 @@ func (w *ledgerWrites) after(c chains.Chain, ch db.Change, err error) (db.Change
 	return ch, err
 }
 
-func (w *ledgerWrites) ApplyBlock(ctx context.Context, c chains.Chain, b db.Block, ps []db.Payment) (db.Change, error) {
+func (w *ledgerWrites) ApplyBlock(ctx context.Context, c chains.Chain, b chains.Block, ps []chains.Payment) (chains.Change, error) {
 	ch, err := w.Ledger.ApplyBlock(ctx, c, b, ps)
 	if err == nil {
 		w.metrics.BlocksApplied(c, 1)
@@ -71,7 +72,7 @@ func (w *ledgerWrites) ApplyBlock(ctx context.Context, c chains.Chain, b db.Bloc
 	return w.after(c, ch, err)
 }
 
-func (w *ledgerWrites) RevertBlock(ctx context.Context, c chains.Chain, b, parent db.Block, keep []string) (db.Change, error) {
+func (w *ledgerWrites) RevertBlock(ctx context.Context, c chains.Chain, b, parent chains.Block, keep []string) (chains.Change, error) {
 	ch, err := w.Ledger.RevertBlock(ctx, c, b, parent, keep)
 	if err == nil {
 		w.metrics.Reorg(c)
@@ -79,12 +80,12 @@ func (w *ledgerWrites) RevertBlock(ctx context.Context, c chains.Chain, b, paren
 	return w.after(c, ch, err)
 }
 
-func (w *ledgerWrites) ApplyMempool(ctx context.Context, c chains.Chain, added []db.Payment, gone []string) (db.Change, error) {
+func (w *ledgerWrites) ApplyMempool(ctx context.Context, c chains.Chain, added []chains.Payment, gone []string) (chains.Change, error) {
 	ch, err := w.Ledger.ApplyMempool(ctx, c, added, gone)
 	return w.after(c, ch, err)
 }
 
-func (w *ledgerWrites) ReconcileWindow(ctx context.Context, c chains.Chain, tip db.Block, from int64, seen []db.Payment) (db.Change, error) {
+func (w *ledgerWrites) ReconcileWindow(ctx context.Context, c chains.Chain, tip chains.Block, from int64, seen []chains.Payment) (chains.Change, error) {
 	ch, err := w.Ledger.ReconcileWindow(ctx, c, tip, from, seen)
 	return w.after(c, ch, err)
 }
@@ -202,19 +203,19 @@ func (a *btcAdapter) Validate(addr string) error {
 	return nil
 }
 
-func (a *btcAdapter) Watch(ctx context.Context, addr string) (db.Address, error) {
+func (a *btcAdapter) Watch(ctx context.Context, addr string) (chains.Address, error) {
 	canonical, err := bitcoin.CanonicalAddress(a.deriver.Params(), addr)
 	if err != nil {
-		return db.Address{}, fmt.Errorf("%w: %v", api.ErrRejected, err)
+		return chains.Address{}, fmt.Errorf("%w: %v", api.ErrRejected, err)
 	}
 	addr = canonical // the scanner credits payments to the canonical form
-	rec, err := a.ledger.EnsureAddress(ctx, db.Address{Chain: chains.BTC, Address: addr})
+	rec, err := a.ledger.EnsureAddress(ctx, chains.Address{Chain: chains.BTC, Address: addr})
 	if err != nil {
-		return db.Address{}, err
+		return chains.Address{}, err
 	}
 	if a.watcher != nil {
 		if err := a.watcher.WatchAddress(addr); err != nil {
-			return db.Address{}, err
+			return chains.Address{}, err
 		}
 	}
 	return rec, nil
@@ -263,12 +264,12 @@ type xmrAdapter struct {
 	ledger  *db.Ledger
 }
 
-func (a *xmrAdapter) Allocate(ctx context.Context, label string) (db.Address, error) {
+func (a *xmrAdapter) Allocate(ctx context.Context, label string) (chains.Address, error) {
 	return a.alloc.Allocate(ctx, label)
 }
 
-func (a *xmrAdapter) AddressAt(context.Context, uint32, string) (db.Address, error) {
-	return db.Address{}, fmt.Errorf("%w: Monero subaddresses are allocated by the wallet; omit index", api.ErrRejected)
+func (a *xmrAdapter) AddressAt(context.Context, uint32, string) (chains.Address, error) {
+	return chains.Address{}, fmt.Errorf("%w: Monero subaddresses are allocated by the wallet; omit index", api.ErrRejected)
 }
 
 // Validate checks the form of a Monero address: base58, 95 characters
@@ -286,9 +287,9 @@ func (a *xmrAdapter) Validate(addr string) error {
 	return nil
 }
 
-func (a *xmrAdapter) Watch(ctx context.Context, addr string) (db.Address, error) {
+func (a *xmrAdapter) Watch(ctx context.Context, addr string) (chains.Address, error) {
 	if err := a.Validate(addr); err != nil {
-		return db.Address{}, err
+		return chains.Address{}, err
 	}
 	if rec, err := a.ledger.AddressByString(ctx, chains.XMR, addr); err == nil {
 		return rec, nil
@@ -296,12 +297,12 @@ func (a *xmrAdapter) Watch(ctx context.Context, addr string) (db.Address, error)
 	idx, err := a.alloc.Validate(ctx, addr)
 	if err != nil {
 		if errors.Is(err, monero.ErrUnreachable) {
-			return db.Address{}, err
+			return chains.Address{}, err
 		}
-		return db.Address{}, fmt.Errorf("%w: %v", api.ErrRejected, err)
+		return chains.Address{}, fmt.Errorf("%w: %v", api.ErrRejected, err)
 	}
 	major, minor := idx.Major, idx.Minor
-	return a.ledger.EnsureAddress(ctx, db.Address{Chain: chains.XMR, Address: addr, AccountIndex: &major, SubaddressIndex: &minor})
+	return a.ledger.EnsureAddress(ctx, chains.Address{Chain: chains.XMR, Address: addr, AccountIndex: &major, SubaddressIndex: &minor})
 }
 
 func (a *xmrAdapter) Status() chains.Status {
@@ -321,8 +322,8 @@ func runDerive(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if c, err := chains.ParseChain(*chain); err != nil || c != chains.BTC {
 		return usagef("derive: -chain: only btc derives addresses from the configured key")
 	}
-	if *index < 0 || *index > db.MaxDerivationIndex {
-		return usagef("derive: -index: must be between 0 and %d", db.MaxDerivationIndex)
+	if *index < 0 || *index > ledger.MaxDerivationIndex {
+		return usagef("derive: -index: must be between 0 and %d", ledger.MaxDerivationIndex)
 	}
 	cfg, err := loadConfig(args, *path)
 	if err != nil {

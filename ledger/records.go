@@ -1,7 +1,8 @@
-package db
+package ledger
 
 import (
 	"errors"
+	"math"
 	"time"
 
 	"github.com/ipnd/ipnd/chains"
@@ -23,53 +24,25 @@ const (
 	NoteFailed     = "failed"     // gave up after ipn.max_age
 )
 
-// Errors callers can test with errors.Is.
+// Errors consumers can test with errors.Is.
 var (
 	ErrNotFound     = errors.New("not found")
-	ErrSchemaNewer  = errors.New("ledger schema is newer than this binary")
 	ErrIndexTaken   = errors.New("index already allocated to another address")
 	ErrAddressTaken = errors.New("address already recorded with other indexes")
+	// ErrNotContiguous: a block does not extend the stored tip.
+	ErrNotContiguous = errors.New("block does not extend the stored tip")
+	// ErrLeaseLost: the notification's lease ran out (and another owner
+	// may have taken it); the attempt was logged but the notification left
+	// as is.
+	ErrLeaseLost = errors.New("notification lease lost")
 )
 
-// Block identifies a block of a chain's best chain.
-type Block struct {
-	Height int64
-	Hash   string
-}
+// MaxDerivationIndex is the highest derivation index the ledger records:
+// the highest non-hardened BIP32 index.
+const MaxDerivationIndex = math.MaxInt32
 
-// Address is a watched address. Index fields are nil when they do not apply:
-// Bitcoin uses DerivationIndex (nil for an arbitrary subscribed address),
-// Monero uses AccountIndex and SubaddressIndex.
-type Address struct {
-	ID              int64
-	Chain           chains.Chain
-	Address         string
-	DerivationIndex *uint32
-	AccountIndex    *uint32
-	SubaddressIndex *uint32
-	Label           string
-	CreatedAt       time.Time
-}
-
-// Payment is one incoming output (Bitcoin) or one incoming transfer to one
-// subaddress (Monero) as a watcher saw it. The unique key is
-// (chain, TxID, Address, OutIndex): Bitcoin uses the output index, Monero 0
-// (wallet-rpc reports one amount per transaction and subaddress).
-type Payment struct {
-	TxID        string
-	OutIndex    uint32
-	Address     string
-	Amount      uint64
-	UnlockTime  uint64 // Monero unlock_time; 0 = none
-	DoubleSpend bool   // Monero double_spend_seen
-	// Height is the block height for a mined payment, 0 for a pool payment.
-	// Only ReconcileWindow reads it: ApplyBlock takes the block's height.
-	Height    int64
-	BlockHash string
-	// Watch is used when Address is not in the ledger yet (a Bitcoin gap
-	// address): it is recorded with these indexes.
-	Watch *Address
-}
+// MaxConfirmsLimit is the highest max_confirms a subscription may have.
+const MaxConfirmsLimit = 1000
 
 // Deposit is a recorded payment.
 type Deposit struct {
@@ -87,14 +60,6 @@ type Deposit struct {
 	DoubleSpend bool
 	FirstSeen   time.Time
 	UpdatedAt   time.Time
-}
-
-// Confirmations at tip: 0 in the mempool or when not confirmed.
-func (d Deposit) Confirmations(tip int64) int64 {
-	if d.Status != StatusConfirmed || d.Height <= 0 || tip < d.Height {
-		return 0
-	}
-	return tip - d.Height + 1
 }
 
 // Totals is what an address received at a tip, for one max_confirms.
@@ -180,12 +145,4 @@ type AttemptResult struct {
 	NextAttemptAt time.Time
 	// GiveUp marks the notification failed (ipn.max_age passed).
 	GiveUp bool
-}
-
-// Change summarises what one ledger write did, for logs and metrics.
-type Change struct {
-	DepositsAdded   int
-	DepositsUpdated int
-	DepositsRemoved int // orphaned or flagged
-	Notifications   int
 }
