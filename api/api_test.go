@@ -364,7 +364,7 @@ func TestAddresses(t *testing.T) {
 	if _, err := h.l.EnsureAddress(ctx, chains.Address{Chain: chains.BTC, Address: "bcrt1qsomeoneelse77", DerivationIndex: &seven}); err != nil {
 		t.Fatal(err)
 	}
-	before, _ := h.l.MaxIndex(ctx, chains.BTC, 0)
+	before, _ := h.l.HighestDerivationIndex(ctx, chains.BTC)
 	cases := []struct {
 		name  string
 		a     answer
@@ -391,7 +391,7 @@ func TestAddresses(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { wantError(t, c.a, c.code, c.field) })
 	}
-	if after, _ := h.l.MaxIndex(ctx, chains.BTC, 0); after != before {
+	if after, _ := h.l.HighestDerivationIndex(ctx, chains.BTC); after != before {
 		t.Errorf("refused requests allocated addresses: max index %d -> %d", before, after)
 	}
 }

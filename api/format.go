@@ -24,23 +24,17 @@ func jsonAmount(c chains.Chain, atomic uint64) json.RawMessage {
 	return json.RawMessage(shortAmount(c, atomic))
 }
 
-// uriSchemes are the payment URI schemes: BIP21 for Bitcoin, and Monero's
-// monero: URI with tx_amount.
-var uriSchemes = map[chains.Chain]struct{ scheme, amountKey string }{
-	chains.BTC: {"bitcoin", "amount"},
-	chains.XMR: {"monero", "tx_amount"},
-}
-
-// PaymentURI builds the payment URI of addr, with the amount when it is not
-// zero: bitcoin:ADDR?amount=0.01 or monero:ADDR?tx_amount=1.5.
+// PaymentURI builds the payment URI of addr from its chain's spec, with the
+// amount when it is not zero: bitcoin:ADDR?amount=0.01 or
+// monero:ADDR?tx_amount=1.5.
 func PaymentURI(c chains.Chain, addr string, atomic uint64) string {
-	u, ok := uriSchemes[c]
+	spec, ok := c.Spec()
 	if !ok {
 		return ""
 	}
-	s := u.scheme + ":" + addr
+	s := spec.URIScheme + ":" + addr
 	if atomic > 0 {
-		s += "?" + u.amountKey + "=" + shortAmount(c, atomic)
+		s += "?" + spec.URIAmountKey + "=" + shortAmount(c, atomic)
 	}
 	return s
 }

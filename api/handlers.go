@@ -178,7 +178,7 @@ func (s *Server) balanceTarget(ctx context.Context, p *params) (chains.Chain, st
 	if err != nil {
 		return "", "", err
 	}
-	if c != chains.BTC {
+	if spec, _ := c.Spec(); !spec.DerivationIndexes {
 		return "", "", badField("index", "lookup by index is for Bitcoin derivation indexes; give the %s address", c)
 	}
 	a, err := s.o.Ledger.AddressByIndex(ctx, c, uint32(idx))
@@ -583,7 +583,7 @@ func (s *Server) addresses(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if hasIdx && c != chains.BTC {
+	if spec, _ := c.Spec(); hasIdx && !spec.DerivationIndexes {
 		return badField("index", "fixed indexes are for Bitcoin only; %s addresses are allocated in order", c)
 	}
 	label, _, err := p.str("label", maxLabelLen)
@@ -617,12 +617,10 @@ func (s *Server) addresses(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := addressJSON{Chain: c, Address: a.Address, Label: a.Label, URI: PaymentURI(c, a.Address, amount)}
-	if c == chains.BTC {
-		out.Index = a.DerivationIndex
-	} else {
-		out.AccountIndex, out.SubaddressIndex = a.AccountIndex, a.SubaddressIndex
-	}
+	// Each chain fills in the indexes it has (Bitcoin the derivation index,
+	// Monero account and subaddress); the others stay nil and are omitted.
+	out := addressJSON{Chain: c, Address: a.Address, Label: a.Label, URI: PaymentURI(c, a.Address, amount),
+		Index: a.DerivationIndex, AccountIndex: a.AccountIndex, SubaddressIndex: a.SubaddressIndex}
 	if hasAmount && amount > 0 {
 		out.Amount, out.AmountAtomic = shortAmount(c, amount), strconv.FormatUint(amount, 10)
 	}

@@ -80,7 +80,7 @@ func (f *fakeChain) Allocate(ctx context.Context, label string) (chains.Address,
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	max, err := f.l.MaxIndex(ctx, f.c, 0)
+	max, err := f.l.HighestSubaddressIndex(ctx, f.c, 0)
 	if err != nil {
 		return chains.Address{}, err
 	}

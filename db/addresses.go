@@ -98,19 +98,22 @@ func (l *Ledger) AddressesAfter(ctx context.Context, afterID int64) ([]chains.Ad
 	return l.queryAddresses(ctx, `id > ?`, afterID)
 }
 
-// MaxIndex is the highest allocated index: the derivation index for Bitcoin
-// (account ignored), the subaddress index within account for Monero; -1 if
-// none.
-func (l *Ledger) MaxIndex(ctx context.Context, c chains.Chain, account uint32) (int64, error) {
+// HighestDerivationIndex is the highest derivation index allocated on
+// chain c (Bitcoin); -1 if none.
+func (l *Ledger) HighestDerivationIndex(ctx context.Context, c chains.Chain) (int64, error) {
+	return l.highestIndex(ctx, c, `SELECT MAX(derivation_index) FROM addresses WHERE chain = ?`, string(c))
+}
+
+// HighestSubaddressIndex is the highest subaddress index recorded in one
+// wallet account on chain c (Monero); -1 if none.
+func (l *Ledger) HighestSubaddressIndex(ctx context.Context, c chains.Chain, account uint32) (int64, error) {
+	return l.highestIndex(ctx, c, `SELECT MAX(subaddress_index) FROM addresses WHERE chain = ? AND account_index = ?`,
+		string(c), int64(account))
+}
+
+func (l *Ledger) highestIndex(ctx context.Context, c chains.Chain, query string, args ...any) (int64, error) {
 	var v sql.NullInt64
-	var err error
-	if c == chains.XMR {
-		err = l.db.QueryRowContext(ctx, `SELECT MAX(subaddress_index) FROM addresses WHERE chain = ? AND account_index = ?`,
-			string(c), int64(account)).Scan(&v)
-	} else {
-		err = l.db.QueryRowContext(ctx, `SELECT MAX(derivation_index) FROM addresses WHERE chain = ?`, string(c)).Scan(&v)
-	}
-	if err != nil {
+	if err := l.db.QueryRowContext(ctx, query, args...).Scan(&v); err != nil {
 		return 0, fmt.Errorf("highest %s index: %w", c, err)
 	}
 	if !v.Valid {

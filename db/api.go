@@ -9,7 +9,8 @@ package db
 // Chain state:            Tip, RecentBlocks, SetStart, MempoolTxIDs
 // Chain writes:           ApplyBlock, RevertBlock, ApplyMempool, ReconcileWindow
 // Addresses:              AllocateAddress, EnsureAddress, AddressByString,
-//                         AddressByIndex, Addresses, MaxIndex
+//                         AddressByIndex, Addresses, HighestDerivationIndex,
+//                         HighestSubaddressIndex
 // Balances:               Balance
 // Subscriptions:          Subscribe, Unsubscribe, Subscription, Redeliver, Attempts
 // Notification delivery:  ClaimDue, RecordAttempt, NextDue, NotificationCounts

@@ -354,8 +354,8 @@ func TestAllocationNeverRepeatsAnIndex(t *testing.T) {
 			if err != nil || *a.DerivationIndex != 41 {
 				t.Fatalf("allocation after restart = %v, %v; want index 41", a.DerivationIndex, err)
 			}
-			if max, err := l3.MaxIndex(ctx, chains.BTC, 0); err != nil || max != 41 {
-				t.Fatalf("MaxIndex = %d, %v", max, err)
+			if max, err := l3.HighestDerivationIndex(ctx, chains.BTC); err != nil || max != 41 {
+				t.Fatalf("HighestDerivationIndex = %d, %v", max, err)
 			}
 			// The same index for another address is refused.
 			if _, err := l3.EnsureAddress(ctx, chains.Address{Chain: chains.BTC, Address: "other", DerivationIndex: u32(5)}); !errors.Is(err, ledger.ErrIndexTaken) {

@@ -35,7 +35,7 @@ type Ledger interface {
 	RevertBlock(ctx context.Context, c chains.Chain, b, parent chains.Block, stillInMempool []string) (chains.Change, error)
 	ApplyMempool(ctx context.Context, c chains.Chain, added []chains.Payment, gone []string) (chains.Change, error)
 	Addresses(ctx context.Context, c chains.Chain) ([]chains.Address, error)
-	MaxIndex(ctx context.Context, c chains.Chain, account uint32) (int64, error)
+	HighestDerivationIndex(ctx context.Context, c chains.Chain) (int64, error)
 	LastAddressID(ctx context.Context) (int64, error)
 	AddressesAfter(ctx context.Context, afterID int64) ([]chains.Address, error)
 }
@@ -349,7 +349,7 @@ func (w *Watcher) watchLedgerAddress(a chains.Address) int64 {
 // window grows with the ledger's highest index; a jump past the derived
 // window reloads every address.
 func (w *Watcher) refreshWindow(ctx context.Context) error {
-	m, err := w.ledger.MaxIndex(ctx, chains.BTC, 0)
+	m, err := w.ledger.HighestDerivationIndex(ctx, chains.BTC)
 	if err != nil {
 		return err
 	}

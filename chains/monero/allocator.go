@@ -31,7 +31,7 @@ type AllocatorLedger interface {
 	EnsureAddress(ctx context.Context, a chains.Address) (chains.Address, error)
 	AddressByString(ctx context.Context, c chains.Chain, addr string) (chains.Address, error)
 	Addresses(ctx context.Context, c chains.Chain) ([]chains.Address, error)
-	MaxIndex(ctx context.Context, c chains.Chain, account uint32) (int64, error)
+	HighestSubaddressIndex(ctx context.Context, c chains.Chain, account uint32) (int64, error)
 }
 
 // WalletCheck configures the start checks shared by Allocator and Watcher.
@@ -135,7 +135,7 @@ func (a *Allocator) ensureAccount(ctx context.Context) error {
 
 // guard is the wallet-replacement check (see NewAllocator).
 func (a *Allocator) guard(ctx context.Context) error {
-	maxIdx, err := a.ledger.MaxIndex(ctx, chains.XMR, a.account)
+	maxIdx, err := a.ledger.HighestSubaddressIndex(ctx, chains.XMR, a.account)
 	if err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ func TestAllocateRecordsSubaddressesInTheAccount(t *testing.T) {
 			t.Fatalf("validate: %+v %v", idx, err)
 		}
 	}
-	if mx, _ := l.MaxIndex(ctx, chains.XMR, acct); mx != 3 {
+	if mx, _ := l.HighestSubaddressIndex(ctx, chains.XMR, acct); mx != 3 {
 		t.Fatalf("ledger max index %d, want 3", mx)
 	}
 	if _, err := a.Validate(ctx, f.minerAddr); !errors.Is(err, monero.ErrNotWalletAddress) {
