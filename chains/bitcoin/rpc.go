@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ipnd/ipnd/chains/chainsync"
 	"github.com/ipnd/ipnd/config"
 )
 
@@ -41,6 +42,9 @@ type RPCError struct {
 }
 
 func (e *RPCError) Error() string { return fmt.Sprintf("node RPC error %d: %s", e.Code, e.Message) }
+
+// Is makes a not-found answer (see IsNotFound) match chainsync.ErrNoBlock.
+func (e *RPCError) Is(target error) bool { return target == chainsync.ErrNoBlock && IsNotFound(e) }
 
 // Well-known node error codes.
 const (

@@ -6,17 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/ipnd/ipnd/chains"
+	"github.com/ipnd/ipnd/chains/chainsync"
 )
 
 // WatcherLedger is what the watcher needs of the ledger (*db.Ledger).
 type WatcherLedger interface {
 	Tip(ctx context.Context, c chains.Chain) (chains.Block, bool, error)
 	RecentBlocks(ctx context.Context, c chains.Chain, n int) ([]chains.Block, error)
-	ReconcileWindow(ctx context.Context, c chains.Chain, tip chains.Block, fromHeight int64, seen []chains.Payment) (chains.Change, error)
+	chainsync.WindowLedger
 }
 
 // WatcherConfig configures a Watcher.
@@ -32,106 +32,70 @@ type WatcherConfig struct {
 	ReorgWindow int64
 	// MaxBackoff caps the wait between failing polls (default 30 s).
 	MaxBackoff time.Duration
-	Logger     *slog.Logger
+	// Hooks hear of every ledger write (metrics, the IPN worker).
+	Hooks  chainsync.Hooks
+	Logger *slog.Logger
 }
 
 // maxHeight is get_transfers' max_height: "no upper bound".
 const maxHeight = int64(1) << 40
 
 // Watcher polls the wallet's incoming transfers of one account and reconciles
-// them into the ledger.
+// them into the ledger. Run it in one goroutine; Status and Poke are safe
+// from any goroutine.
 type Watcher struct {
+	*chainsync.Loop // Run, Poll, Poke, Status
+
 	wallet *WalletClient
 	daemon *DaemonClient
 	ledger WatcherLedger
+	window chainsync.Window
 	cfg    WatcherConfig
 	log    *slog.Logger
 
-	pollMu      sync.Mutex // one poll at a time
-	refreshedAt int64      // daemon height at the last successful refresh
-	lastWrite   [32]byte   // fingerprint of the last ReconcileWindow written
-
-	mu     sync.Mutex
-	status chains.Status
+	// Round state (the loop runs one round at a time).
+	refreshedAt int64    // daemon height at the last successful refresh
+	lastWrite   [32]byte // fingerprint of the last reconcile written
 }
 
 // NewWatcher returns a watcher; call Run (or Poll).
 func NewWatcher(w *WalletClient, d *DaemonClient, l WatcherLedger, c WatcherConfig) *Watcher {
-	if c.PollInterval <= 0 {
-		c.PollInterval = time.Second
-	}
 	if c.ReorgWindow <= 0 {
 		c.ReorgWindow = 10
 	}
-	if c.MaxBackoff <= 0 {
-		c.MaxBackoff = 30 * time.Second
-	}
-	return &Watcher{
+	wt := &Watcher{
 		wallet: w, daemon: d, ledger: l, cfg: c, log: logger(c.Logger),
-		status: chains.Status{Chain: chains.XMR, State: chains.Starting},
+		window: chainsync.Window{Chain: chains.XMR, Ledger: l, Hooks: c.Hooks},
 	}
+	wt.Loop = chainsync.NewLoop(chainsync.LoopConfig{
+		Chain: chains.XMR, PollInterval: c.PollInterval, MaxBackoff: c.MaxBackoff, Classify: classify, Logger: wt.log,
+	}, wt.round)
+	return wt
 }
 
-// Status reports the last poll's outcome: synced, behind (the daemon is
-// syncing or the wallet is still scanning) or unreachable.
-func (w *Watcher) Status() chains.Status {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.status
-}
-
-func (w *Watcher) setStatus(f func(s *chains.Status)) {
-	w.mu.Lock()
-	f(&w.status)
-	w.mu.Unlock()
-}
-
-// Run polls until ctx ends. Failures are logged and retried with a capped
-// exponential back-off; Run returns nil when ctx is cancelled.
-func (w *Watcher) Run(ctx context.Context) error {
-	failures := 0
-	for {
-		err := w.Poll(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		wait := w.cfg.PollInterval
-		if err != nil {
-			failures++
-			wait = min(w.cfg.PollInterval<<min(failures, 16), w.cfg.MaxBackoff)
-			lvl := slog.LevelWarn
-			if failures > 1 && failures%10 != 0 {
-				lvl = slog.LevelDebug // keep logs readable during a long outage
-			}
-			w.log.Log(ctx, lvl, "monero poll failed", "err", err, "failures", failures, "retry_in", wait)
-		} else {
-			if failures > 0 {
-				w.log.Info("monero poll recovered", "after_failures", failures)
-			}
-			failures = 0
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
+// classify is the state a failed poll is reported as: unreachable when
+// wallet-rpc or monerod does not answer (or refuses the credentials),
+// behind otherwise (the daemon is syncing or the wallet is still scanning).
+func classify(err error) chains.SyncState {
+	if errors.Is(err, ErrWalletBehind) {
+		return chains.Behind
 	}
+	if errors.Is(err, ErrUnreachable) || errors.Is(err, ErrUnauthorized) {
+		return chains.Unreachable
+	}
+	return chains.Behind
 }
 
 // ErrWalletBehind: the wallet has not scanned up to the daemon's height yet;
 // the poll is skipped so transfers it has not seen are not taken as gone.
 var ErrWalletBehind = errors.New("wallet is still scanning")
 
-// Poll runs one poll: the daemon's state; a wallet refresh when the daemon's
-// height moved (or the wallet is behind it); get_transfers of the account
-// (in and pool) above the last scanned height minus the reorg window; and one
-// ledger write reconciling that window. Its cost depends on the window, not
-// on the wallet's history.
-func (w *Watcher) Poll(ctx context.Context) error {
-	w.pollMu.Lock()
-	defer w.pollMu.Unlock()
+// round runs one poll: the daemon's state; a wallet refresh when the
+// daemon's height moved (or the wallet is behind it); get_transfers of the
+// account (in and pool) above the last scanned height minus the reorg
+// window; and one ledger write reconciling that window. Its cost depends on
+// the window, not on the wallet's history.
+func (w *Watcher) round(ctx context.Context) error {
 	var err error
 	for try := 0; try < 3; try++ {
 		var moved bool
@@ -141,17 +105,6 @@ func (w *Watcher) Poll(ctx context.Context) error {
 		}
 		// The chain moved during the poll: what the wallet said may mix two
 		// tips; read again rather than record a blend.
-	}
-	w.setStatus(func(s *chains.Status) { s.LastPoll = time.Now() })
-	if err != nil {
-		state := chains.Behind
-		if errors.Is(err, ErrUnreachable) || errors.Is(err, ErrUnauthorized) {
-			state = chains.Unreachable
-		}
-		if errors.Is(err, ErrWalletBehind) {
-			state = chains.Behind
-		}
-		w.setStatus(func(s *chains.Status) { s.State, s.Error = state, err.Error() })
 	}
 	return err
 }
@@ -168,7 +121,7 @@ func (w *Watcher) poll(ctx context.Context) (moved bool, err error) {
 	}
 	tip := chains.Block{Height: info.Height - 1, Hash: info.TopBlockHash}
 	target := max(info.TargetHeight, info.Height)
-	w.setStatus(func(s *chains.Status) { s.NodeHeight = target - 1 })
+	w.SetNodeHeight(target - 1)
 
 	wh, err := w.wallet.GetHeight(ctx)
 	if err != nil {
@@ -213,7 +166,7 @@ func (w *Watcher) poll(ctx context.Context) (moved bool, err error) {
 		w.setSynced(info, tip, target)
 		return false, nil
 	}
-	change, err := w.ledger.ReconcileWindow(ctx, chains.XMR, tip, from, payments)
+	change, err := w.window.Reconcile(ctx, tip, from, payments)
 	if err != nil {
 		w.lastWrite = [32]byte{}
 		return false, fmt.Errorf("ledger: %w", err)
@@ -229,16 +182,12 @@ func (w *Watcher) poll(ctx context.Context) (moved bool, err error) {
 }
 
 func (w *Watcher) setSynced(info Info, tip chains.Block, target int64) {
-	state := chains.Synced
-	if info.BusySyncing || !info.Synchronized || target > info.Height {
-		state = chains.Behind
+	w.SetStatus(func(s *chains.Status) { s.Height, s.NodeHeight = tip.Height, target-1 })
+	note := ""
+	if info.BusySyncing {
+		note = "monerod is busy syncing"
 	}
-	w.setStatus(func(s *chains.Status) {
-		s.State, s.Height, s.NodeHeight, s.Behind, s.Error = state, tip.Height, target-1, target-info.Height, ""
-		if info.BusySyncing {
-			s.Error = "monerod is busy syncing"
-		}
-	})
+	w.RoundDone(info.BusySyncing || !info.Synchronized, note)
 }
 
 // fingerprint identifies what a ReconcileWindow call would write.
@@ -273,26 +222,24 @@ func (w *Watcher) windowStart(ctx context.Context, tip chains.Block) (int64, err
 	if err != nil {
 		return 0, fmt.Errorf("ledger: %w", err)
 	}
-	fork := int64(-1)
-	for _, b := range recent {
-		if b.Height > tip.Height {
-			continue // above the daemon's tip: gone
+	// The daemon's hash at a height; its tip's is known already.
+	hashAt := func(ctx context.Context, h int64) (string, error) {
+		if h == tip.Height {
+			return tip.Hash, nil
 		}
-		if b.Height == tip.Height {
-			if b.Hash == tip.Hash {
-				fork = b.Height
-				break
-			}
-			continue
-		}
-		h, err := w.daemon.BlockHeaderByHeight(ctx, b.Height)
+		hdr, err := w.daemon.BlockHeaderByHeight(ctx, h)
 		if err != nil {
-			return 0, fmt.Errorf("monerod: %w", err)
+			return "", fmt.Errorf("monerod: %w", err)
 		}
-		if h.Hash == b.Hash {
-			fork = b.Height
-			break
-		}
+		return hdr.Hash, nil
+	}
+	anc, err := chainsync.CommonAncestor(ctx, recent, tip.Height, hashAt)
+	if err != nil {
+		return 0, err
+	}
+	fork := int64(-1)
+	if anc >= 0 {
+		fork = recent[anc].Height
 	}
 	if fork < 0 && len(recent) > 0 {
 		fork = 0 // deeper than every recorded block: re-read everything once

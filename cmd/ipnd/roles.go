@@ -12,6 +12,7 @@ import (
 	"github.com/ipnd/ipnd/api"
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/chains/bitcoin"
+	"github.com/ipnd/ipnd/chains/chainsync"
 	"github.com/ipnd/ipnd/chains/monero"
 	"github.com/ipnd/ipnd/config"
 	"github.com/ipnd/ipnd/db"
@@ -33,7 +34,7 @@ func chainProblems(cfg config.Config) config.Problems {
 type daemon struct {
 	cfg      config.Config
 	ledger   *db.Ledger
-	writes   *ledgerWrites
+	hooks    chainsync.Hooks // the chain watchers' write hooks
 	log      *slog.Logger
 	metrics  *metrics.Registry
 	progress *progress
@@ -45,51 +46,6 @@ type daemon struct {
 	standby sync.Map
 }
 
-// ledgerWrites wraps the ledger's chain writes: each one that made
-// notifications wakes this process's IPN worker at once (the in-process
-// hand-off), and every write is counted in the metrics.
-type ledgerWrites struct {
-	*db.Ledger
-	metrics *metrics.Registry
-	notify  func()
-}
-
-func (w *ledgerWrites) after(c chains.Chain, ch chains.Change, err error) (chains.Change, error) {
-	if err == nil {
-		w.metrics.Change(c, ch)
-		if ch.Notifications > 0 && w.notify != nil {
-			w.notify()
-		}
-	}
-	return ch, err
-}
-
-func (w *ledgerWrites) ApplyBlock(ctx context.Context, c chains.Chain, b chains.Block, ps []chains.Payment) (chains.Change, error) {
-	ch, err := w.Ledger.ApplyBlock(ctx, c, b, ps)
-	if err == nil {
-		w.metrics.BlocksApplied(c, 1)
-	}
-	return w.after(c, ch, err)
-}
-
-func (w *ledgerWrites) RevertBlock(ctx context.Context, c chains.Chain, b, parent chains.Block, keep []string) (chains.Change, error) {
-	ch, err := w.Ledger.RevertBlock(ctx, c, b, parent, keep)
-	if err == nil {
-		w.metrics.Reorg(c)
-	}
-	return w.after(c, ch, err)
-}
-
-func (w *ledgerWrites) ApplyMempool(ctx context.Context, c chains.Chain, added []chains.Payment, gone []string) (chains.Change, error) {
-	ch, err := w.Ledger.ApplyMempool(ctx, c, added, gone)
-	return w.after(c, ch, err)
-}
-
-func (w *ledgerWrites) ReconcileWindow(ctx context.Context, c chains.Chain, tip chains.Block, from int64, seen []chains.Payment) (chains.Change, error) {
-	ch, err := w.Ledger.ReconcileWindow(ctx, c, tip, from, seen)
-	return w.after(c, ch, err)
-}
-
 // buildRoles makes the parts of the daemon this process runs. Chain
 // adapters are built whenever a chain is enabled (the API allocates and
 // validates addresses with them); their watchers run only in the sync role,
@@ -99,12 +55,12 @@ func buildRoles(ctx context.Context, cfg config.Config, ledger *db.Ledger, roles
 		cfg: cfg, ledger: ledger, log: log, metrics: metrics.New(), progress: newProgress(),
 		notifier: newSDNotifier(log.With("subsystem", "ipnd")), chains: map[chains.Chain]api.Chain{},
 	}
-	d.writes = &ledgerWrites{Ledger: ledger, metrics: d.metrics}
+	d.hooks.Observer = d.metrics
 	if roles["ipn"] {
 		o := ipn.OptionsFromConfig(cfg.IPN, version, log)
 		o.Observer = d.metrics
 		d.worker = ipn.NewWorker(ledger, o)
-		d.writes.notify = d.worker.Notify
+		d.hooks.Notify = d.worker.Notify // the in-process hand-off
 		d.addRole("ipn", d.worker.Run)
 	}
 	if cfg.Bitcoin.Enabled {
@@ -177,7 +133,9 @@ func (d *daemon) buildBitcoin(syncRole bool) error {
 	var watcher *bitcoin.Watcher
 	var derived bitcoin.DerivedWatcher
 	if syncRole {
-		watcher = bitcoin.NewWatcher(bitcoin.NewClient(bitcoin.RPCConfigFrom(c)), d.writes, deriver, bitcoin.WatcherConfigFrom(c, d.log))
+		wc := bitcoin.WatcherConfigFrom(c, d.log)
+		wc.Hooks = d.hooks
+		watcher = bitcoin.NewWatcher(bitcoin.NewClient(bitcoin.RPCConfigFrom(c)), d.ledger, deriver, wc)
 		derived = watcher
 		d.addRole("sync-btc", d.runLocked(chains.BTC, watcher.Run))
 	}
@@ -250,7 +208,9 @@ func (d *daemon) buildMonero(ctx context.Context, syncRole, apiRole bool) error 
 		}
 	}
 	if syncRole {
-		adapter.watcher = monero.NewWatcher(wallet, daemonRPC, d.writes, monero.WatcherConfigFrom(c, log))
+		wc := monero.WatcherConfigFrom(c, log)
+		wc.Hooks = d.hooks
+		adapter.watcher = monero.NewWatcher(wallet, daemonRPC, d.ledger, wc)
 		d.addRole("sync-xmr", d.runLocked(chains.XMR, adapter.watcher.Run))
 	}
 	d.chains[chains.XMR] = adapter

@@ -1,0 +1,161 @@
+package bitcoin
+
+import (
+	"context"
+	"time"
+
+	"github.com/btcsuite/btcd/wire"
+
+	"github.com/ipnd/ipnd/chains"
+)
+
+// The watch set and its gap window: every ledger address of the chain is
+// watched, and GapLimit derivation indexes beyond the highest one allocated
+// or paid, so a payment to an address handed out by another process (or
+// before a restart) is not missed.
+
+// Refresh loads every ledger address into the watch set and derives the
+// gap window beyond the highest index. The set only grows.
+func (w *Watcher) Refresh(ctx context.Context) error {
+	lastID, err := w.ledger.LastAddressID(ctx)
+	if err != nil {
+		return err
+	}
+	addrs, err := w.ledger.Addresses(ctx, w.chain)
+	if err != nil {
+		return err
+	}
+	maxIdx := int64(-1)
+	for _, a := range addrs {
+		maxIdx = max(maxIdx, w.watchLedgerAddress(a))
+	}
+	w.lastRefresh, w.lastAddrID = time.Now(), lastID
+	return w.extendWindow(maxIdx)
+}
+
+// watchLedgerAddress adds a ledger address to the watch set and returns
+// its derivation index, or -1.
+func (w *Watcher) watchLedgerAddress(a chains.Address) int64 {
+	script, err := ValidateAddress(w.d.net, a.Address)
+	if err != nil {
+		w.log.Warn("ledger address is not watchable on this network", "address", a.Address, "err", err)
+		return -1
+	}
+	e, idx := WatchEntry{}, int64(-1)
+	if a.DerivationIndex != nil {
+		e, idx = WatchEntry{Index: *a.DerivationIndex, Derived: true}, int64(*a.DerivationIndex)
+	}
+	if err := w.set.Add(script, e); err != nil {
+		w.log.Warn("ledger address not watched", "address", a.Address, "err", err)
+	}
+	return idx
+}
+
+// refreshWindow follows allocations made by other processes: the gap
+// window grows with the ledger's highest index; a jump past the derived
+// window reloads every address.
+func (w *Watcher) refreshWindow(ctx context.Context) error {
+	m, err := w.ledger.HighestDerivationIndex(ctx, w.chain)
+	if err != nil {
+		return err
+	}
+	// Addresses recorded since the last look (by the API of this or another
+	// process) are watched from this poll on, before its blocks are scanned.
+	news, err := w.ledger.AddressesAfter(ctx, w.lastAddrID)
+	if err != nil {
+		return err
+	}
+	for _, a := range news {
+		w.lastAddrID = max(w.lastAddrID, a.ID)
+		if a.Chain == w.chain {
+			m = max(m, w.watchLedgerAddress(a))
+		}
+	}
+	w.winMu.Lock()
+	jump := m > w.derivedTo
+	w.winMu.Unlock()
+	if jump || time.Since(w.lastRefresh) > w.cfg.RefreshInterval {
+		return w.Refresh(ctx)
+	}
+	return w.extendWindow(m)
+}
+
+// extendWindow records idx as used and derives the indexes up to
+// idx+GapLimit into the watch set (never the hole below a far index).
+func (w *Watcher) extendWindow(idx int64) error {
+	w.winMu.Lock()
+	defer w.winMu.Unlock()
+	if idx > w.maxIdx {
+		w.maxIdx = idx
+	}
+	target := min(w.maxIdx+int64(w.cfg.GapLimit), int64(derivedBit-1))
+	from := max(w.derivedTo+1, w.maxIdx+1)
+	for i := from; i <= target; i++ {
+		a, err := w.d.Derive(uint32(i))
+		if err != nil {
+			w.log.Warn("skipping underivable index", "index", i, "err", err)
+			continue
+		}
+		if err := w.set.Add(a.Script, WatchEntry{Index: uint32(i), Derived: true}); err != nil {
+			return err
+		}
+	}
+	if target > w.derivedTo {
+		w.derivedTo = target
+	}
+	return nil
+}
+
+// WatchDerived watches the address at derivation index (just allocated)
+// and the gap window beyond it.
+func (w *Watcher) WatchDerived(index uint32) error {
+	a, err := w.d.Derive(index)
+	if err != nil {
+		return err
+	}
+	if err := w.set.Add(a.Script, WatchEntry{Index: index, Derived: true}); err != nil {
+		return err
+	}
+	return w.extendWindow(int64(index))
+}
+
+// WatchAddress validates an arbitrary address for the configured network
+// and watches it. The caller records it in the ledger (EnsureAddress with
+// the canonical string, see CanonicalAddress) before payments can be
+// credited to it.
+func (w *Watcher) WatchAddress(addr string) error {
+	script, err := ValidateAddress(w.d.net, addr)
+	if err != nil {
+		return err
+	}
+	return w.set.Add(script, WatchEntry{})
+}
+
+// WatchedScripts is the size of the watch set.
+func (w *Watcher) WatchedScripts() int { return w.set.Len() }
+
+// scan matches txs, growing the gap window when a payment lands beyond
+// the highest used index and scanning again until nothing new is watched.
+func (w *Watcher) scan(txs []*wire.MsgTx) ([]Match, error) {
+	for {
+		var ms []Match
+		for _, tx := range txs {
+			ms = w.set.ScanTx(ms, tx, w.d.net)
+		}
+		w.winMu.Lock()
+		top := w.maxIdx
+		w.winMu.Unlock()
+		grow := top
+		for _, m := range ms {
+			if m.Entry.Derived && int64(m.Entry.Index) > grow {
+				grow = int64(m.Entry.Index)
+			}
+		}
+		if grow == top {
+			return ms, nil
+		}
+		if err := w.extendWindow(grow); err != nil {
+			return nil, err
+		}
+	}
+}
