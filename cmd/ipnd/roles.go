@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"sync"
 
 	"github.com/ipnd/ipnd/api"
@@ -131,64 +130,14 @@ func (d *daemon) buildBitcoin(syncRole bool) error {
 		return usageError{fmt.Errorf("bitcoin.xpub: %w", err)}
 	}
 	var watcher *bitcoin.Watcher
-	var derived bitcoin.DerivedWatcher
 	if syncRole {
 		wc := bitcoin.WatcherConfigFrom(c, d.log)
 		wc.Hooks = d.hooks
 		watcher = bitcoin.NewWatcher(bitcoin.NewClient(bitcoin.RPCConfigFrom(c)), d.ledger, deriver, wc)
-		derived = watcher
 		d.addRole("sync-btc", d.runLocked(chains.BTC, watcher.Run))
 	}
-	d.chains[chains.BTC] = &btcAdapter{
-		Allocator: bitcoin.NewAllocator(deriver, d.ledger, derived),
-		deriver:   deriver, ledger: d.ledger, watcher: watcher,
-	}
+	d.chains[chains.BTC] = bitcoin.NewAPIAdapter(deriver, d.ledger, watcher)
 	return nil
-}
-
-// btcAdapter is the Bitcoin side of the API.
-type btcAdapter struct {
-	*bitcoin.Allocator
-	deriver *bitcoin.Deriver
-	ledger  *db.Ledger
-	watcher *bitcoin.Watcher // nil when another process syncs
-}
-
-func (a *btcAdapter) Validate(addr string) error {
-	if _, err := a.deriver.ValidateAddress(addr); err != nil {
-		return fmt.Errorf("%w: %v", api.ErrRejected, err)
-	}
-	return nil
-}
-
-func (a *btcAdapter) Watch(ctx context.Context, addr string) (chains.Address, error) {
-	canonical, err := bitcoin.CanonicalAddress(a.deriver.Params(), addr)
-	if err != nil {
-		return chains.Address{}, fmt.Errorf("%w: %v", api.ErrRejected, err)
-	}
-	addr = canonical // the scanner credits payments to the canonical form
-	rec, err := a.ledger.EnsureAddress(ctx, chains.Address{Chain: chains.BTC, Address: addr})
-	if err != nil {
-		return chains.Address{}, err
-	}
-	if a.watcher != nil {
-		if err := a.watcher.WatchAddress(addr); err != nil {
-			return chains.Address{}, err
-		}
-	}
-	return rec, nil
-}
-
-func (a *btcAdapter) Status() chains.Status {
-	if a.watcher != nil {
-		return a.watcher.Status()
-	}
-	return syncedElsewhere(chains.BTC)
-}
-
-// syncedElsewhere is the status of a chain another process follows.
-func syncedElsewhere(c chains.Chain) chains.Status {
-	return chains.Status{Chain: c, State: chains.Synced, Error: "followed by another ipnd process (sync role)"}
 }
 
 func (d *daemon) buildMonero(ctx context.Context, syncRole, apiRole bool) error {
@@ -198,78 +147,24 @@ func (d *daemon) buildMonero(ctx context.Context, syncRole, apiRole bool) error 
 	if err != nil {
 		return usageError{fmt.Errorf("monero: %w", err)}
 	}
-	adapter := &xmrAdapter{ledger: d.ledger}
+	var alloc *monero.Allocator
 	if apiRole || syncRole {
 		// The start checks: a view-only wallet (unless allowed otherwise) and
 		// the wallet-replacement guard, before anything is served.
-		adapter.alloc, err = monero.NewAllocator(ctx, wallet, d.ledger, monero.AllocatorConfigFrom(c, log))
+		alloc, err = monero.NewAllocator(ctx, wallet, d.ledger, monero.AllocatorConfigFrom(c, log))
 		if err != nil {
 			return fmt.Errorf("monero: %w", err)
 		}
 	}
+	var watcher *monero.Watcher
 	if syncRole {
 		wc := monero.WatcherConfigFrom(c, log)
 		wc.Hooks = d.hooks
-		adapter.watcher = monero.NewWatcher(wallet, daemonRPC, d.ledger, wc)
-		d.addRole("sync-xmr", d.runLocked(chains.XMR, adapter.watcher.Run))
+		watcher = monero.NewWatcher(wallet, daemonRPC, d.ledger, wc)
+		d.addRole("sync-xmr", d.runLocked(chains.XMR, watcher.Run))
 	}
-	d.chains[chains.XMR] = adapter
+	d.chains[chains.XMR] = monero.NewAPIAdapter(alloc, watcher, d.ledger)
 	return nil
-}
-
-// xmrAdapter is the Monero side of the API.
-type xmrAdapter struct {
-	alloc   *monero.Allocator // nil in a process with neither the api nor the sync role
-	watcher *monero.Watcher   // nil when another process syncs
-	ledger  *db.Ledger
-}
-
-func (a *xmrAdapter) Allocate(ctx context.Context, label string) (chains.Address, error) {
-	return a.alloc.Allocate(ctx, label)
-}
-
-func (a *xmrAdapter) AddressAt(context.Context, uint32, string) (chains.Address, error) {
-	return chains.Address{}, fmt.Errorf("%w: Monero subaddresses are allocated by the wallet; omit index", api.ErrRejected)
-}
-
-// Validate checks the form of a Monero address: base58, 95 characters
-// (standard or subaddress) or 106 (integrated).
-func (a *xmrAdapter) Validate(addr string) error {
-	const alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-	if len(addr) != 95 && len(addr) != 106 {
-		return fmt.Errorf("%w: a Monero address has 95 or 106 characters", api.ErrRejected)
-	}
-	for _, r := range addr {
-		if !strings.ContainsRune(alphabet, r) {
-			return fmt.Errorf("%w: %q is not a base58 character", api.ErrRejected, r)
-		}
-	}
-	return nil
-}
-
-func (a *xmrAdapter) Watch(ctx context.Context, addr string) (chains.Address, error) {
-	if err := a.Validate(addr); err != nil {
-		return chains.Address{}, err
-	}
-	if rec, err := a.ledger.AddressByString(ctx, chains.XMR, addr); err == nil {
-		return rec, nil
-	}
-	idx, err := a.alloc.Validate(ctx, addr)
-	if err != nil {
-		if errors.Is(err, monero.ErrUnreachable) {
-			return chains.Address{}, err
-		}
-		return chains.Address{}, fmt.Errorf("%w: %v", api.ErrRejected, err)
-	}
-	major, minor := idx.Major, idx.Minor
-	return a.ledger.EnsureAddress(ctx, chains.Address{Chain: chains.XMR, Address: addr, AccountIndex: &major, SubaddressIndex: &minor})
-}
-
-func (a *xmrAdapter) Status() chains.Status {
-	if a.watcher != nil {
-		return a.watcher.Status()
-	}
-	return syncedElsewhere(chains.XMR)
 }
 
 func runDerive(ctx context.Context, args []string, stdout, stderr io.Writer) error {
