@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/btcec/v2/schnorr"
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/btcutil/base58"
 	"github.com/btcsuite/btcd/btcutil/hdkeychain"
@@ -92,15 +93,12 @@ func NetParams(network string) (*chaincfg.Params, error) {
 }
 
 // Deriver derives the receive addresses m/0/i below an account-level
-// extended public key. It is safe for concurrent use.
+// extended public key, with hdkeychain (child keys) and txscript (the
+// taproot output key). It is safe for concurrent use.
 type Deriver struct {
 	net      *chaincfg.Params
 	typ      AddressType
 	external *hdkeychain.ExtendedKey // m/0, derived once
-	// The external chain key, decoded once for fast child derivation.
-	extPoint     btcec.JacobianPoint // affine (Z = 1)
-	extPubBytes  []byte              // compressed, 33 bytes
-	extChainCode []byte
 }
 
 // Derived is one receive address.
@@ -167,23 +165,18 @@ func NewDeriver(network, key, addressType string) (*Deriver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: deriving the external chain: %v", ErrBadKey, err)
 	}
-	d := &Deriver{net: net, typ: typ, external: ext, extChainCode: ext.ChainCode()}
-	pub, err := ext.ECPubKey()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadKey, err)
-	}
-	pub.AsJacobian(&d.extPoint)
-	d.extPubBytes = pub.SerializeCompressed()
-	return d, nil
+	return &Deriver{net: net, typ: typ, external: ext}, nil
 }
 
-// childPubKey is the public key at m/0/index (see childPoint).
+// childPubKey is the public key at m/0/index (BIP32 CKDpub). An index
+// whose child is invalid (probability below 2^-127) is an error wrapping
+// hdkeychain.ErrInvalidChild: BIP32 says to skip it.
 func (d *Deriver) childPubKey(index uint32) (*btcec.PublicKey, error) {
-	p, err := d.childPoint(index)
+	k, err := d.external.Derive(index)
 	if err != nil {
 		return nil, err
 	}
-	return btcec.NewPublicKey(&p.X, &p.Y), nil
+	return k.ECPubKey()
 }
 
 // Type is the address type derived.
@@ -197,42 +190,35 @@ func (d *Deriver) Derive(index uint32) (Derived, error) {
 	if index >= hdkeychain.HardenedKeyStart {
 		return Derived{}, fmt.Errorf("derivation index %d is out of range (max %d)", index, hdkeychain.HardenedKeyStart-1)
 	}
-	p, err := d.childPoint(index)
+	pub, err := d.childPubKey(index)
 	if err != nil {
-		// BIP32: an invalid child (probability < 2^-127) means skip.
 		return Derived{}, fmt.Errorf("derive index %d: %w", index, err)
 	}
 	var addr btcutil.Address
-	var script []byte
+	keyHash := btcutil.Hash160(pub.SerializeCompressed())
 	switch d.typ {
 	case P2PKH:
-		pub := compressed(&p)
-		h := btcutil.Hash160(pub[:])
-		addr, err = btcutil.NewAddressPubKeyHash(h, d.net)
-		script = append([]byte{txscript.OP_DUP, txscript.OP_HASH160, txscript.OP_DATA_20}, h...)
-		script = append(script, txscript.OP_EQUALVERIFY, txscript.OP_CHECKSIG)
+		addr, err = btcutil.NewAddressPubKeyHash(keyHash, d.net)
 	case P2WPKH:
-		pub := compressed(&p)
-		h := btcutil.Hash160(pub[:])
-		addr, err = btcutil.NewAddressWitnessPubKeyHash(h, d.net)
-		script = append([]byte{txscript.OP_0, txscript.OP_DATA_20}, h...)
+		addr, err = btcutil.NewAddressWitnessPubKeyHash(keyHash, d.net)
 	case P2SHP2WPKH:
-		pub := compressed(&p)
-		redeem := append([]byte{txscript.OP_0, txscript.OP_DATA_20}, btcutil.Hash160(pub[:])...)
-		h := btcutil.Hash160(redeem)
-		addr, err = btcutil.NewAddressScriptHashFromHash(h, d.net)
-		script = append([]byte{txscript.OP_HASH160, txscript.OP_DATA_20}, h...)
-		script = append(script, txscript.OP_EQUAL)
-	case P2TR:
-		var xq [32]byte
-		xq, err = taprootOutputKey(p)
-		if err != nil {
-			// BIP341: no output key for this internal key; skip the index.
-			return Derived{}, fmt.Errorf("derive index %d: %w", index, err)
+		// BIP49: the redeem script is the key's p2wpkh program.
+		var redeem []byte
+		redeem, err = txscript.NewScriptBuilder().AddOp(txscript.OP_0).AddData(keyHash).Script()
+		if err == nil {
+			addr, err = btcutil.NewAddressScriptHash(redeem, d.net)
 		}
-		addr, err = btcutil.NewAddressTaproot(xq[:], d.net)
-		script = append([]byte{txscript.OP_1, txscript.OP_DATA_32}, xq[:]...)
+	case P2TR:
+		// BIP86: key-path spending only, the output key commits to no
+		// script tree.
+		addr, err = btcutil.NewAddressTaproot(schnorr.SerializePubKey(txscript.ComputeTaprootKeyNoScript(pub)), d.net)
+	default:
+		err = fmt.Errorf("unknown address type %q", d.typ)
 	}
+	if err != nil {
+		return Derived{}, fmt.Errorf("derive index %d: %w", index, err)
+	}
+	script, err := txscript.PayToAddrScript(addr)
 	if err != nil {
 		return Derived{}, fmt.Errorf("derive index %d: %w", index, err)
 	}
