@@ -8,9 +8,12 @@ import (
 	"os"
 	"strings"
 
+	"github.com/ipnd/ipnd/chains"
+	"github.com/ipnd/ipnd/chains/bitcoin"
 	"github.com/ipnd/ipnd/config"
 	"github.com/ipnd/ipnd/db"
 	"github.com/ipnd/ipnd/ipn"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 // loadConfig reads the configuration. A file named with -config must exist;
@@ -30,6 +33,15 @@ func loadConfig(fsArgs []string, path string) (config.Config, error) {
 		return cfg, usageError{probs}
 	}
 	return cfg, nil
+}
+
+// chainProblems runs the chain adapters' own configuration checks (is the
+// extended key public and of the configured network?).
+func chainProblems(cfg config.Config) config.Problems {
+	if cfg.Bitcoin.Enabled {
+		return bitcoin.CheckConfig(cfg.Bitcoin)
+	}
+	return nil
 }
 
 func newLogger(s config.Server, w io.Writer) *slog.Logger {
@@ -91,5 +103,37 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	} else {
 		fmt.Fprintf(stdout, "ledger schema migrated from version %d to %d\n", from, to)
 	}
+	return nil
+}
+
+func runDerive(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, path := flags("derive", stderr)
+	chain := fs.String("chain", "btc", "chain (only btc derives addresses)")
+	index := fs.Int64("index", -1, "derivation index m/0/N (0..2147483647)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if c, err := chains.ParseChain(*chain); err != nil || c != chains.BTC {
+		return usagef("derive: -chain: only btc derives addresses from the configured key")
+	}
+	if *index < 0 || *index > ledger.MaxDerivationIndex {
+		return usagef("derive: -index: must be between 0 and %d", ledger.MaxDerivationIndex)
+	}
+	cfg, err := loadConfig(args, *path)
+	if err != nil {
+		return err
+	}
+	if cfg.Bitcoin.XPub == "" {
+		return usagef("bitcoin.xpub: required to derive addresses")
+	}
+	d, err := bitcoin.NewDeriver(cfg.Bitcoin.Network, cfg.Bitcoin.XPub, cfg.Bitcoin.AddressType)
+	if err != nil {
+		return usageError{fmt.Errorf("bitcoin.xpub: %w", err)}
+	}
+	addr, err := d.Address(uint32(*index))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, addr)
 	return nil
 }

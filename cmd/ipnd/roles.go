@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 
@@ -16,18 +15,8 @@ import (
 	"github.com/ipnd/ipnd/config"
 	"github.com/ipnd/ipnd/db"
 	"github.com/ipnd/ipnd/ipn"
-	"github.com/ipnd/ipnd/ledger"
 	"github.com/ipnd/ipnd/metrics"
 )
-
-// chainProblems runs the chain adapters' own configuration checks (is the
-// extended key public and of the configured network?).
-func chainProblems(cfg config.Config) config.Problems {
-	if cfg.Bitcoin.Enabled {
-		return bitcoin.CheckConfig(cfg.Bitcoin)
-	}
-	return nil
-}
 
 // daemon holds the parts one `ipnd serve` process runs.
 type daemon struct {
@@ -164,37 +153,5 @@ func (d *daemon) buildMonero(ctx context.Context, syncRole, apiRole bool) error 
 		d.addRole("sync-xmr", d.runLocked(chains.XMR, watcher.Run))
 	}
 	d.chains[chains.XMR] = monero.NewAPIAdapter(alloc, watcher, d.ledger)
-	return nil
-}
-
-func runDerive(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, path := flags("derive", stderr)
-	chain := fs.String("chain", "btc", "chain (only btc derives addresses)")
-	index := fs.Int64("index", -1, "derivation index m/0/N (0..2147483647)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if c, err := chains.ParseChain(*chain); err != nil || c != chains.BTC {
-		return usagef("derive: -chain: only btc derives addresses from the configured key")
-	}
-	if *index < 0 || *index > ledger.MaxDerivationIndex {
-		return usagef("derive: -index: must be between 0 and %d", ledger.MaxDerivationIndex)
-	}
-	cfg, err := loadConfig(args, *path)
-	if err != nil {
-		return err
-	}
-	if cfg.Bitcoin.XPub == "" {
-		return usagef("bitcoin.xpub: required to derive addresses")
-	}
-	d, err := bitcoin.NewDeriver(cfg.Bitcoin.Network, cfg.Bitcoin.XPub, cfg.Bitcoin.AddressType)
-	if err != nil {
-		return usageError{fmt.Errorf("bitcoin.xpub: %w", err)}
-	}
-	addr, err := d.Address(uint32(*index))
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, addr)
 	return nil
 }
