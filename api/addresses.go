@@ -43,7 +43,7 @@ func (s *Server) addresses(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !ok {
-		return badField("chain", "required (btc or xmr)")
+		return badField("chain", "required (%s)", chains.Choices())
 	}
 	c, err := s.enabled("chain", name)
 	if err != nil {

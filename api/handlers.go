@@ -19,8 +19,8 @@ const (
 	maxAddressLen = 256
 	maxURLLen     = 2048
 	maxLabelLen   = 200
-	// MaxConfirmsLimit is the highest max_confirms accepted.
-	MaxConfirmsLimit = 1000
+	// MaxConfirmsLimit is the highest max_confirms accepted (the ledger's).
+	MaxConfirmsLimit = ledger.MaxConfirmsLimit
 	// attemptsShown is how many delivery attempts GET /subscriptions/{id} lists.
 	attemptsShown = 10
 )
@@ -99,7 +99,7 @@ func adapterError(field string, err error) error {
 func (s *Server) enabled(field, name string) (chains.Chain, error) {
 	c, err := chains.ParseChain(name)
 	if err != nil {
-		return "", badField(field, "unknown chain %q; use btc or xmr", name)
+		return "", badField(field, "unknown chain %q; use %s", name, chains.Choices())
 	}
 	if _, ok := s.o.Chains[c]; !ok {
 		return "", badField(field, "chain %s is not enabled on this server", c)

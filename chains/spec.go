@@ -10,8 +10,8 @@ import (
 // comes through the adapter itself (api.Chain).
 type Spec struct {
 	Chain Chain
-	// Name is the chain's name in lower case ("bitcoin"); ParseChain
-	// accepts it as well as the id.
+	// Name is the chain's name for people ("Bitcoin"); ParseChain accepts
+	// it in any case as well as the id.
 	Name string
 	// Decimals is the number of decimal places of one coin in atomic units.
 	Decimals int
@@ -28,8 +28,8 @@ type Spec struct {
 
 // specs is the table of supported chains, in the order of All.
 var specs = []Spec{
-	{Chain: BTC, Name: "bitcoin", Decimals: 8, URIScheme: "bitcoin", URIAmountKey: "amount", DerivationIndexes: true},
-	{Chain: XMR, Name: "monero", Decimals: 12, URIScheme: "monero", URIAmountKey: "tx_amount"},
+	{Chain: BTC, Name: "Bitcoin", Decimals: 8, URIScheme: "bitcoin", URIAmountKey: "amount", DerivationIndexes: true},
+	{Chain: XMR, Name: "Monero", Decimals: 12, URIScheme: "monero", URIAmountKey: "tx_amount"},
 }
 
 // All lists the supported chains.
@@ -54,12 +54,22 @@ func (c Chain) Spec() (s Spec, ok bool) {
 // ParseChain accepts a chain's id ("btc") or name ("bitcoin") in any case.
 func ParseChain(s string) (Chain, error) {
 	name := strings.ToLower(strings.TrimSpace(s))
-	ids := make([]string, len(specs))
-	for i, sp := range specs {
-		if name == string(sp.Chain) || name == sp.Name {
+	for _, sp := range specs {
+		if name == string(sp.Chain) || name == strings.ToLower(sp.Name) {
 			return sp.Chain, nil
 		}
-		ids[i] = string(sp.Chain)
 	}
-	return "", fmt.Errorf("unknown chain %q (want %s or %s)", s, strings.Join(ids[:len(ids)-1], ", "), ids[len(ids)-1])
+	return "", fmt.Errorf("unknown chain %q (want %s)", s, Choices())
+}
+
+// Choices lists the chain ids for messages: "btc or xmr".
+func Choices() string {
+	ids := make([]string, len(All))
+	for i, c := range All {
+		ids[i] = string(c)
+	}
+	if len(ids) == 1 {
+		return ids[0]
+	}
+	return strings.Join(ids[:len(ids)-1], ", ") + " or " + ids[len(ids)-1]
 }

@@ -2,6 +2,7 @@ package bitcoin
 
 import (
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/ipnd/ipnd/chains/chainsync"
@@ -37,4 +38,35 @@ type WatcherConfig struct {
 // WatcherConfigFrom takes the watcher settings of the [bitcoin] section.
 func WatcherConfigFrom(c config.Bitcoin, log *slog.Logger) WatcherConfig {
 	return WatcherConfig{GapLimit: c.GapLimit, StartHeight: c.StartHeight, PollInterval: c.PollInterval.D(), Logger: log}
+}
+
+// RPCConfigFrom takes the connection settings of the [bitcoin] section.
+func RPCConfigFrom(c config.Bitcoin) RPCConfig {
+	return RPCConfig{Host: c.RPCHost, User: c.RPCUser, Password: c.RPCPassword, CookiePath: c.RPCCookie}
+}
+
+// CheckConfig validates the [bitcoin] section beyond what config.Validate
+// does: the network name, the key (public, of that network, supported
+// type) and the address type. It never echoes the key.
+func CheckConfig(c config.Bitcoin) config.Problems {
+	var p config.Problems
+	if !c.Enabled {
+		return nil
+	}
+	if _, err := NetParams(c.Network); err != nil {
+		p.Add("bitcoin.network", "%v", err)
+		return p
+	}
+	if c.XPub == "" {
+		p.Add("bitcoin.xpub", "required when bitcoin.enabled is true")
+		return p
+	}
+	if _, err := NewDeriver(c.Network, c.XPub, c.AddressType); err != nil {
+		key := "bitcoin.xpub"
+		if strings.Contains(err.Error(), "address type") {
+			key = "bitcoin.address_type"
+		}
+		p.Add(key, "%v", err)
+	}
+	return p
 }

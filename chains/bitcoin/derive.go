@@ -1,7 +1,10 @@
 // Package bitcoin is ipnd's Bitcoin adapter: receive addresses derived from
-// an account-level extended public key, an in-memory watch set of
-// scriptPubKeys, a block scanner over btcd's wire decoder and a watcher that
-// follows a node's best chain and mempool over JSON-RPC, with reorgs.
+// an account-level extended public key (derive.go), an in-memory watch set
+// of scriptPubKeys and a block scanner over btcd's wire decoder (scan.go),
+// the JSON-RPC client (rpc.go) and the block source polling it (source.go)
+// that a chainsync.BlockFollower turns into ledger writes, the watcher's
+// round and gap window (watcher.go, window.go), address allocation
+// (allocator.go) and the API's view of the chain (apiadapter.go).
 package bitcoin
 
 import (
@@ -17,8 +20,6 @@ import (
 	"github.com/btcsuite/btcd/btcutil/hdkeychain"
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/btcsuite/btcd/txscript"
-
-	"github.com/ipnd/ipnd/config"
 )
 
 // AddressType is the kind of receive address derived from the key.
@@ -301,30 +302,4 @@ func ScriptAddress(net *chaincfg.Params, script []byte) string {
 		return "" // bare pubkey outputs have no address form of their own
 	}
 	return addrs[0].EncodeAddress()
-}
-
-// CheckConfig validates the [bitcoin] section beyond what config.Validate
-// does: the network name, the key (public, of that network, supported
-// type) and the address type. It never echoes the key.
-func CheckConfig(c config.Bitcoin) config.Problems {
-	var p config.Problems
-	if !c.Enabled {
-		return nil
-	}
-	if _, err := NetParams(c.Network); err != nil {
-		p.Add("bitcoin.network", "%v", err)
-		return p
-	}
-	if c.XPub == "" {
-		p.Add("bitcoin.xpub", "required when bitcoin.enabled is true")
-		return p
-	}
-	if _, err := NewDeriver(c.Network, c.XPub, c.AddressType); err != nil {
-		key := "bitcoin.xpub"
-		if strings.Contains(err.Error(), "address type") {
-			key = "bitcoin.address_type"
-		}
-		p.Add(key, "%v", err)
-	}
-	return p
 }

@@ -30,11 +30,6 @@ type RPCConfig struct {
 	Timeout time.Duration
 }
 
-// RPCConfigFrom takes the connection settings of the [bitcoin] section.
-func RPCConfigFrom(c config.Bitcoin) RPCConfig {
-	return RPCConfig{Host: c.RPCHost, User: c.RPCUser, Password: c.RPCPassword, CookiePath: c.RPCCookie}
-}
-
 // RPCError is an error answer of the node.
 type RPCError struct {
 	Code    int    `json:"code"`
