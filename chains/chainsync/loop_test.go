@@ -1,0 +1,93 @@
+package chainsync_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ipnd/ipnd/chains"
+	"github.com/ipnd/ipnd/chains/chainsync"
+)
+
+var errBehind = errors.New("still syncing")
+
+func TestLoopStatus(t *testing.T) {
+	var fail error // what the next round returns (Poll runs it on this goroutine)
+	var l *chainsync.Loop
+	l = chainsync.NewLoop(chainsync.LoopConfig{Chain: chains.XMR, Classify: func(err error) chains.SyncState {
+		if errors.Is(err, errBehind) {
+			return chains.Behind
+		}
+		return chains.Unreachable
+	}}, func(context.Context) error {
+		if fail != nil {
+			return fail
+		}
+		l.SetHeight(90)
+		l.SetNodeHeight(100)
+		l.RoundDone(false, "")
+		return nil
+	})
+	if st := l.Status(); st.Chain != chains.XMR || st.State != chains.Starting {
+		t.Fatalf("initial status %+v", st)
+	}
+	if err := l.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := l.Status(); st.State != chains.Behind || st.Behind != 10 || st.Error != "" || st.LastPoll.IsZero() {
+		t.Fatalf("10 blocks behind: %+v", st)
+	}
+	fail = errors.New("connection refused")
+	if err := l.Poll(ctx); err == nil {
+		t.Fatal("round error not returned")
+	}
+	if st := l.Status(); st.State != chains.Unreachable || st.Error != "connection refused" {
+		t.Fatalf("failed round: %+v", st)
+	}
+	fail = errBehind
+	_ = l.Poll(ctx)
+	if st := l.Status(); st.State != chains.Behind {
+		t.Fatalf("classified failure: %+v", st)
+	}
+	l.SetHeight(100)
+	l.RoundDone(false, "")
+	if st := l.Status(); st.State != chains.Synced || st.Behind != 0 {
+		t.Fatalf("caught up: %+v", st)
+	}
+	l.RoundDone(true, "node in initial block download")
+	if st := l.Status(); st.State != chains.Behind || st.Error != "node in initial block download" {
+		t.Fatalf("node syncing: %+v", st)
+	}
+}
+
+// Run keeps running rounds through failures and runs one at once when
+// poked, long before the poll interval.
+func TestLoopRunPokeAndBackoff(t *testing.T) {
+	var rounds atomic.Int64
+	l := chainsync.NewLoop(chainsync.LoopConfig{Chain: chains.BTC, PollInterval: time.Hour, MaxBackoff: time.Hour},
+		func(context.Context) error {
+			if rounds.Add(1) == 1 {
+				return errors.New("first round fails")
+			}
+			return nil
+		})
+	c, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- l.Run(c) }()
+	for n := int64(1); n <= 3; n++ {
+		deadline := time.Now().Add(10 * time.Second)
+		for rounds.Load() < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d did not run", n)
+			}
+			l.Poke()
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run after cancel: %v", err)
+	}
+}
