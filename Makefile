@@ -3,7 +3,7 @@ BTCD_VERSION := v0.26.2
 VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GO           ?= go
 LDFLAGS      := -s -w -X main.version=$(VERSION)
-# Every package's tests; integration tests use real MariaDB, btcd and monerod.
+# Every package's tests; integration tests use real MariaDB, btcd, litecoind and monerod.
 TEST_FLAGS   ?= -count=1 -timeout 20m
 
 .PHONY: all build test bench lint demo clean
@@ -19,7 +19,7 @@ bin/ipnd: FORCE
 bin/btcd:
 	GOBIN=$(CURDIR)/bin $(GO) install github.com/btcsuite/btcd@$(BTCD_VERSION)
 
-# Unit, contract and integration tests. Provides MariaDB, monero and btcd or
+# Unit, contract and integration tests. Provides MariaDB, monero, litecoind and btcd or
 # says what is missing (scripts/with-test-deps.sh); no integration test skips.
 test: bin/btcd bin/ipnd
 	@$(GO) vet ./...

@@ -6,6 +6,8 @@
 #     with apt when root) as a private instance on a free loopback port in a
 #     temp dir, stopped again at the end;
 #   - monerod and monero-wallet-rpc: Debian's `monero` package;
+#   - litecoind and litecoin-cli (Litecoin Core 0.21, the Bitcoin Core-family
+#     node of the tests): Debian's `litecoind` package;
 #   - btcd: built into ./bin by make (bin/btcd target), found via IPND_BTCD;
 #   - systemd-analyze (Debian's `systemd`), which checks contrib/systemd.
 set -euo pipefail
@@ -39,6 +41,11 @@ fi
 
 # --- systemd-analyze (the unit file tests) --------------------------------
 command -v systemd-analyze >/dev/null || apt_install systemd
+
+# --- Litecoin Core -------------------------------------------------------
+if ! command -v litecoind >/dev/null || ! command -v litecoin-cli >/dev/null; then
+  apt_install litecoind
+fi
 
 # --- btcd -----------------------------------------------------------------
 export IPND_BTCD=${IPND_BTCD:-$root/bin/btcd}
