@@ -79,6 +79,12 @@ func newFakeStore(now func() time.Time) *fakeStore {
 		f.attemptLocked(n2, t0.Add(-time.Duration(i)*10*time.Minute))
 	}
 	f.receivers[brokenURL] = 500
+	f.invoices = []invoice.Invoice{
+		{ID: "inv_aaaaaaaaaaaaaaaaaaaaaaaaa2", Chain: chains.BTC, Address: f.addresses[0].Address, AmountAtomic: 150_000,
+			OrderID: "A-1001", Description: hostile, Status: invoice.StatusPaid, PaidAtomic: 150_000, ExpiresAt: t0.Add(-time.Hour)},
+		{ID: "inv_aaaaaaaaaaaaaaaaaaaaaaaaa3", Chain: chains.XMR, Address: f.addresses[2].Address, AmountAtomic: 2_000_000_000_000,
+			OrderID: "A-1002", Status: invoice.StatusUnderpaid, PaidAtomic: 500_000_000_000, DueAtomic: 1_500_000_000_000, ExpiresAt: t0.Add(-time.Minute)},
+	}
 	return f
 }
 

@@ -1,0 +1,89 @@
+package console_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ipnd/ipnd/console"
+)
+
+// Live streams: an update at once, another when the store changes (on the
+// Notifier's wake-up), heartbeat comments, a per-session bound, and the
+// stream's end when the client goes away or the console closes.
+func TestLiveStream(t *testing.T) {
+	h := newHarness(t, func(o *console.Options) { o.MaxStreamsPerSession = 2; o.Refresh = time.Hour })
+	console.SetHeartbeat(h.console, 50*time.Millisecond)
+	c := h.signedIn()
+	status, events, cancel := c.stream("/console/events/subscriptions/2")
+	if status != http.StatusOK {
+		t.Fatal(status)
+	}
+	if ev := next(t, events, false); ev.name != "update" || !strings.Contains(ev.data, "failing") {
+		t.Fatalf("first event %q: %s", ev.name, ev.data)
+	}
+	next(t, events, true) // a heartbeat comment
+	h.store.setReceiver(brokenURL, 200)
+	h.store.mu.Lock()
+	h.store.newNote(2, 250_000, 10_000)
+	h.store.mu.Unlock()
+	h.store.deliverDue() // wakes the stream through the Broadcaster (polling is hourly here)
+	if ev := next(t, events, false); ev.name != "update" || !strings.Contains(ev.data, "acknowledged") {
+		t.Fatalf("after delivery %q: %s", ev.name, ev.data)
+	}
+
+	s2, _, cancel2 := c.stream("/console/events/overview")
+	if s2 != http.StatusOK {
+		t.Fatal(s2)
+	}
+	if s3, _, cancel3 := c.stream("/console/events/overview"); s3 != http.StatusTooManyRequests {
+		t.Errorf("a third stream for the session: %d, want 429", s3)
+		cancel3()
+	}
+	// Another session has its own allowance.
+	other := h.signedIn()
+	s4, _, cancel4 := other.stream("/console/events/overview")
+	if s4 != http.StatusOK {
+		t.Errorf("another session's stream: %d", s4)
+	}
+	eventually(t, "three streams open", func() bool { return console.OpenStreams(h.console) == 3 })
+	cancel()
+	cancel2()
+	eventually(t, "the hung-up streams end", func() bool { return console.OpenStreams(h.console) == 1 })
+	h.console.Close()
+	eventually(t, "Close ends the last stream", func() bool { return console.OpenStreams(h.console) == 0 })
+	cancel4()
+	if s, _, _ := c.stream("/console/events/subscriptions/999"); s != http.StatusUnauthorized && s != http.StatusNotFound {
+		t.Errorf("stream after Close / of an unknown subscription: %d", s)
+	}
+}
+
+func TestBroadcaster(t *testing.T) {
+	b := console.NewBroadcaster()
+	ch1, stop1 := b.Watch()
+	ch2, stop2 := b.Watch()
+	b.Notify()
+	b.Notify() // coalesced: one wake-up waits
+	for i, ch := range []<-chan struct{}{ch1, ch2} {
+		select {
+		case <-ch:
+		default:
+			t.Errorf("watcher %d was not woken", i+1)
+		}
+		select {
+		case <-ch:
+			t.Errorf("watcher %d got two wake-ups", i+1)
+		default:
+		}
+	}
+	stop1()
+	b.Notify()
+	select {
+	case <-ch1:
+		t.Error("a stopped watcher was woken")
+	default:
+	}
+	<-ch2
+	stop2()
+}
