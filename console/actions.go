@@ -35,7 +35,7 @@ func (c *Console) redeliver(w http.ResponseWriter, r *http.Request, s *session) 
 	}
 	to := c.path("/subscriptions/" + strconv.FormatInt(id, 10))
 	what := "Redelivering subscription " + strconv.FormatInt(id, 10)
-	if err := c.o.Store.Redeliver(r.Context(), id); err != nil {
+	if _, err := c.o.Store.Redeliver(r.Context(), id); err != nil {
 		c.actionError(w, r, s, to, what, err)
 		return
 	}
@@ -54,7 +54,7 @@ func (c *Console) endSubscription(w http.ResponseWriter, r *http.Request, s *ses
 		c.done(w, r, s, to, errorFlash(what+": tick the box to confirm first."))
 		return
 	}
-	if err := c.o.Store.EndSubscription(r.Context(), id); err != nil {
+	if err := c.o.Store.Unsubscribe(r.Context(), id); err != nil {
 		c.actionError(w, r, s, to, what, err)
 		return
 	}

@@ -49,7 +49,7 @@ type Options struct {
 // Options.Prefix. Mount it for the prefix and everything under it, and
 // stop its live streams on shutdown:
 //
-//	c, err := console.New(console.Options{Store: ledger, Auth: console.Keys(keys...), Secure: tls})
+//	c, err := console.New(console.Options{Store: store, Auth: console.Keys(keys...), Logger: log, Secure: tls})
 //	mux.Handle("/console", c)
 //	mux.Handle("/console/", c)
 //	srv.RegisterOnShutdown(c.Close)

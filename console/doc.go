@@ -9,7 +9,7 @@
 // builds one) and Notifier (optional early wake-ups for live views;
 // Broadcaster is one). Mounting it is a few lines:
 //
-//	c, err := console.New(console.Options{Store: ledger, Auth: console.Keys(keys...), Logger: log, Secure: tls})
+//	c, err := console.New(console.Options{Store: store, Auth: console.Keys(keys...), Logger: log, Secure: tls})
 //	mux.Handle("/console", c)
 //	mux.Handle("/console/", c)
 //	srv.RegisterOnShutdown(c.Close)

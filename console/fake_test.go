@@ -13,6 +13,7 @@ import (
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/console"
 	"github.com/ipnd/ipnd/invoice"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 // fakeStore is an in-memory ledger for the console's tests. Its
@@ -24,10 +25,10 @@ type fakeStore struct {
 	now         func() time.Time
 	chains      []console.ChainStatus
 	stats       console.DeliveryStats
-	addresses   []console.Address
+	addresses   []chains.Address
 	subs        map[int64]*console.Subscription
 	notes       []*console.Notification
-	attempts    map[int64][]console.Attempt // by subscription, oldest first
+	attempts    map[int64][]ledger.Attempt // by subscription, oldest first
 	receivers   map[string]int
 	secrets     map[string]time.Time // endpoint URL -> secret issued at
 	rotations   int
@@ -36,6 +37,11 @@ type fakeStore struct {
 	err         error // when set, every call fails with it
 	onChange    func()
 }
+
+var (
+	_ console.Store        = (*fakeStore)(nil)
+	_ console.InvoiceStore = (*fakeStore)(nil)
+)
 
 const (
 	goodURL   = "https://shop.example/ipn"
@@ -48,7 +54,7 @@ func newFakeStore(now func() time.Time) *fakeStore {
 	f := &fakeStore{
 		now:       now,
 		subs:      map[int64]*console.Subscription{},
-		attempts:  map[int64][]console.Attempt{},
+		attempts:  map[int64][]ledger.Attempt{},
 		receivers: map[string]int{goodURL: 200, brokenURL: 500},
 		secrets:   map[string]time.Time{goodURL: t0.Add(-48 * time.Hour), brokenURL: t0.Add(-24 * time.Hour)},
 		onChange:  func() {},
@@ -62,10 +68,10 @@ func newFakeStore(now func() time.Time) *fakeStore {
 	f.stats = console.DeliveryStats{Pending: 3, Failing: 1, Acknowledged: 42,
 		AckLatency: console.Latency{P50: 1200 * time.Millisecond, P95: 7 * time.Second, Count: 42}}
 	idx := func(i uint32) *uint32 { return &i }
-	f.addresses = []console.Address{
-		{ID: 1, Chain: chains.BTC, Address: "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", Label: "order 1001", Index: idx(0), CreatedAt: t0.Add(-72 * time.Hour)},
-		{ID: 2, Chain: chains.BTC, Address: "bc1q9vza2e8x573nczrlzms0wvx3gsqjx7vavgkx0l", Label: hostile, Index: idx(1), CreatedAt: t0.Add(-48 * time.Hour)},
-		{ID: 3, Chain: chains.XMR, Address: "84zAyHqhYfk3vNmUp1FJKpGMbs4ZJE8Fq4yWZMqd8LUJ", Label: "donations", Index: idx(3), CreatedAt: t0.Add(-24 * time.Hour)},
+	f.addresses = []chains.Address{
+		{ID: 1, Chain: chains.BTC, Address: "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", Label: "order 1001", DerivationIndex: idx(0), CreatedAt: t0.Add(-72 * time.Hour)},
+		{ID: 2, Chain: chains.BTC, Address: "bc1q9vza2e8x573nczrlzms0wvx3gsqjx7vavgkx0l", Label: hostile, DerivationIndex: idx(1), CreatedAt: t0.Add(-48 * time.Hour)},
+		{ID: 3, Chain: chains.XMR, Address: "84zAyHqhYfk3vNmUp1FJKpGMbs4ZJE8Fq4yWZMqd8LUJ", Label: "donations", AccountIndex: idx(0), SubaddressIndex: idx(3), CreatedAt: t0.Add(-24 * time.Hour)},
 	}
 	f.addSub(1, f.addresses[0], goodURL, true)
 	f.addSub(2, f.addresses[1], brokenURL, true)
@@ -88,7 +94,7 @@ func newFakeStore(now func() time.Time) *fakeStore {
 	return f
 }
 
-func (f *fakeStore) addSub(id int64, a console.Address, url string, active bool) {
+func (f *fakeStore) addSub(id int64, a chains.Address, url string, active bool) {
 	f.subs[id] = &console.Subscription{ID: id, Chain: a.Chain, Address: a.Address, Label: a.Label, URL: url,
 		MaxConfirms: 2, Format: "json", Active: active, CreatedAt: a.CreatedAt}
 }
@@ -96,12 +102,12 @@ func (f *fakeStore) addSub(id int64, a console.Address, url string, active bool)
 func (f *fakeStore) newNote(subID int64, confirmed, unconfirmed uint64) *console.Notification {
 	s := f.subs[subID]
 	for _, n := range f.notes {
-		if n.SubscriptionID == subID && n.State == console.NotePending {
-			n.State = console.NoteSuperseded
+		if n.SubscriptionID == subID && n.State == ledger.NotePending {
+			n.State = ledger.NoteSuperseded
 		}
 	}
 	n := &console.Notification{ID: int64(len(f.notes) + 1), SubscriptionID: subID, Chain: s.Chain, Address: s.Address, URL: s.URL,
-		Confirmed: confirmed, Unconfirmed: unconfirmed, State: console.NotePending, CreatedAt: f.now(), NextAttemptAt: f.now()}
+		Confirmed: confirmed, Unconfirmed: unconfirmed, State: ledger.NotePending, CreatedAt: f.now(), NextAttemptAt: f.now()}
 	f.notes = append(f.notes, n)
 	s.Newest = *n
 	return n
@@ -110,11 +116,11 @@ func (f *fakeStore) newNote(subID int64, confirmed, unconfirmed uint64) *console
 // attemptLocked delivers n to its receiver as the fake knows it.
 func (f *fakeStore) attemptLocked(n *console.Notification, at time.Time) {
 	status := f.receivers[n.URL]
-	a := console.Attempt{NotificationID: n.ID, At: at, Status: status, Delivered: status == 200, Duration: 85 * time.Millisecond}
+	a := ledger.Attempt{NotificationID: n.ID, SubscriptionID: n.SubscriptionID, At: at, Status: status, Delivered: status == 200, Duration: 85 * time.Millisecond}
 	n.Attempts++
 	n.LastAttemptAt, n.LastStatus = at, status
 	if a.Delivered {
-		n.State, n.DeliveredAt, n.LastError = console.NoteDelivered, at, ""
+		n.State, n.DeliveredAt, n.LastError = ledger.NoteDelivered, at, ""
 	} else {
 		a.Error = fmt.Sprintf("receiver answered %d", status)
 		n.LastError = a.Error
@@ -138,7 +144,7 @@ func (f *fakeStore) setReceiver(url string, status int) {
 func (f *fakeStore) deliverDue() {
 	f.mu.Lock()
 	for _, n := range f.notes {
-		if n.State == console.NotePending && !n.NextAttemptAt.After(f.now()) && f.subs[n.SubscriptionID].Active {
+		if n.State == ledger.NotePending && !n.NextAttemptAt.After(f.now()) && f.subs[n.SubscriptionID].Active {
 			f.attemptLocked(n, f.now())
 		}
 	}
@@ -150,7 +156,7 @@ func (f *fakeStore) fail() error {
 	return f.err
 }
 
-func (f *fakeStore) Chains(ctx context.Context) ([]console.ChainStatus, error) {
+func (f *fakeStore) ChainStatuses(ctx context.Context) ([]console.ChainStatus, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.fail(); err != nil {
@@ -187,22 +193,22 @@ func page[T any](items []T, key func(T) string, c console.Cursor) (console.Page[
 	return p, nil
 }
 
-func (f *fakeStore) Addresses(ctx context.Context, q console.AddressQuery) (console.Page[console.Address], error) {
+func (f *fakeStore) ListAddresses(ctx context.Context, q console.AddressQuery) (console.Page[chains.Address], error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.fail(); err != nil {
-		return console.Page[console.Address]{}, err
+		return console.Page[chains.Address]{}, err
 	}
-	var out []console.Address
+	var out []chains.Address
 	for _, a := range slices.Backward(f.addresses) {
 		if (q.Chain == "" || a.Chain == q.Chain) && (q.Search == "" || a.Address == q.Search || strings.HasPrefix(a.Label, q.Search)) {
 			out = append(out, a)
 		}
 	}
-	return page(out, func(a console.Address) string { return strconv.FormatInt(a.ID, 10) }, q.Cursor)
+	return page(out, func(a chains.Address) string { return strconv.FormatInt(a.ID, 10) }, q.Cursor)
 }
 
-func (f *fakeStore) Subscriptions(ctx context.Context, q console.SubscriptionQuery) (console.Page[console.Subscription], error) {
+func (f *fakeStore) ListSubscriptions(ctx context.Context, q console.SubscriptionQuery) (console.Page[console.Subscription], error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.fail(); err != nil {
@@ -227,7 +233,7 @@ func (f *fakeStore) Subscriptions(ctx context.Context, q console.SubscriptionQue
 	return page(out, func(s console.Subscription) string { return strconv.FormatInt(s.ID, 10) }, q.Cursor)
 }
 
-func (f *fakeStore) Subscription(ctx context.Context, id int64) (console.Subscription, error) {
+func (f *fakeStore) SubscriptionByID(ctx context.Context, id int64) (console.Subscription, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.fail(); err != nil {
@@ -240,13 +246,13 @@ func (f *fakeStore) Subscription(ctx context.Context, id int64) (console.Subscri
 	return *s, nil
 }
 
-func (f *fakeStore) Attempts(ctx context.Context, subscriptionID int64, limit int) ([]console.Attempt, error) {
+func (f *fakeStore) Attempts(ctx context.Context, subscriptionID int64, limit int) ([]ledger.Attempt, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.fail(); err != nil {
 		return nil, err
 	}
-	var out []console.Attempt
+	var out []ledger.Attempt
 	for _, a := range slices.Backward(f.attempts[subscriptionID]) {
 		if len(out) == limit {
 			break
@@ -256,7 +262,7 @@ func (f *fakeStore) Attempts(ctx context.Context, subscriptionID int64, limit in
 	return out, nil
 }
 
-func (f *fakeStore) Endpoints(ctx context.Context, q console.EndpointQuery) (console.Page[console.Endpoint], error) {
+func (f *fakeStore) ListEndpoints(ctx context.Context, q console.EndpointQuery) (console.Page[console.Endpoint], error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.fail(); err != nil {
@@ -289,7 +295,7 @@ func (f *fakeStore) Endpoints(ctx context.Context, q console.EndpointQuery) (con
 	return page(out, func(e console.Endpoint) string { return e.URL }, q.Cursor)
 }
 
-func (f *fakeStore) Notifications(ctx context.Context, q console.NotificationQuery) (console.Page[console.Notification], error) {
+func (f *fakeStore) ListNotifications(ctx context.Context, q console.NotificationQuery) (console.Page[console.Notification], error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.fail(); err != nil {
@@ -313,22 +319,22 @@ func (f *fakeStore) Notifications(ctx context.Context, q console.NotificationQue
 	return page(out, func(n console.Notification) string { return strconv.FormatInt(n.ID, 10) }, q.Cursor)
 }
 
-func (f *fakeStore) Redeliver(ctx context.Context, id int64) error {
+func (f *fakeStore) Redeliver(ctx context.Context, id int64) (ledger.Notification, error) {
 	f.mu.Lock()
 	if err := f.fail(); err != nil {
 		f.mu.Unlock()
-		return err
+		return ledger.Notification{}, err
 	}
 	s, ok := f.subs[id]
 	if !ok || !s.Active {
 		f.mu.Unlock()
-		return fmt.Errorf("fake: subscription %d: %w", id, console.ErrNotFound)
+		return ledger.Notification{}, fmt.Errorf("fake: subscription %d: %w", id, ledger.ErrNotFound)
 	}
 	f.redelivered = append(f.redelivered, id)
-	f.newNote(id, s.Newest.Confirmed, s.Newest.Unconfirmed)
+	n := f.newNote(id, s.Newest.Confirmed, s.Newest.Unconfirmed)
 	f.mu.Unlock()
 	f.onChange()
-	return nil
+	return ledger.Notification{ID: n.ID, SubscriptionID: id, State: n.State}, nil
 }
 
 func (f *fakeStore) RedeliverFailing(ctx context.Context, url string) (int, error) {
@@ -362,7 +368,7 @@ func (f *fakeStore) RotateSecret(ctx context.Context, url string) (console.Rotat
 	return console.Rotation{Secret: fmt.Sprintf("whsec_rotated%04d", f.rotations), PreviousValidUntil: f.now().Add(24 * time.Hour)}, nil
 }
 
-func (f *fakeStore) EndSubscription(ctx context.Context, id int64) error {
+func (f *fakeStore) Unsubscribe(ctx context.Context, id int64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.fail(); err != nil {
@@ -376,7 +382,7 @@ func (f *fakeStore) EndSubscription(ctx context.Context, id int64) error {
 	return nil
 }
 
-func (f *fakeStore) Invoices(ctx context.Context, q console.InvoiceQuery) (console.Page[invoice.Invoice], error) {
+func (f *fakeStore) ListInvoices(ctx context.Context, q console.InvoiceQuery) (console.Page[invoice.Invoice], error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []invoice.Invoice

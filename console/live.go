@@ -199,7 +199,7 @@ func (c *Console) subscriptionEvents(w http.ResponseWriter, r *http.Request, s *
 		http.Error(w, "no such subscription", http.StatusNotFound)
 		return
 	}
-	if _, err := c.o.Store.Subscription(r.Context(), id); err != nil {
+	if _, err := c.o.Store.SubscriptionByID(r.Context(), id); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			http.Error(w, "no such subscription", http.StatusNotFound)
 			return

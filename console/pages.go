@@ -11,6 +11,7 @@ import (
 
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/invoice"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 // pageSize is how many rows a list page shows.
@@ -119,7 +120,7 @@ func (c *Console) readiness(cs ChainStatus, now time.Time) chainRow {
 
 func (c *Console) overviewData(ctx context.Context) (overviewData, error) {
 	now := c.o.Now()
-	cs, err := c.o.Store.Chains(ctx)
+	cs, err := c.o.Store.ChainStatuses(ctx)
 	if err != nil {
 		return overviewData{}, err
 	}
@@ -162,7 +163,7 @@ func (c *Console) addresses(w http.ResponseWriter, r *http.Request, s *session) 
 	if !ok {
 		return
 	}
-	pg, err := c.o.Store.Addresses(r.Context(), AddressQuery{Chain: p.chain, Search: strings.TrimSpace(p.q.Get("q")), Cursor: p.cursor()})
+	pg, err := c.o.Store.ListAddresses(r.Context(), AddressQuery{Chain: p.chain, Search: strings.TrimSpace(p.q.Get("q")), Cursor: p.cursor()})
 	if err != nil {
 		c.storeError(w, r, s, err)
 		return
@@ -185,7 +186,7 @@ func (c *Console) subscriptions(w http.ResponseWriter, r *http.Request, s *sessi
 	}
 	q := SubscriptionQuery{Chain: p.chain, Address: strings.TrimSpace(p.q.Get("address")),
 		URL: strings.TrimSpace(p.q.Get("url")), State: state, Cursor: p.cursor()}
-	pg, err := c.o.Store.Subscriptions(r.Context(), q)
+	pg, err := c.o.Store.ListSubscriptions(r.Context(), q)
 	if err != nil {
 		c.storeError(w, r, s, err)
 		return
@@ -195,11 +196,11 @@ func (c *Console) subscriptions(w http.ResponseWriter, r *http.Request, s *sessi
 
 type subscriptionData struct {
 	Sub      Subscription
-	Attempts []Attempt
+	Attempts []ledger.Attempt
 }
 
 func (c *Console) subscriptionData(ctx context.Context, id int64) (subscriptionData, error) {
-	sub, err := c.o.Store.Subscription(ctx, id)
+	sub, err := c.o.Store.SubscriptionByID(ctx, id)
 	if err != nil {
 		return subscriptionData{}, err
 	}
@@ -241,7 +242,7 @@ func (c *Console) endpoints(w http.ResponseWriter, r *http.Request, s *session) 
 		return
 	}
 	q := EndpointQuery{Prefix: strings.TrimSpace(p.q.Get("prefix")), Failing: p.q.Get("failing") == "1", Cursor: p.cursor()}
-	pg, err := c.o.Store.Endpoints(r.Context(), q)
+	pg, err := c.o.Store.ListEndpoints(r.Context(), q)
 	if err != nil {
 		c.storeError(w, r, s, err)
 		return
@@ -263,7 +264,7 @@ func (c *Console) notifications(w http.ResponseWriter, r *http.Request, s *sessi
 		}
 		q.SubscriptionID = id
 	}
-	pg, err := c.o.Store.Notifications(r.Context(), q)
+	pg, err := c.o.Store.ListNotifications(r.Context(), q)
 	if err != nil {
 		c.storeError(w, r, s, err)
 		return
@@ -290,7 +291,7 @@ func (c *Console) invoices(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 		q.Status = st
 	}
-	pg, err := c.o.Invoices.Invoices(r.Context(), q)
+	pg, err := c.o.Invoices.ListInvoices(r.Context(), q)
 	if err != nil {
 		c.storeError(w, r, s, err)
 		return

@@ -20,6 +20,7 @@ func TestPages(t *testing.T) {
 		"/console/": {"850000", "push", "polling", "ready", "behind by 12 blocks", "p50 1.2 s", "p95 7 s",
 			`href="/console/subscriptions?state=failing"`},
 		"/console/addresses?q=order":           {"order 1001", "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"},
+		"/console/addresses?chain=xmr":         {"donations", `<td data-label="Index" class="num">0/3</td>`},
 		"/console/subscriptions?state=failing": {`id="sub-2"`, "failing", "500 Internal Server Error", "0.00250000 BTC"},
 		"/console/subscriptions?state=ended":   {`id="sub-3"`, "ended"},
 		"/console/subscriptions/2":             {"failing", "receiver answered 500", "Redeliver now", "End subscription"},

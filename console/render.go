@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ipnd/ipnd/chains"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 //go:embed templates/*.html
@@ -57,13 +58,14 @@ func parsePages() (*pages, error) {
 		return nil, fmt.Errorf("console: reading embedded assets: %w", err)
 	}
 	funcs := template.FuncMap{
-		"amount":   formatAmount,
-		"when":     formatTime,
-		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"dur":      formatDuration,
-		"short":    shorten,
-		"httpStat": formatHTTPStatus,
-		"delivery": deliveryBadge,
+		"amount":      formatAmount,
+		"when":        formatTime,
+		"iso":         func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"dur":         formatDuration,
+		"short":       shorten,
+		"httpStat":    formatHTTPStatus,
+		"delivery":    deliveryBadge,
+		"walletIndex": addressIndex,
 		"asset": func(name string) (string, error) {
 			a, ok := p.assets[name]
 			if !ok {
@@ -245,16 +247,31 @@ func deliveryBadge(active bool, n Notification) badge {
 		return badge{"off", "ended"}
 	case n.ID == 0:
 		return badge{"off", "nothing sent yet"}
-	case n.State == NoteDelivered:
+	case n.State == ledger.NoteDelivered:
 		return badge{"ok", "acknowledged"}
-	case n.State == NoteFailed:
+	case n.State == ledger.NoteFailed:
 		return badge{"bad", "gave up"}
 	case n.Failing():
 		return badge{"bad", "failing"}
-	case n.State == NotePending:
+	case n.State == ledger.NotePending:
 		return badge{"wait", "pending"}
-	case n.State == NoteSuperseded:
+	case n.State == ledger.NoteSuperseded:
 		return badge{"off", "superseded"}
 	}
 	return badge{"off", n.State}
+}
+
+// addressIndex is an address's place in the wallet: the derivation index
+// (Bitcoin) or account/subaddress (Monero); "—" for an address that came
+// from a subscriber.
+func addressIndex(a chains.Address) string {
+	switch {
+	case a.DerivationIndex != nil:
+		return strconv.FormatUint(uint64(*a.DerivationIndex), 10)
+	case a.SubaddressIndex != nil && a.AccountIndex != nil:
+		return strconv.FormatUint(uint64(*a.AccountIndex), 10) + "/" + strconv.FormatUint(uint64(*a.SubaddressIndex), 10)
+	case a.SubaddressIndex != nil:
+		return strconv.FormatUint(uint64(*a.SubaddressIndex), 10)
+	}
+	return "—"
 }

@@ -7,61 +7,66 @@ import (
 
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/invoice"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 // Store is what the console reads from the ledger and the actions it asks
-// of it. Every list is keyset-paginated: a query carries the opaque cursor
-// After ("" for the first page) and a Limit (1..MaxLimit), and the answer's
-// Next is the cursor of the following page ("" on the last one). A cursor
-// is whatever the store can resume an indexed scan from (the last row's
-// sort key); the console only passes it back. A cursor the store did not
-// make is an error wrapping ErrInvalidCursor; a missing record one wrapping
-// ErrNotFound. Errors must not carry secrets: the console logs them.
+// of it. Attempts, Redeliver and Unsubscribe are *db.Ledger's methods as
+// they are; the others are list queries shaped for SQL. Every list is
+// keyset-paginated: a query carries the opaque cursor After ("" for the
+// first page) and a Limit (1..MaxLimit), and the answer's Next is the
+// cursor of the following page ("" on the last one). A cursor is whatever
+// the store can resume an indexed scan from (the last row's sort key);
+// the console only passes it back. A cursor the store did not make is an
+// error wrapping ErrInvalidCursor; a missing record one wrapping
+// ErrNotFound (ledger.ErrNotFound). Errors must not carry secrets: the
+// console logs them.
 type Store interface {
-	// Chains is one row per enabled chain, from the sync role's heartbeat
-	// (the ledger's chain tip and what the watcher last wrote).
-	Chains(ctx context.Context) ([]ChainStatus, error)
+	// ChainStatuses is one row per enabled chain, from the sync role's
+	// heartbeat (the ledger's chain tip and what the watcher last wrote).
+	ChainStatuses(ctx context.Context) ([]ChainStatus, error)
 	// DeliveryStats counts the notifications pending and failing now, the
 	// ones acknowledged at or after since, and the payment → acknowledgement
 	// latency of those.
 	DeliveryStats(ctx context.Context, since time.Time) (DeliveryStats, error)
 
-	// Addresses lists watched addresses, newest first.
-	Addresses(ctx context.Context, q AddressQuery) (Page[Address], error)
-	// Subscriptions lists subscriptions, newest first, each with its newest
-	// notification.
-	Subscriptions(ctx context.Context, q SubscriptionQuery) (Page[Subscription], error)
-	// Subscription is one subscription (active or ended) with its newest
-	// notification.
-	Subscription(ctx context.Context, id int64) (Subscription, error)
+	// ListAddresses lists watched addresses, newest first.
+	ListAddresses(ctx context.Context, q AddressQuery) (Page[chains.Address], error)
+	// ListSubscriptions lists subscriptions, newest first, each with its
+	// newest notification.
+	ListSubscriptions(ctx context.Context, q SubscriptionQuery) (Page[Subscription], error)
+	// SubscriptionByID is one subscription (active or ended) with its
+	// newest notification.
+	SubscriptionByID(ctx context.Context, id int64) (Subscription, error)
 	// Attempts are a subscription's newest delivery attempts, newest first.
-	Attempts(ctx context.Context, subscriptionID int64, limit int) ([]Attempt, error)
-	// Endpoints lists receiver URLs (the unit signing secrets belong to),
-	// by URL.
-	Endpoints(ctx context.Context, q EndpointQuery) (Page[Endpoint], error)
-	// Notifications lists notifications, failing ones first (newest first
-	// among them), then the others newest first.
-	Notifications(ctx context.Context, q NotificationQuery) (Page[Notification], error)
+	Attempts(ctx context.Context, subscriptionID int64, limit int) ([]ledger.Attempt, error)
+	// ListEndpoints lists receiver URLs (the unit signing secrets belong
+	// to), by URL.
+	ListEndpoints(ctx context.Context, q EndpointQuery) (Page[Endpoint], error)
+	// ListNotifications lists notifications, failing ones first (newest
+	// first among them), then the others newest first.
+	ListNotifications(ctx context.Context, q NotificationQuery) (Page[Notification], error)
 
 	// Redeliver makes a notification with the subscription's current totals
-	// due now (ErrNotFound for an unknown or ended subscription).
-	Redeliver(ctx context.Context, subscriptionID int64) error
+	// due now (ErrNotFound for an unknown or ended subscription); the
+	// console does not look at the notification.
+	Redeliver(ctx context.Context, subscriptionID int64) (ledger.Notification, error)
 	// RedeliverFailing does Redeliver for every failing subscription of the
-	// endpoint and says how many there were.
+	// endpoint (exact URL) and says how many there were.
 	RedeliverFailing(ctx context.Context, endpointURL string) (int, error)
 	// RotateSecret gives the endpoint a new signing secret; the previous one
 	// stays valid (IPNs carry both signatures) until the answer's
 	// PreviousValidUntil. The new secret is shown to the operator once.
 	RotateSecret(ctx context.Context, endpointURL string) (Rotation, error)
-	// EndSubscription ends a subscription; what it had pending is dropped
+	// Unsubscribe ends a subscription; what it had pending is dropped
 	// (ErrNotFound for an unknown or already ended one).
-	EndSubscription(ctx context.Context, subscriptionID int64) error
+	Unsubscribe(ctx context.Context, subscriptionID int64) error
 }
 
 // InvoiceStore lists invoices for the console's invoice page; optional.
 type InvoiceStore interface {
-	// Invoices lists invoices, newest first.
-	Invoices(ctx context.Context, q InvoiceQuery) (Page[invoice.Invoice], error)
+	// ListInvoices lists invoices, newest first.
+	ListInvoices(ctx context.Context, q InvoiceQuery) (Page[invoice.Invoice], error)
 }
 
 // Authenticator checks the API key an operator signs in with.
@@ -83,7 +88,7 @@ type Notifier interface {
 
 // Errors a Store wraps so that the console can answer 404 or 400.
 var (
-	ErrNotFound      = errors.New("not found")
+	ErrNotFound      = ledger.ErrNotFound
 	ErrInvalidCursor = errors.New("invalid cursor")
 )
 
@@ -104,7 +109,7 @@ type Cursor struct {
 	Limit int
 }
 
-// AddressQuery filters Addresses. Search matches an address exactly or
+// AddressQuery filters ListAddresses. Search matches an address exactly or
 // labels by prefix (both indexed); "" matches every address.
 type AddressQuery struct {
 	Chain  chains.Chain // "" for every chain
@@ -122,7 +127,7 @@ const (
 	EndedSubscriptions   SubscriptionState = "ended"
 )
 
-// SubscriptionQuery filters Subscriptions; empty fields match everything.
+// SubscriptionQuery filters ListSubscriptions; empty fields match everything.
 type SubscriptionQuery struct {
 	Chain   chains.Chain
 	Address string // exact
@@ -131,7 +136,7 @@ type SubscriptionQuery struct {
 	Cursor
 }
 
-// EndpointQuery filters Endpoints: URLs starting with Prefix, only the ones
+// EndpointQuery filters ListEndpoints: URLs starting with Prefix, only the ones
 // with a failing subscription when Failing.
 type EndpointQuery struct {
 	Prefix  string
@@ -139,7 +144,7 @@ type EndpointQuery struct {
 	Cursor
 }
 
-// NotificationQuery filters Notifications; Failing keeps only failing
+// NotificationQuery filters ListNotifications; Failing keeps only failing
 // ones.
 type NotificationQuery struct {
 	Chain          chains.Chain
@@ -148,7 +153,7 @@ type NotificationQuery struct {
 	Cursor
 }
 
-// InvoiceQuery filters Invoices; empty fields match everything.
+// InvoiceQuery filters ListInvoices; empty fields match everything.
 type InvoiceQuery struct {
 	Status  invoice.Status
 	OrderID string // exact
@@ -200,18 +205,6 @@ type Latency struct {
 	Count    int64 // how many samples; the percentiles mean nothing at 0
 }
 
-// Address is a watched address. Index is the derivation index (Bitcoin)
-// or the subaddress index (Monero), nil when the address came from a
-// subscriber.
-type Address struct {
-	ID        int64
-	Chain     chains.Chain
-	Address   string
-	Label     string
-	Index     *uint32
-	CreatedAt time.Time
-}
-
 // Subscription is one subscription and the state of its newest
 // notification (Newest.ID is 0 when none was made yet).
 type Subscription struct {
@@ -227,14 +220,6 @@ type Subscription struct {
 	Newest      Notification
 }
 
-// Notification states, as the ledger stores them.
-const (
-	NotePending    = "pending"
-	NoteDelivered  = "delivered"
-	NoteSuperseded = "superseded"
-	NoteFailed     = "failed"
-)
-
 // Notification is one IPN and where its delivery stands.
 type Notification struct {
 	ID             int64
@@ -244,7 +229,7 @@ type Notification struct {
 	URL            string
 	Confirmed      uint64 // atomic units
 	Unconfirmed    uint64
-	State          string // NotePending, NoteDelivered, NoteSuperseded, NoteFailed
+	State          string // ledger.NotePending, NoteDelivered, NoteSuperseded, NoteFailed
 	Attempts       int
 	LastAttemptAt  time.Time
 	LastStatus     int    // HTTP status of the last attempt, 0 when none
@@ -257,25 +242,15 @@ type Notification struct {
 // Failing is the definition the store's Failing filters use: given up,
 // or pending after at least one failed attempt.
 func (n Notification) Failing() bool {
-	return n.State == NoteFailed || (n.State == NotePending && n.Attempts > 0)
-}
-
-// Attempt is one delivery attempt.
-type Attempt struct {
-	NotificationID int64
-	At             time.Time
-	Status         int    // HTTP status, 0 when there was no answer
-	Error          string // "" when delivered
-	Delivered      bool
-	Duration       time.Duration
+	return n.State == ledger.NoteFailed || (n.State == ledger.NotePending && n.Attempts > 0)
 }
 
 // Endpoint is one receiver URL: its subscriptions share a signing secret.
 type Endpoint struct {
 	URL           string
-	Subscriptions int64 // active
-	Failing       int64 // active and failing
-	LastAttempt   Attempt
+	Subscriptions int64          // active
+	Failing       int64          // active and failing
+	LastAttempt   ledger.Attempt // zero At when none
 	// SecretSince is when the current secret was issued;
 	// PreviousValidUntil the end of the previous one's grace period (zero
 	// when there is none).
