@@ -134,7 +134,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	if ok, wait := c.limiter.allow(client); !ok {
 		secs := int(math.Ceil(wait.Seconds()))
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		c.log.Warn("sign-in refused: too many attempts", "client", client)
+		c.log.Debug("sign-in refused: too many attempts", "client", client)
 		c.renderSignIn(w, r, http.StatusTooManyRequests, "Too many attempts. Wait "+strconv.Itoa(secs)+" s and try again.")
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -245,11 +246,22 @@ func (c *Console) notFound(w http.ResponseWriter, r *http.Request) {
 	c.errorPage(w, r, c.session(r), http.StatusNotFound, "There is no such page in the console.")
 }
 
-// remoteIP is the IP of the connection's peer.
+// remoteIP names the connection's peer for the sign-in limit: its IPv4
+// address, or the /64 of its IPv6 address (one host commonly holds a whole
+// /64 and could otherwise take a fresh address per attempt).
 func remoteIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	addr = addr.Unmap()
+	if addr.Is6() {
+		p, _ := addr.Prefix(64)
+		return p.String()
+	}
+	return addr.String()
 }

@@ -99,6 +99,9 @@ func (c *Console) stream(w http.ResponseWriter, r *http.Request, s *session, ren
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return
+	}
 
 	var wake <-chan struct{}
 	if c.o.Notifier != nil {

@@ -33,6 +33,10 @@ func TestLiveStream(t *testing.T) {
 		t.Fatalf("after delivery %q: %s", ev.name, ev.data)
 	}
 
+	// HEAD answers at once and holds no stream.
+	if a := c.do(http.MethodHead, "/console/events/overview", nil); a.status != http.StatusOK || a.header.Get("Content-Type") != "text/event-stream" {
+		t.Errorf("HEAD of a stream: %d %q", a.status, a.header.Get("Content-Type"))
+	}
 	s2, _, cancel2 := c.stream("/console/events/overview")
 	if s2 != http.StatusOK {
 		t.Fatal(s2)
