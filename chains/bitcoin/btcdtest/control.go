@@ -34,10 +34,41 @@ func (n *Node) signal(sig syscall.Signal) {
 	}
 }
 
-// Pause stops the node with SIGSTOP: the kernel still accepts connections
-// on its ports but nothing answers, as with a hung node. Resume undoes it;
-// Stop and the test's cleanup kill a paused node too.
-func (n *Node) Pause() { n.tb.Helper(); n.signal(syscall.SIGSTOP) }
+// Pause stops the node with SIGSTOP and returns once every thread of it
+// is stopped: the kernel still accepts connections on its ports but
+// nothing answers, as with a hung node. Resume undoes it; Stop and the
+// test's cleanup kill a paused node too.
+func (n *Node) Pause() {
+	n.tb.Helper()
+	n.signal(syscall.SIGSTOP)
+	pid := n.runningPID()
+	deadline := time.Now().Add(10 * time.Second)
+	for !allStopped(pid) {
+		if time.Now().After(deadline) {
+			n.tb.Fatalf("btcd (pid %d) not stopped 10 s after SIGSTOP", pid)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// allStopped reports whether every thread of pid is in state T (stopped).
+func allStopped(pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+		if err != nil {
+			return false
+		}
+		i := bytes.LastIndexByte(b, ')')
+		if f := strings.Fields(string(b[i+1:])); len(f) == 0 || f[0] != "T" {
+			return false
+		}
+	}
+	return true
+}
 
 // Resume continues a paused node (SIGCONT).
 func (n *Node) Resume() { n.tb.Helper(); n.signal(syscall.SIGCONT) }
