@@ -126,7 +126,7 @@ func NewDeriver(network, key, addressType string) (*Deriver, error) {
 	if err != nil || len(raw) != 77 {
 		// CheckDecode returns the first byte as "version"; a BIP32 key is
 		// 4 version bytes + 74 bytes of payload.
-		return nil, fmt.Errorf("%w: it does not decode as a BIP32 extended key", ErrBadKey)
+		return nil, fmt.Errorf("%w: it does not decode as a BIP32 extended key: copy the whole account-level key from the wallet (docs/operators.md says where each wallet shows it)", ErrBadKey)
 	}
 	payload := append([]byte{ver}, raw...)
 	version := binary.BigEndian.Uint32(payload[:4])
@@ -135,14 +135,19 @@ func NewDeriver(network, key, addressType string) (*Deriver, error) {
 		return nil, ErrPrivateKey
 	}
 	if !known {
-		return nil, fmt.Errorf("%w: unknown version bytes %08x", ErrBadKey, version)
+		return nil, fmt.Errorf("%w: unknown version bytes %08x: use the account's xpub, ypub or zpub (tpub, upub or vpub on test networks)", ErrBadKey, version)
 	}
 	if kv.typ == "" {
 		return nil, fmt.Errorf("%w: %s… is a multisig key; use a single-signature account key", ErrBadKey, kv.prefix)
 	}
 	isTest := net.Name != chaincfg.MainNetParams.Name
 	if kv.testnet != isTest {
-		return nil, fmt.Errorf("bitcoin key: a %s… key %w than bitcoin.network = %q", kv.prefix, ErrWrongNetwork, network)
+		want := "the wallet's mainnet key (xpub, ypub or zpub)"
+		if isTest {
+			want = "the wallet's test-network key (tpub, upub or vpub)"
+		}
+		return nil, fmt.Errorf("a %s… key %w than bitcoin.network = %q: set bitcoin.network to the key's network, or use %s",
+			kv.prefix, ErrWrongNetwork, network, want)
 	}
 	typ := kv.typ
 	if addressType != "" {

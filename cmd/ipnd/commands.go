@@ -2,46 +2,75 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
 
-	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/chains/bitcoin"
 	"github.com/ipnd/ipnd/config"
 	"github.com/ipnd/ipnd/db"
 	"github.com/ipnd/ipnd/ipn"
-	"github.com/ipnd/ipnd/ledger"
 )
 
-// loadConfig reads the configuration. A file named with -config must exist;
-// the default settings.toml may be absent (defaults and IPND_* variables).
-func loadConfig(fsArgs []string, path string) (config.Config, error) {
+// readConfig reads the configuration: the file (a file named with -config
+// must exist; the default settings.toml may be absent), defaults and
+// IPND_* variables. It returns Load's problems as they are.
+func readConfig(fsArgs []string, path string) (config.Config, error) {
 	explicit := false
 	for _, a := range fsArgs {
 		if a == "-config" || a == "--config" || strings.HasPrefix(a, "-config=") || strings.HasPrefix(a, "--config=") {
 			explicit = true
 		}
 	}
-	cfg, err := config.Load(path, explicit, os.Environ())
-	if err != nil {
-		return cfg, usageError{err}
-	}
-	if probs := chainProblems(cfg); len(probs) > 0 {
-		return cfg, usageError{probs}
-	}
-	return cfg, nil
+	return config.Load(path, explicit, os.Environ())
 }
 
-// chainProblems runs the chain adapters' own configuration checks (is the
-// extended key public and of the configured network?).
-func chainProblems(cfg config.Config) config.Problems {
-	if cfg.Bitcoin.Enabled {
-		return bitcoin.CheckConfig(cfg.Bitcoin)
+// loadConfig reads the configuration and runs every check `serve` with
+// roles runs before it contacts anything: the loader's, the chain
+// adapters' own (is the extended key public and of the configured
+// network?) and the role and file checks (API keys, TLS files). Problems
+// are a usage error (exit 2, one line each); warnings are returned for the
+// caller to print or log.
+func loadConfig(fsArgs []string, path string, roles config.Roles) (config.Config, config.Problems, error) {
+	cfg, err := readConfig(fsArgs, path)
+	var probs config.Problems
+	if err != nil && !errors.As(err, &probs) {
+		return cfg, nil, usageError{err}
 	}
-	return nil
+	for _, p := range probs {
+		if p.Key == path { // unreadable or not TOML: nothing else to check
+			return cfg, nil, usageError{probs}
+		}
+	}
+	if len(probs) == 0 {
+		probs = chainProblems(cfg)
+	}
+	serveProbs, warnings := cfg.ServeChecks(roles)
+	said := map[string]bool{}
+	for _, p := range probs {
+		said[p.Key] = true
+	}
+	for _, p := range serveProbs {
+		if !said[p.Key] { // a key with a wrong value is reported once
+			probs = append(probs, p)
+		}
+	}
+	if len(probs) > 0 {
+		return cfg, warnings, usageError{probs}
+	}
+	return cfg, warnings, nil
+}
+
+// chainProblems runs the chain adapters' own configuration checks.
+func chainProblems(cfg config.Config) config.Problems {
+	var p config.Problems
+	if cfg.Bitcoin.Enabled {
+		p = append(p, bitcoin.CheckConfig(cfg.Bitcoin)...)
+	}
+	return p
 }
 
 func newLogger(s config.Server, w io.Writer) *slog.Logger {
@@ -54,29 +83,45 @@ func newLogger(s config.Server, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// openLedger opens the configured ledger (not migrated).
+// openLedger opens the configured ledger (not migrated). Its error names
+// the setting, the masked DSN and the fix.
 func openLedger(ctx context.Context, cfg config.Config, log *slog.Logger) (*db.Ledger, error) {
 	l, err := db.Open(ctx, cfg.Database.Driver, cfg.Database.DSN.Reveal(), db.Options{
 		Payload: ipn.Payload,
 		Logger:  log,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("ledger (%s %s): %w", cfg.Database.Driver, cfg.Database.MaskedDSN(), err)
+		return nil, fmt.Errorf("database.dsn (%s %s): %w", cfg.Database.Driver, cfg.Database.MaskedDSN(), ledgerFailure(cfg.Database, err))
 	}
 	return l, nil
 }
 
-func runCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) error {
+// runCheckConfig validates the configuration as serve would (all roles)
+// and prints it with secrets masked, the warnings on standard error; with
+// -connect it reaches the ledger, nodes and wallets instead of printing it.
+func runCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, path := flags("check-config", stderr)
+	connect := fs.Bool("connect", false, "also open the ledger and reach every enabled node and wallet; one line per check, exit 1 if one fails")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(args, *path)
+	cfg, warnings, err := loadConfig(args, *path, config.AllRoles)
+	printWarnings(stderr, warnings)
 	if err != nil {
 		return err
 	}
+	if *connect {
+		return runConnectChecks(ctx, cfg, stdout)
+	}
 	fmt.Fprint(stdout, cfg.Render())
 	return nil
+}
+
+// printWarnings writes one "warning: key: message" line per warning.
+func printWarnings(w io.Writer, warnings config.Problems) {
+	for _, p := range warnings {
+		fmt.Fprintf(w, "warning: %s\n", p.Error())
+	}
 }
 
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -84,7 +129,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(args, *path)
+	cfg, _, err := loadConfig(args, *path, config.Roles{})
 	if err != nil {
 		return err
 	}
@@ -103,37 +148,5 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	} else {
 		fmt.Fprintf(stdout, "ledger schema migrated from version %d to %d\n", from, to)
 	}
-	return nil
-}
-
-func runDerive(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, path := flags("derive", stderr)
-	chain := fs.String("chain", "btc", "chain (only btc derives addresses)")
-	index := fs.Int64("index", -1, "derivation index m/0/N (0..2147483647)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if c, err := chains.ParseChain(*chain); err != nil || c != chains.BTC {
-		return usagef("derive: -chain: only btc derives addresses from the configured key")
-	}
-	if *index < 0 || *index > ledger.MaxDerivationIndex {
-		return usagef("derive: -index: must be between 0 and %d", ledger.MaxDerivationIndex)
-	}
-	cfg, err := loadConfig(args, *path)
-	if err != nil {
-		return err
-	}
-	if cfg.Bitcoin.XPub == "" {
-		return usagef("bitcoin.xpub: required to derive addresses")
-	}
-	d, err := bitcoin.NewDeriver(cfg.Bitcoin.Network, cfg.Bitcoin.XPub, cfg.Bitcoin.AddressType)
-	if err != nil {
-		return usageError{fmt.Errorf("bitcoin.xpub: %w", err)}
-	}
-	addr, err := d.Address(uint32(*index))
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, addr)
 	return nil
 }

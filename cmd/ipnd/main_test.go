@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipnd/ipnd/chains/bitcoin/btcdtest"
 	"github.com/ipnd/ipnd/db/dbtest"
 )
 
@@ -28,6 +29,7 @@ func TestMain(m *testing.M) {
 		panic("build ipnd: " + err.Error() + "\n" + string(out))
 	}
 	code := m.Run()
+	btcdtest.CloseShared()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -75,7 +75,7 @@ func buildRoles(ctx context.Context, cfg config.Config, ledger *db.Ledger, roles
 			Logger: log, Metrics: d.metrics,
 		})
 		if err != nil {
-			return nil, usageError{fmt.Errorf("api: %w", err)}
+			return nil, usageError{err} // api.New's messages start with "api: "
 		}
 		d.addRole("api", srv.ListenAndServe)
 	}

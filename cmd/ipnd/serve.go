@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ipnd/ipnd/chains"
+	"github.com/ipnd/ipnd/config"
 )
 
 // shutdownGrace bounds a graceful stop.
@@ -60,12 +61,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(args, *path)
+	// Every check check-config makes, for the roles this process runs.
+	cfg, warnings, err := loadConfig(args, *path, config.Roles{Sync: roles["sync"], IPN: roles["ipn"], API: roles["api"]})
 	if err != nil {
 		return err
 	}
 	base := newLogger(cfg.Server, stderr)
 	log := base.With("subsystem", "ipnd")
+	for _, w := range warnings {
+		log.Warn(w.Error(), "setting", w.Key)
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
