@@ -9,7 +9,8 @@
 #   - litecoind and litecoin-cli (Litecoin Core 0.21, the Bitcoin Core-family
 #     node of the tests): Debian's `litecoind` package;
 #   - btcd: built into ./bin by make (bin/btcd target), found via IPND_BTCD;
-#   - systemd-analyze (Debian's `systemd`), which checks contrib/systemd.
+#   - systemd-analyze (Debian's `systemd`), which checks contrib/systemd;
+#   - curl, which runs the README's API examples.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -38,6 +39,9 @@ free_port() {
 if ! command -v monerod >/dev/null || ! command -v monero-wallet-rpc >/dev/null; then
   apt_install monero
 fi
+
+# --- curl (the README's API examples run as printed) ----------------------
+command -v curl >/dev/null || apt_install curl
 
 # --- systemd-analyze (the unit file tests) --------------------------------
 command -v systemd-analyze >/dev/null || apt_install systemd

@@ -37,8 +37,8 @@ func commands() []command {
 	return []command{
 		{"serve", "run the daemon: serve [-roles sync,ipn,api]", runServe},
 		{"migrate", "bring the ledger schema up to date", runMigrate},
-		{"check-config", "validate and print the effective configuration (secrets masked)", runCheckConfig},
-		{"derive", "print a derived address: derive -chain btc -index N", runDerive},
+		{"check-config", "make serve's checks, print the effective configuration (secrets masked); -connect: reach the ledger, nodes and wallets", runCheckConfig},
+		{"derive", "print addresses derived from the configured key: derive -chain btc -index N [-count N]", runDerive},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -2,6 +2,7 @@ package readme
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,13 +10,18 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ipnd/ipnd/config"
+	"github.com/ipnd/ipnd/internal/testenv"
 )
 
-// runBy names, for each example that a test runs as printed, the test.
-// Adding an example to a document means adding it here (with its test) or
-// to notRunYet.
+// runBy names, for each example that a test other than the runners of
+// exampleRunners (run_test.go) runs as printed, the test: "TestName",
+// "pkg.TestName" for a test of another package (its directory), several
+// separated by ", ", each with an optional "(note)". Adding an example to a
+// document means adding a runner to exampleRunners, or a test here, or the
+// example to notRunYet.
 var runBy = map[string]string{
 	"bad-config":            "TestBadConfigExample",
 	"bad-config-output":     "TestBadConfigExample",
@@ -34,9 +40,6 @@ var runBy = map[string]string{
 // notRunYet lists the examples no test runs as printed yet, with what
 // would run them. Each stream that adds a runner moves its names to runBy.
 var notRunYet = map[string]string{
-	"demo":               "make demo: internal/demo's test runs the demo program, not this line (README runner, cmd/ipnd stream)",
-	"quick-start":        "make build, check-config, serve as printed (README runner, cmd/ipnd stream)",
-	"api-curl":           "curl lines against a real ipnd (README runner, api stream)",
 	"ipn-body":           "an IPN body to compare with what the sender posts (ipn/api stream)",
 	"go-receiver":        "ipn.ExampleVerify runs a copy of it, not the block as printed (ipn stream)",
 	"bitcoind-cookie":    "Bitcoin Core does not run here; litecoind takes the same options (Litecoin stream)",
@@ -62,13 +65,25 @@ func TestEveryExampleIsAccountedFor(t *testing.T) {
 			t.Errorf("%s: the name is used at %s too", b.Where(), prev.Where())
 		}
 		seen[b.Name] = b
-		_, run := runBy[b.Name]
+		_, byTest := runBy[b.Name]
 		_, pending := notRunYet[b.Name]
+		ways := 0
+		for _, r := range []bool{byTest, pending, runners[b.Name]} {
+			if r {
+				ways++
+			}
+		}
 		switch {
-		case run && pending:
-			t.Errorf("%s is in both runBy and notRunYet", b.Name)
-		case !run && !pending:
-			t.Errorf("%s: no test runs this example: add it to runBy with its test, or to notRunYet with the reason", b.Where())
+		case ways > 1:
+			t.Errorf("%s is listed more than once in exampleRunners, runBy and notRunYet", b.Name)
+		case ways == 0:
+			t.Errorf("%s: no test runs this example: add a runner to exampleRunners (run_test.go), or its test to runBy, "+
+				"or it to notRunYet with the reason", b.Where())
+		}
+	}
+	for name := range runners {
+		if _, ok := seen[name]; !ok {
+			t.Errorf("exampleRunners runs %s but no document has it", name)
 		}
 	}
 	for _, list := range []map[string]string{runBy, notRunYet} {
@@ -78,12 +93,56 @@ func TestEveryExampleIsAccountedFor(t *testing.T) {
 			}
 		}
 	}
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tests := range runBy {
+		for _, test := range strings.Split(tests, ", ") {
+			test, _, _ = strings.Cut(test, " (")
+			if err := testExists(root, test); err != nil {
+				t.Errorf("runBy[%q]: %v", name, err)
+			}
+		}
+	}
 	var pending []string
 	for name, why := range notRunYet {
 		pending = append(pending, seen[name].Where()+": "+why)
 	}
 	sort.Strings(pending)
 	t.Logf("examples not run as printed yet:\n%s", strings.Join(pending, "\n"))
+}
+
+// runners are the names exampleRunners runs.
+var runners = func() map[string]bool {
+	m := map[string]bool{}
+	for _, r := range exampleRunners {
+		m[r.name] = true
+	}
+	return m
+}()
+
+// testExists finds "func TestName(" in the test files of this package, or
+// of the package directory dir for "dir.TestName".
+func testExists(root, test string) error {
+	dir, name := "internal/readme", test
+	if d, n, ok := strings.Cut(test, "."); ok {
+		dir, name = strings.ReplaceAll(d, ".", "/"), n
+	}
+	files, err := filepath.Glob(filepath.Join(root, filepath.FromSlash(dir), "*_test.go"))
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(b), "\nfunc "+name+"(t *testing.T)") {
+			return nil
+		}
+	}
+	return fmt.Errorf("no test %s in %s", name, dir)
 }
 
 // Every TOML example loads through the configuration loader: an unknown
@@ -193,7 +252,8 @@ func TestConfigEnvExample(t *testing.T) {
 	}
 }
 
-// The README's bad.toml gives exactly the lines the README prints, in order.
+// The README's bad.toml gives exactly the lines the README prints, in order,
+// from ipnd check-config, with exit status 2.
 func TestBadConfigExample(t *testing.T) {
 	blocks := repoBlocks(t)
 	file, output := example(t, blocks, "bad-config"), example(t, blocks, "bad-config-output")
@@ -202,15 +262,15 @@ func TestBadConfigExample(t *testing.T) {
 	if lines[0] != prompt || !strings.HasPrefix(file.Text, "# bad.toml\n") {
 		t.Fatalf("the example must show %q for a file starting with # bad.toml; got %q", prompt, lines[0])
 	}
-	path := filepath.Join(t.TempDir(), "bad.toml")
-	if err := os.WriteFile(path, []byte(file.Text), 0o600); err != nil {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "bad.toml"), []byte(file.Text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := config.Load(path, true, nil)
-	if err == nil {
-		t.Fatal("bad.toml loads without error")
+	r := sh(t, dir, commandEnv(), time.Minute, ipndBinary(t)+strings.TrimPrefix(lines[0], "$ ipnd"))
+	if r.code != 2 || r.stdout != "" {
+		t.Errorf("%s\nwant exit 2 and nothing on standard output", r)
 	}
-	if got := strings.Split(err.Error(), "\n"); !reflect.DeepEqual(got, lines[1:]) {
-		t.Errorf("the README prints\n%s\nthe loader says\n%s", strings.Join(lines[1:], "\n"), err)
+	if got := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n"); !reflect.DeepEqual(got, lines[1:]) {
+		t.Errorf("the README prints\n%s\nipnd check-config says\n%s", strings.Join(lines[1:], "\n"), r.stderr)
 	}
 }
