@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -8,6 +10,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ipnd/ipnd/config"
+	"github.com/ipnd/ipnd/db"
+	"github.com/ipnd/ipnd/db/dbtest"
 )
 
 const testKey = "IPND_SERVER_API_KEYS=test-api-key-0123456789"
@@ -156,5 +162,16 @@ func TestServeLogsWarningsForItsRoles(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "ipnd.db")); err != nil {
 		t.Errorf("the ledger was not created: %v", err)
+	}
+}
+
+// api.New's errors carry their "api: " prefix once (roles.go wrapped them
+// in a second one). serve's configuration checks catch this case first;
+// buildRoles is called directly to reach it.
+func TestAPIErrorHasOnePrefix(t *testing.T) {
+	l := dbtest.Ledger(t, "sqlite", db.Options{})
+	_, err := buildRoles(context.Background(), config.Default(), l, map[string]bool{"api": true}, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.HasPrefix(err.Error(), "api: server.api_keys") {
+		t.Errorf("buildRoles without api_keys: %v; want one api: prefix naming server.api_keys", err)
 	}
 }
