@@ -21,6 +21,7 @@ type chainReadyJSON struct {
 	Height     int64            `json:"height"`
 	NodeHeight int64            `json:"node_height"`
 	Behind     int64            `json:"behind"`
+	Feed       string           `json:"feed,omitempty"`
 }
 
 // readyz: the ledger answers and every enabled chain is synced. Error
@@ -44,7 +45,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 				s.log.Debug("readiness: chain not ready", "chain", st.Chain, "state", st.State, "err", st.Error)
 			}
 		}
-		cs[st.Chain] = chainReadyJSON{State: st.State, Ready: ok, Height: st.Height, NodeHeight: st.NodeHeight, Behind: st.Behind}
+		cs[st.Chain] = chainReadyJSON{State: st.State, Ready: ok, Height: st.Height, NodeHeight: st.NodeHeight, Behind: st.Behind, Feed: st.Feed}
 	}
 	status := http.StatusOK
 	if !ready {

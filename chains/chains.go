@@ -127,4 +127,8 @@ type Status struct {
 	// LastPoll is when the watcher last finished a poll round, successful
 	// or not: the watchdog's sign that its loop is not stuck.
 	LastPoll time.Time `json:"last_poll,omitzero"`
+	// Feed is how the watcher hears of new blocks and transactions: a push
+	// source while it works ("websocket", "zmq"), else "polling"; empty for
+	// a chain without push.
+	Feed string `json:"feed,omitempty"`
 }

@@ -61,7 +61,12 @@ type Bitcoin struct {
 	AddressType  string   `toml:"address_type" doc:"empty = from the key prefix; p2pkh, p2sh-p2wpkh, p2wpkh or p2tr"`
 	GapLimit     int      `toml:"gap_limit" doc:"unallocated indexes watched beyond the highest allocated"`
 	StartHeight  int64    `toml:"start_height" doc:"first block to scan at first start; 0 = the tip"`
-	PollInterval Duration `toml:"poll_interval" doc:"how often the node is polled"`
+	PollInterval Duration `toml:"poll_interval" doc:"safety poll while push works; without push the node is polled every second"`
+	RPCTimeout   Duration `toml:"rpc_timeout" doc:"bound on one RPC call to the node"`
+	Push         string   `toml:"push" doc:"auto, websocket (btcd), zmq (bitcoind) or off"`
+	ZMQRawTx     string   `toml:"zmq_rawtx" doc:"bitcoind's zmqpubrawtx endpoint, tcp://host:port"`
+	ZMQHashBlock string   `toml:"zmq_hashblock" doc:"bitcoind's zmqpubhashblock endpoint"`
+	ZMQSequence  string   `toml:"zmq_sequence" doc:"bitcoind's zmqpubsequence endpoint (instead of zmq_hashblock)"`
 }
 
 // Monero is the [monero] section.
@@ -103,7 +108,9 @@ func Default() Config {
 			Network:      "mainnet",
 			RPCHost:      "127.0.0.1:8332",
 			GapLimit:     20,
-			PollInterval: Duration(time.Second),
+			PollInterval: Duration(30 * time.Second),
+			RPCTimeout:   Duration(10 * time.Second),
+			Push:         "auto",
 		},
 		Monero: Monero{
 			WalletRPCURL:    "http://127.0.0.1:18083",

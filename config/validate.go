@@ -94,6 +94,8 @@ func (c Config) Validate() Problems {
 			p.Add("bitcoin.start_height", "must not be negative")
 		}
 		positive(&p, "bitcoin.poll_interval", b.PollInterval)
+		positive(&p, "bitcoin.rpc_timeout", b.RPCTimeout)
+		oneOf(&p, "bitcoin.push", b.Push, "auto", "websocket", "zmq", "off")
 	}
 
 	if m := c.Monero; m.Enabled {

@@ -3,7 +3,6 @@ package bitcoin
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ipnd/ipnd/chains/chainsync"
 	"github.com/ipnd/ipnd/config"
 )
 
@@ -25,55 +23,35 @@ type RPCConfig struct {
 	User       string
 	Password   config.Secret
 	CookiePath string // bitcoind's .cookie ("user:password"), read instead of User/Password
-	// Timeout bounds one call (default 60 s: a 4 MB block as hex over a slow
-	// link).
+	// Timeout bounds one call or one batch (default 10 s).
 	Timeout time.Duration
 }
 
-// RPCError is an error answer of the node.
-type RPCError struct {
-	Code    int    `json:"code"`
-	Message string `json:"message"`
-}
+// DefaultRPCTimeout bounds one call when RPCConfig.Timeout is not set.
+const DefaultRPCTimeout = 10 * time.Second
 
-func (e *RPCError) Error() string { return fmt.Sprintf("node RPC error %d: %s", e.Code, e.Message) }
+// maxAnswer bounds one HTTP answer of the node: a 4 MB block is 8 MB of
+// hex; a batch whose answer is larger is split (see rawTransactions).
+const maxAnswer = 64 << 20
 
-// Is makes a not-found answer (see IsNotFound) match chainsync.ErrNoBlock.
-func (e *RPCError) Is(target error) bool { return target == chainsync.ErrNoBlock && IsNotFound(e) }
-
-// Well-known node error codes.
-const (
-	codeWarmingUp  = -28 // RPC_IN_WARMUP: loading blocks, verifying, rewinding
-	codeNotFound   = -5  // RPC_INVALID_ADDRESS_OR_KEY: no such block or transaction
-	codeOutOfRange = -8  // block height out of range
-)
-
-// ErrAuth: the node refused the credentials (HTTP 401/403).
-var ErrAuth = errors.New("the node refused the RPC credentials")
-
-// IsWarmingUp reports a node that is starting (error -28).
-func IsWarmingUp(err error) bool {
-	var re *RPCError
-	return errors.As(err, &re) && re.Code == codeWarmingUp
-}
-
-// IsNotFound reports an unknown block or transaction (-5) or height (-8).
-func IsNotFound(err error) bool {
-	var re *RPCError
-	if !errors.As(err, &re) {
-		return false
-	}
-	// btcd answers a height beyond its tip with -1 "Block number out of range".
-	return re.Code == codeNotFound || re.Code == codeOutOfRange || strings.Contains(strings.ToLower(re.Message), "out of range")
-}
+// errAnswerTooLarge: the node's answer exceeded maxAnswer.
+var errAnswerTooLarge = errors.New("node answer larger than 64 MiB")
 
 // Client is a JSON-RPC client for bitcoind (0.21+) and btcd using HTTP POST,
-// with per-call contexts and timeouts. No password appears in its errors.
+// with per-call contexts and timeouts and batched requests. No password
+// appears in its errors.
+//
+// Connections: btcd closes the connection after every answer; bitcoind
+// keeps it open, and at shutdown waits (up to -rpcservertimeout, 30 s) for
+// every open connection. The client therefore never keeps an idle
+// connection past a failed call (the node may be stopping), and the
+// watcher closes idle connections after each round (CloseIdle).
 type Client struct {
-	cfg  RPCConfig
-	url  string
-	http *http.Client
-	id   atomic.Uint64
+	cfg       RPCConfig
+	url       string
+	transport *http.Transport
+	http      *http.Client
+	id        atomic.Uint64
 
 	mu         sync.Mutex
 	cookieMod  time.Time
@@ -84,16 +62,14 @@ type Client struct {
 // NewClient makes a client; it does not connect.
 func NewClient(cfg RPCConfig) *Client {
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = 60 * time.Second
+		cfg.Timeout = DefaultRPCTimeout
 	}
-	return &Client{
-		cfg: cfg,
-		url: "http://" + cfg.Host + "/",
-		http: &http.Client{Transport: &http.Transport{
-			MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second, ResponseHeaderTimeout: cfg.Timeout,
-		}},
-	}
+	tr := &http.Transport{MaxIdleConnsPerHost: 2, IdleConnTimeout: 30 * time.Second, ResponseHeaderTimeout: cfg.Timeout}
+	return &Client{cfg: cfg, url: "http://" + cfg.Host + "/", transport: tr, http: &http.Client{Transport: tr}}
 }
+
+// CloseIdle closes the connections the client keeps open between calls.
+func (c *Client) CloseIdle() { c.transport.CloseIdleConnections() }
 
 // credentials returns user and password, re-reading the cookie file when it
 // changed (bitcoind writes a new one at every start).
@@ -105,18 +81,18 @@ func (c *Client) credentials() (string, string, error) {
 	defer c.mu.Unlock()
 	st, err := os.Stat(c.cfg.CookiePath)
 	if err != nil {
-		return "", "", fmt.Errorf("read RPC cookie: %w", err)
+		return "", "", fmt.Errorf("read RPC cookie (bitcoin.rpc_cookie): %w", err)
 	}
 	if st.ModTime().Equal(c.cookieMod) && c.cookieUser != "" {
 		return c.cookieUser, c.cookiePass, nil
 	}
 	b, err := os.ReadFile(c.cfg.CookiePath)
 	if err != nil {
-		return "", "", fmt.Errorf("read RPC cookie: %w", err)
+		return "", "", fmt.Errorf("read RPC cookie (bitcoin.rpc_cookie): %w", err)
 	}
 	user, pass, ok := strings.Cut(strings.TrimSpace(string(b)), ":")
 	if !ok || user == "" {
-		return "", "", fmt.Errorf("RPC cookie %s is not user:password", c.cfg.CookiePath)
+		return "", "", fmt.Errorf("RPC cookie %s (bitcoin.rpc_cookie) is not user:password", c.cfg.CookiePath)
 	}
 	c.cookieMod, c.cookieUser, c.cookiePass = st.ModTime(), user, pass
 	return user, pass, nil
@@ -129,139 +105,90 @@ type rpcRequest struct {
 	Params  []any  `json:"params"`
 }
 
+// rpcResponse decodes an answer in one pass: Result holds a pointer to the
+// caller's value.
 type rpcResponse struct {
-	Result json.RawMessage `json:"result"`
-	Error  *RPCError       `json:"error"`
+	Result any       `json:"result"`
+	Error  *RPCError `json:"error"`
+	ID     uint64    `json:"id"`
 }
 
-// Call runs one RPC; result (a pointer) receives the "result" member.
+// ignored is a result nobody reads.
+type ignored struct{}
+
+func (*ignored) UnmarshalJSON([]byte) error { return nil }
+
+// Call runs one RPC; result (a pointer, or nil) receives the "result"
+// member.
 func (c *Client) Call(ctx context.Context, method string, result any, params ...any) error {
 	if params == nil {
 		params = []any{}
 	}
-	body, err := json.Marshal(rpcRequest{JSONRPC: "1.0", ID: c.id.Add(1), Method: method, Params: params})
-	if err != nil {
-		return fmt.Errorf("%s: %w", method, err)
+	if result == nil {
+		result = &ignored{}
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
+	r := rpcResponse{Result: result}
+	err := c.post(ctx, method, rpcRequest{JSONRPC: "1.0", ID: c.id.Add(1), Method: method, Params: params}, &r)
+	if err == nil && r.Error != nil {
+		err = fmt.Errorf("%s: %w", method, r.Error)
+	}
 	if err != nil {
-		return fmt.Errorf("%s: %w", method, err)
+		c.CloseIdle()
+	}
+	return err
+}
+
+// post sends body (a request or a batch) and decodes the answer into out.
+func (c *Client) post(ctx context.Context, what string, body, out any) error {
+	payload, err := json.Marshal(body)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	user, pass, err := c.credentials()
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(payload))
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
 	req.SetBasicAuth(user, pass)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s: %w", method, err)
+		if ctx.Err() == context.DeadlineExceeded {
+			return fmt.Errorf("%s: no answer within %s (bitcoin.rpc_timeout): %w", what, c.cfg.Timeout, err)
+		}
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-		_, _ = io.Copy(io.Discard, resp.Body)
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 		c.mu.Lock()
 		c.cookieMod = time.Time{} // re-read the cookie next time
 		c.mu.Unlock()
-		return fmt.Errorf("%s: %w (HTTP %d)", method, ErrAuth, resp.StatusCode)
+		return fmt.Errorf("%s: %w (HTTP %d)", what, ErrAuth, resp.StatusCode)
 	}
-	var r rpcResponse
-	dec := json.NewDecoder(resp.Body)
-	dec.UseNumber()
-	if err := dec.Decode(&r); err != nil {
-		return fmt.Errorf("%s: HTTP %d, undecodable answer: %w", method, resp.StatusCode, err)
+	lr := &io.LimitedReader{R: resp.Body, N: maxAnswer + 1}
+	if err := json.NewDecoder(lr).Decode(out); err != nil {
+		if lr.N <= 0 {
+			return fmt.Errorf("%s: %w", what, errAnswerTooLarge)
+		}
+		if ctx.Err() == context.DeadlineExceeded {
+			return fmt.Errorf("%s: no whole answer within %s (bitcoin.rpc_timeout): %w", what, c.cfg.Timeout, err)
+		}
+		return fmt.Errorf("%s: HTTP %d, undecodable answer: %w", what, resp.StatusCode, err)
 	}
-	if r.Error != nil {
-		return fmt.Errorf("%s: %w", method, r.Error)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: HTTP %d", method, resp.StatusCode)
-	}
-	if result == nil {
+	_, _ = io.Copy(io.Discard, io.LimitReader(lr, 1<<16)) // the trailing newline: keeps the connection reusable
+	// bitcoind answers errors with HTTP 404/500 and a JSON body: the RPC
+	// error (checked by the caller) says more than the status.
+	if r, ok := out.(*rpcResponse); ok && r.Error != nil {
 		return nil
 	}
-	d := json.NewDecoder(bytes.NewReader(r.Result))
-	d.UseNumber()
-	if err := d.Decode(result); err != nil {
-		return fmt.Errorf("%s: decode result: %w", method, err)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: HTTP %d", what, resp.StatusCode)
 	}
 	return nil
-}
-
-// ChainInfo is the part of getblockchaininfo the watcher uses.
-type ChainInfo struct {
-	Chain                string `json:"chain"`
-	Blocks               int64  `json:"blocks"`
-	Headers              int64  `json:"headers"`
-	BestBlockHash        string `json:"bestblockhash"`
-	InitialBlockDownload bool   `json:"initialblockdownload"`
-	Pruned               bool   `json:"pruned"`
-}
-
-// ChainInfo calls getblockchaininfo.
-func (c *Client) ChainInfo(ctx context.Context) (ChainInfo, error) {
-	var ci ChainInfo
-	err := c.Call(ctx, "getblockchaininfo", &ci)
-	return ci, err
-}
-
-// BlockHash calls getblockhash.
-func (c *Client) BlockHash(ctx context.Context, height int64) (string, error) {
-	var h string
-	err := c.Call(ctx, "getblockhash", &h, height)
-	return h, err
-}
-
-// BestBlockHash calls getbestblockhash.
-func (c *Client) BestBlockHash(ctx context.Context) (string, error) {
-	var h string
-	err := c.Call(ctx, "getbestblockhash", &h)
-	return h, err
-}
-
-// RawBlock calls getblock HASH 0 and returns the block's wire bytes.
-func (c *Client) RawBlock(ctx context.Context, hash string) ([]byte, error) {
-	var s string
-	if err := c.Call(ctx, "getblock", &s, hash, 0); err != nil {
-		return nil, err
-	}
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		return nil, fmt.Errorf("getblock %s: %w", hash, err)
-	}
-	return b, nil
-}
-
-// PrevBlockHash returns the parent of block hash (getblockheader), for
-// walking back over blocks the node still knows but no longer follows.
-func (c *Client) PrevBlockHash(ctx context.Context, hash string) (string, error) {
-	var h struct {
-		Previous string `json:"previousblockhash"`
-	}
-	err := c.Call(ctx, "getblockheader", &h, hash, true)
-	return h.Previous, err
-}
-
-// RawMempool calls getrawmempool (txids).
-func (c *Client) RawMempool(ctx context.Context) ([]string, error) {
-	var ids []string
-	err := c.Call(ctx, "getrawmempool", &ids)
-	return ids, err
-}
-
-// RawTransaction calls getrawtransaction TXID and returns the wire bytes.
-// The verbosity argument is left out: bitcoind wants a boolean (before 25)
-// and btcd an integer, and both default to raw hex.
-func (c *Client) RawTransaction(ctx context.Context, txid string) ([]byte, error) {
-	var s string
-	if err := c.Call(ctx, "getrawtransaction", &s, txid); err != nil {
-		return nil, err
-	}
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		return nil, fmt.Errorf("getrawtransaction %s: %w", txid, err)
-	}
-	return b, nil
 }

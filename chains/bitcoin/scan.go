@@ -171,12 +171,22 @@ type Match struct {
 
 // ScanTx appends to dst the outputs of tx that pay watched scripts.
 func (w *WatchSet) ScanTx(dst []Match, tx *wire.MsgTx, net *chaincfg.Params) []Match {
-	w.mu.RLock()
-	defer w.mu.RUnlock()
-	return w.scanTx(dst, tx, net)
+	return w.ScanTxs(dst, []*wire.MsgTx{tx}, nil, net)
 }
 
-func (w *WatchSet) scanTx(dst []Match, tx *wire.MsgTx, net *chaincfg.Params) []Match {
+// ScanTxs appends to dst the outputs of txs that pay watched scripts, in
+// order. id(i) is the id of txs[i], asked only for a transaction that pays
+// a watched script; nil means txs[i].TxHash().
+func (w *WatchSet) ScanTxs(dst []Match, txs []*wire.MsgTx, id func(i int) chainhash.Hash, net *chaincfg.Params) []Match {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	for i, tx := range txs {
+		dst = w.scanTx(dst, txs, i, tx, id, net)
+	}
+	return dst
+}
+
+func (w *WatchSet) scanTx(dst []Match, txs []*wire.MsgTx, i int, tx *wire.MsgTx, id func(int) chainhash.Hash, net *chaincfg.Params) []Match {
 	var txid string
 	for vout, out := range tx.TxOut {
 		s := out.PkScript
@@ -190,8 +200,13 @@ func (w *WatchSet) scanTx(dst []Match, tx *wire.MsgTx, net *chaincfg.Params) []M
 		if !ok {
 			continue
 		}
-		if txid == "" {
-			txid = tx.TxHash().String() // hashed only for transactions that pay us
+		if txid == "" { // hashed only for transactions that pay us
+			if id != nil {
+				h := id(i)
+				txid = h.String()
+			} else {
+				txid = txs[i].TxHash().String()
+			}
 		}
 		dst = append(dst, Match{
 			TxID: txid, Vout: uint32(vout), Script: bytes.Clone(s),
@@ -204,27 +219,7 @@ func (w *WatchSet) scanTx(dst []Match, tx *wire.MsgTx, net *chaincfg.Params) []M
 // ScanBlock returns the outputs of b's transactions that pay watched
 // scripts, in block order.
 func (w *WatchSet) ScanBlock(b *wire.MsgBlock, net *chaincfg.Params) []Match {
-	w.mu.RLock()
-	defer w.mu.RUnlock()
-	var out []Match
-	for _, tx := range b.Transactions {
-		out = w.scanTx(out, tx, net)
-	}
-	return out
-}
-
-// DecodeBlock decodes a block in wire format (what `getblock HASH 0`
-// returns, hex-decoded) and checks that it is whole.
-func DecodeBlock(raw []byte) (*wire.MsgBlock, error) {
-	var b wire.MsgBlock
-	r := bytes.NewReader(raw)
-	if err := b.Deserialize(r); err != nil {
-		return nil, fmt.Errorf("decode block: %w", err)
-	}
-	if r.Len() != 0 {
-		return nil, fmt.Errorf("decode block: %d trailing bytes", r.Len())
-	}
-	return &b, nil
+	return w.ScanTxs(nil, b.Transactions, nil, net)
 }
 
 // ScanRawBlock decodes raw and scans it: the block's hash and its matches.

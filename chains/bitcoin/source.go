@@ -1,25 +1,37 @@
 package bitcoin
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
 
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/chains/chainsync"
 )
 
-// rpcSource is the JSON-RPC polling block source: blocks and mempool
-// transactions fetched over the node's RPC, decoded with btcd's wire
-// decoder and matched against the watch set (scan).
+// Errors that stop the chain at a block (the watcher's status says which
+// and why; /readyz answers 503 until it moves again).
+var (
+	// ErrUndecodableBlock: the node's block does not decode: ipnd never
+	// skips a block it cannot read.
+	ErrUndecodableBlock = errors.New("block does not decode")
+	// ErrPrunedBlock: the node no longer has a block the ledger needs.
+	ErrPrunedBlock = errors.New("block pruned on the node")
+)
+
+// rpcSource is the block source over JSON-RPC: blocks fetched with
+// getblock, decoded with the family's decoder, matched against the watch
+// set and checked for spends of watched unconfirmed transactions.
 type rpcSource struct {
-	node  Node
-	net   *chaincfg.Params
-	chain chains.Chain
-	scan  func(txs []*wire.MsgTx) ([]Match, error)
+	node   Node
+	fam    Family
+	net    *chaincfg.Params
+	scan   func(txs []*wire.MsgTx, id func(int) chainhash.Hash) ([]Match, error)
+	spends *spendWatch
 }
 
 var _ chainsync.BlockSource = (*rpcSource)(nil)
@@ -29,70 +41,87 @@ func (s *rpcSource) BestHeight(ctx context.Context) (int64, error) {
 	return info.Blocks, err
 }
 
-func (s *rpcSource) BestHash(ctx context.Context) (string, error) { return s.node.BestBlockHash(ctx) }
-
 func (s *rpcSource) BlockHash(ctx context.Context, height int64) (string, error) {
 	return s.node.BlockHash(ctx, height)
 }
 
-func (s *rpcSource) BlockPayments(ctx context.Context, height int64, hash, parent string) ([]chains.Payment, error) {
+func (s *rpcSource) ScanBlock(ctx context.Context, height int64, hash, parent string) (chainsync.BlockScan, error) {
 	raw, err := s.node.RawBlock(ctx, hash)
+	if IsPruned(err) {
+		return chainsync.BlockScan{}, s.pruned(ctx, height, hash)
+	}
 	if err != nil {
-		return nil, err
+		return chainsync.BlockScan{}, err
 	}
-	blk, err := DecodeBlock(raw)
+	blk, err := s.fam.Decoder.DecodeBlock(raw)
 	if err != nil {
-		return nil, fmt.Errorf("block %d %s: %w", height, hash, err)
+		return chainsync.BlockScan{}, fmt.Errorf("%s: %w: %s block %d %s (%v); the chain stops at height %d until ipnd can read it: check that %s.rpc_host is a %s node",
+			s.fam.Section, ErrUndecodableBlock, s.fam.Name, height, hash, err, height-1, s.fam.Section, s.fam.Name)
 	}
-	if got := blk.BlockHash().String(); got != hash {
-		return nil, fmt.Errorf("block %d: node sent %s for %s", height, got, hash)
+	if got := blk.Hash.String(); got != hash {
+		return chainsync.BlockScan{}, fmt.Errorf("%w: %s block %d: the node sent block %s for %s", ErrUndecodableBlock, s.fam.Name, height, got, hash)
 	}
-	if blk.Header.PrevBlock.String() != parent {
-		return nil, chainsync.ErrChainChanged
+	if blk.Prev.String() != parent {
+		return chainsync.BlockScan{}, chainsync.ErrChainChanged
 	}
-	ms, err := s.scan(blk.Transactions)
+	ms, err := s.scan(blk.Txs, blk.ID)
 	if err != nil {
-		return nil, err
+		return chainsync.BlockScan{}, err
 	}
-	return s.payments(ms), nil
+	out := chainsync.BlockScan{Payments: payments(s.fam.Chain, ms)}
+	if !s.spends.empty() {
+		var conflicts []chainhash.Hash
+		for i, tx := range blk.Txs {
+			var mined bool
+			conflicts, mined = s.spends.check(tx, func() chainhash.Hash { return blk.ID(i) }, conflicts)
+			if mined {
+				s.spends.remove(blk.ID(i))
+			}
+		}
+		for _, id := range conflicts {
+			out.Conflicts = append(out.Conflicts, id.String())
+			s.spends.remove(id)
+		}
+	}
+	return out, nil
 }
 
-func (s *rpcSource) Mempool(ctx context.Context) ([]string, error) { return s.node.RawMempool(ctx) }
+// pruned explains a block the node no longer has.
+func (s *rpcSource) pruned(ctx context.Context, height int64, hash string) error {
+	keeps := "the blocks it still has"
+	if info, err := s.node.ChainInfo(ctx); err == nil && info.PruneHeight > 0 {
+		keeps = fmt.Sprintf("blocks from height %d (getblockchaininfo pruneheight)", info.PruneHeight)
+	}
+	return fmt.Errorf("%s: %w: block %d %s: the ledger fell behind what the node keeps (%s), so payments in the missing blocks cannot be read from it. "+
+		"To resume, point %s.rpc_host at a node that has the blocks until ipnd caught up, or skip them: set %s.start_height to the node's pruneheight and restart ipnd "+
+		"(payments in the skipped blocks are not seen)",
+		s.fam.Section, ErrPrunedBlock, height, hash, keeps, s.fam.Section, s.fam.Section)
+}
 
-func (s *rpcSource) MempoolPayments(ctx context.Context, txids []string) ([]chains.Payment, []string, error) {
-	var txs []*wire.MsgTx
-	var left []string
-	for _, id := range txids {
-		raw, err := s.node.RawTransaction(ctx, id)
-		if IsNotFound(err) {
-			left = append(left, id)
-			continue
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		var tx wire.MsgTx
-		if err := tx.Deserialize(bytes.NewReader(raw)); err != nil {
-			return nil, nil, fmt.Errorf("mempool tx %s: %w", id, err)
-		}
-		txs = append(txs, &tx)
-	}
-	ms, err := s.scan(txs)
+func (s *rpcSource) InMempool(ctx context.Context) (func(string) bool, error) {
+	ids, err := s.node.RawMempool(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return s.payments(ms), left, nil
+	pool := make(map[chainhash.Hash]bool, len(ids))
+	for _, id := range ids {
+		pool[id] = true
+	}
+	return func(txid string) bool {
+		h, err := chainhash.NewHashFromStr(txid)
+		return err == nil && pool[*h]
+	}, nil
 }
 
 // payments turns matches into ledger payments; derived addresses carry
 // their index so a gap address is recorded on its first payment.
-func (s *rpcSource) payments(ms []Match) []chains.Payment {
+func payments(c chains.Chain, ms []Match) []chains.Payment {
 	out := make([]chains.Payment, 0, len(ms))
 	for _, m := range ms {
 		p := chains.Payment{TxID: m.TxID, OutIndex: m.Vout, Address: m.Address, Amount: m.Amount}
 		if m.Entry.Derived {
 			idx := m.Entry.Index
-			p.Watch = &chains.Address{Chain: s.chain, Address: m.Address, DerivationIndex: &idx}
+			p.Watch = &chains.Address{Chain: c, Address: m.Address, DerivationIndex: &idx}
 		}
 		out = append(out, p)
 	}

@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/wire"
 
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/chains/chainsync"
@@ -18,13 +22,20 @@ type Node interface {
 	BlockHash(ctx context.Context, height int64) (string, error)
 	BestBlockHash(ctx context.Context) (string, error)
 	RawBlock(ctx context.Context, hash string) ([]byte, error)
-	RawMempool(ctx context.Context) ([]string, error)
-	RawTransaction(ctx context.Context, txid string) ([]byte, error)
+	RawMempool(ctx context.Context) ([]chainhash.Hash, error)
+	RawTransactions(ctx context.Context, ids []chainhash.Hash) ([][]byte, []error, error)
+	MempoolInfo(ctx context.Context) (MempoolInfo, error)
+	Uptime(ctx context.Context) (int64, error)
+	ZMQNotifications(ctx context.Context) ([]ZMQNotification, error)
+	// CloseIdle closes idle connections: the watcher keeps none between
+	// rounds, so a stopping node never waits for ipnd.
+	CloseIdle()
 }
 
 // Ledger is what the watcher needs of the ledger (*db.Ledger).
 type Ledger interface {
 	chainsync.BlockLedger
+	MempoolTxIDs(ctx context.Context, c chains.Chain) ([]string, error)
 	Addresses(ctx context.Context, c chains.Chain) ([]chains.Address, error)
 	HighestDerivationIndex(ctx context.Context, c chains.Chain) (int64, error)
 	LastAddressID(ctx context.Context) (int64, error)
@@ -40,30 +51,39 @@ var (
 	// ErrDeepReorg: no block the ledger remembers is on the node's best
 	// chain any more. The watcher stops moving until an operator looks.
 	ErrDeepReorg = chainsync.ErrDeepReorg
-	// ErrNodeNetwork: the node runs another network than bitcoin.network.
+	// ErrNodeNetwork: the node runs another network or chain than the
+	// configured one (its chain name or its genesis block differ).
 	ErrNodeNetwork = errors.New("the node runs another network")
 )
 
 // Watcher follows a node's best chain and mempool and records payments to
-// watched scripts in the ledger: each round polls the node over JSON-RPC
-// (the block source) and hands what it finds to a chainsync.BlockFollower.
-// Run it in one goroutine; Status, Poke and the Watch methods are safe from
-// any goroutine.
+// watched scripts in the ledger. Each round (chainsync.Loop) checks the
+// node (its genesis block after every start or failure), brings the ledger
+// to its best chain through a chainsync.BlockFollower and follows the
+// mempool; push notifications (btcd websocket, bitcoind ZMQ) start rounds
+// at once and feed new transactions, with polling as the fallback and the
+// safety net. Run it in one goroutine; Status, Poke and the Watch methods
+// are safe from any goroutine.
 type Watcher struct {
-	*chainsync.Loop // Run, Poll, Poke, Status
+	*chainsync.Loop // Run's rounds, Poll, Poke
 
-	chain  chains.Chain
+	fam    Family
 	node   Node
 	ledger Ledger
 	d      *Deriver
 	cfg    WatcherConfig
 	log    *slog.Logger
 	follow *chainsync.BlockFollower
+	pool   *mempoolFollower
 	set    *WatchSet
+	stats  *stats
 
 	winMu     sync.Mutex
 	maxIdx    int64 // highest derivation index allocated or paid; -1 none
 	derivedTo int64 // gap window derived up to here
+
+	push       pushState
+	checkChain atomic.Bool // the genesis block is checked before the next round
 
 	// Round state (the loop runs one round at a time).
 	started     bool
@@ -73,48 +93,94 @@ type Watcher struct {
 
 // NewWatcher makes a watcher; Run starts it.
 func NewWatcher(node Node, ledger Ledger, d *Deriver, cfg WatcherConfig) *Watcher {
-	if cfg.RefreshInterval <= 0 {
-		cfg.RefreshInterval = 5 * time.Minute
-	}
-	if cfg.GapLimit < 0 {
-		cfg.GapLimit = 0
-	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	cfg = cfg.withDefaults(d)
 	w := &Watcher{
-		chain: chains.BTC, node: node, ledger: ledger, d: d, cfg: cfg, log: log.With("subsystem", "btc"),
-		set: NewWatchSet(0), maxIdx: -1, derivedTo: -1,
+		fam: cfg.Family, node: node, ledger: ledger, d: d, cfg: cfg, log: cfg.Logger.With("subsystem", string(cfg.Family.Chain)),
+		set: NewWatchSet(0), maxIdx: -1, derivedTo: -1, stats: newStats(cfg.Family.Chain),
 	}
+	w.checkChain.Store(true)
 	w.Loop = chainsync.NewLoop(chainsync.LoopConfig{
-		Chain: w.chain, PollInterval: cfg.PollInterval, MaxBackoff: cfg.MaxBackoff, Classify: classify, Logger: w.log,
+		Chain: w.fam.Chain, Interval: w.interval, MaxBackoff: cfg.MaxBackoff, Classify: classify, Logger: w.log,
+		StaleAfter: max(3*cfg.PollInterval, 30*time.Second),
 	}, w.round)
-	src := &rpcSource{node: node, net: d.net, chain: w.chain, scan: w.scan}
+	spends := newSpendWatch()
+	src := &rpcSource{node: node, fam: w.fam, net: d.net, scan: w.scan, spends: spends}
 	w.follow = chainsync.NewBlockFollower(src, ledger, w.Loop, chainsync.FollowerConfig{
-		Chain: w.chain, Section: "bitcoin", ReorgDepth: cfg.ReorgDepth, ProgressInterval: cfg.ProgressInterval,
+		Chain: w.fam.Chain, Section: w.fam.Section, ReorgDepth: cfg.ReorgDepth, ProgressInterval: cfg.ProgressInterval,
 		Hooks: cfg.Hooks, Logger: w.log,
 	})
+	w.pool = newMempoolFollower(mempoolConfig{
+		FullEvery: cfg.PollInterval, Batch: cfg.MempoolBatch, Budget: cfg.ImportBudget,
+		RestartGrace: cfg.RestartGrace, ProgressInterval: cfg.ProgressInterval,
+	}, node, w.fam, ledger, w.follow, w.scan, spends, w.stats, w.log, w.Poke)
 	return w
 }
 
+// Run follows the chain until ctx ends: push notifications (unless
+// push is off) and the rounds.
+func (w *Watcher) Run(ctx context.Context) error {
+	if w.cfg.Push.Mode != PushOff {
+		go w.runPush(ctx)
+	}
+	return w.Loop.Run(ctx)
+}
+
+// interval is the wait between rounds: a heartbeat while push works (the
+// mempool's safety look still comes every PollInterval), fast polling
+// while it does not.
+func (w *Watcher) interval() time.Duration {
+	if w.push.healthy.Load() {
+		return min(w.cfg.PollInterval, heartbeat)
+	}
+	return min(w.cfg.PollInterval, fastPoll)
+}
+
+// Status is the watcher's health for /readyz and the metrics, with how it
+// hears of the chain (Feed).
+func (w *Watcher) Status() chains.Status {
+	s := w.Loop.Status()
+	s.Feed = "polling"
+	if w.push.healthy.Load() {
+		s.Feed = w.push.name()
+	}
+	return s
+}
+
 // classify is the state a failed round is reported as: behind while the
-// node catches up or after a deep reorg, unreachable otherwise.
+// node catches up, after a deep reorg or at a block ipnd cannot read,
+// unreachable otherwise.
 func classify(err error) chains.SyncState {
-	if errors.Is(err, ErrNodeBehind) || errors.Is(err, ErrDeepReorg) || IsWarmingUp(err) {
+	if errors.Is(err, ErrNodeBehind) || errors.Is(err, ErrDeepReorg) || IsWarmingUp(err) ||
+		errors.Is(err, ErrUndecodableBlock) || errors.Is(err, ErrPrunedBlock) {
 		return chains.Behind
 	}
 	return chains.Unreachable
 }
 
-// round runs one poll: blocks (with reorgs) first, then the mempool.
+// round runs one poll: the node's chain, blocks (with reorgs), then the
+// mempool. Idle connections are closed after it.
 func (w *Watcher) round(ctx context.Context) error {
+	defer w.node.CloseIdle()
+	err := w.roundOnce(ctx)
+	if err != nil {
+		w.checkChain.Store(true) // a failure may be a restarted or replaced node
+	}
+	return err
+}
+
+func (w *Watcher) roundOnce(ctx context.Context) error {
+	if w.checkChain.Load() {
+		if err := w.checkGenesis(ctx); err != nil {
+			return err
+		}
+		w.checkChain.Store(false)
+	}
 	info, err := w.node.ChainInfo(ctx)
 	if err != nil {
 		return err
 	}
 	if !sameNetwork(info.Chain, w.d.net.Name) {
-		return fmt.Errorf("%w: node chain %q, bitcoin.network %s", ErrNodeNetwork, info.Chain, w.d.net.Name)
+		return fmt.Errorf("%w: the node's chain is %q, %s.network is %s", ErrNodeNetwork, info.Chain, w.fam.Section, w.cfg.Network)
 	}
 	w.SetNodeHeight(info.Blocks)
 	if !w.started {
@@ -125,7 +191,7 @@ func (w *Watcher) round(ctx context.Context) error {
 	if err := w.refreshWindow(ctx); err != nil {
 		return err
 	}
-	if err := w.follow.SyncBlocks(ctx, info.Blocks); err != nil {
+	if err := w.follow.SyncBlocks(ctx, chains.Block{Height: info.Blocks, Hash: info.BestBlockHash}); err != nil {
 		return err
 	}
 	if info.InitialBlockDownload {
@@ -133,11 +199,35 @@ func (w *Watcher) round(ctx context.Context) error {
 		w.RoundDone(true, "node in initial block download")
 		return nil
 	}
-	if err := w.follow.SyncMempool(ctx); err != nil {
+	tip, err := w.follow.Tip(ctx)
+	if err != nil {
+		return err
+	}
+	if err := w.pool.sync(ctx, tip, w.push.healthy.Load()); err != nil {
 		return err
 	}
 	w.RoundDone(false, "")
 	return nil
+}
+
+// checkGenesis refuses a node whose block 0 is not the configured
+// network's genesis block: another coin (Litecoin reports "regtest" and
+// "main" like Bitcoin) or another network.
+func (w *Watcher) checkGenesis(ctx context.Context) error {
+	got, err := w.node.BlockHash(ctx, 0)
+	if err != nil {
+		return err
+	}
+	want := w.d.net.GenesisHash.String()
+	if got == want {
+		return nil
+	}
+	seen := "not the genesis block of any " + w.fam.Name + " network"
+	if name := genesisName(got); name != "" {
+		seen = "the genesis block of " + name
+	}
+	return fmt.Errorf("%w: %s.network = %q expects genesis block %s, but the node at %s.rpc_host has %s at height 0 (%s): point %s.rpc_host at a %s %s node or change %s.network",
+		ErrNodeNetwork, w.fam.Section, w.cfg.Network, want, w.fam.Section, got, seen, w.fam.Section, w.fam.Name, w.cfg.Network, w.fam.Section)
 }
 
 func sameNetwork(nodeChain, netName string) bool {
@@ -147,6 +237,7 @@ func sameNetwork(nodeChain, netName string) bool {
 	names := map[string][]string{
 		"mainnet":  {"main", "mainnet"},
 		"testnet3": {"test", "testnet", "testnet3"},
+		"testnet4": {"test", "testnet", "testnet4"},
 		"signet":   {"signet"},
 		"regtest":  {"regtest"},
 	}
@@ -170,6 +261,31 @@ func (w *Watcher) init(ctx context.Context, info ChainInfo) error {
 		return err
 	}
 	w.started = true
-	w.log.Info("watching", "scripts", w.set.Len(), "tip", tip.Height, "gap_limit", w.cfg.GapLimit, "type", w.d.typ)
+	w.log.Info("watching", "scripts", w.set.Len(), "tip", tip.Height, "gap_limit", w.cfg.GapLimit, "type", w.d.typ,
+		"push", w.cfg.Push.Mode, "poll_interval", w.cfg.PollInterval)
 	return nil
+}
+
+// scan matches txs (id(i) is txs[i]'s id), growing the gap window when a
+// payment lands beyond the highest used index and scanning again until
+// nothing new is watched.
+func (w *Watcher) scan(txs []*wire.MsgTx, id func(int) chainhash.Hash) ([]Match, error) {
+	for {
+		ms := w.set.ScanTxs(nil, txs, id, w.d.net)
+		w.winMu.Lock()
+		top := w.maxIdx
+		w.winMu.Unlock()
+		grow := top
+		for _, m := range ms {
+			if m.Entry.Derived && int64(m.Entry.Index) > grow {
+				grow = int64(m.Entry.Index)
+			}
+		}
+		if grow == top {
+			return ms, nil
+		}
+		if err := w.extendWindow(grow); err != nil {
+			return nil, err
+		}
+	}
 }

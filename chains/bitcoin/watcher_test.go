@@ -89,9 +89,13 @@ func (e *env) client() *Client {
 	return NewClient(RPCConfig{Host: e.node.RPCHost, User: e.node.User, Password: config.Secret(e.node.Pass), Timeout: 10 * time.Second})
 }
 
+// newWatcher makes a watcher polling every 20 ms that looks at the whole
+// mempool at every round (Poll in tests is then deterministic).
 func (e *env) newWatcher(gap int) *Watcher {
-	return NewWatcher(e.client(), e.ledger, e.d, WatcherConfig{GapLimit: gap, PollInterval: 20 * time.Millisecond,
-		MaxBackoff: 200 * time.Millisecond, ProgressInterval: time.Hour})
+	w := NewWatcher(e.client(), e.ledger, e.d, WatcherConfig{GapLimit: gap, PollInterval: 20 * time.Millisecond,
+		MaxBackoff: 200 * time.Millisecond, ProgressInterval: time.Hour, Push: PushConfig{Mode: PushOff}})
+	w.pool.cfg.FullEvery = 0
+	return w
 }
 
 func (e *env) poll() {
@@ -347,7 +351,8 @@ func TestWatcherReorgTwoNodes(t *testing.T) {
 
 // A fresh watcher on the same ledger file (a restarted ipnd) resumes from
 // the stored tip: nothing missed, nothing doubled, and a mempool payment
-// that vanished while it was down is orphaned.
+// that vanished while it was down is orphaned once the node's mempool can
+// be trusted about it.
 func TestWatcherRestartResumes(t *testing.T) {
 	e := newEnv(t, nil, P2WPKH, 5)
 	e.poll()
@@ -381,6 +386,13 @@ func TestWatcherRestartResumes(t *testing.T) {
 	e.poll()
 	e.poll()
 	e.wantDeposit(addr, btcdtest.TxID(tx1), ledger.StatusConfirmed, 1_000, 6)
+	// The node started seconds ago: a transaction missing from its mempool
+	// may only be unknown to it (btcd keeps no mempool across restarts),
+	// and the restarted watcher never saw the replacement's conflict.
+	e.wantDeposit(addr, btcdtest.TxID(gone), ledger.StatusMempool, 2_000, 0)
+	// Once the node has run for a block interval, it is dropped.
+	e.w.pool.cfg.RestartGrace = time.Nanosecond
+	e.poll()
 	e.wantDeposit(addr, btcdtest.TxID(gone), ledger.StatusOrphaned, 2_000, 0)
 	e.wantDeposit(addr, btcdtest.TxID(tx3), ledger.StatusConfirmed, 3_000, 5)
 	e.wantDeposit(addr, btcdtest.TxID(tx4), ledger.StatusConfirmed, 4_000, 3)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/btcsuite/btcd/wire"
-
 	"github.com/ipnd/ipnd/chains"
 )
 
@@ -21,7 +19,7 @@ func (w *Watcher) Refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	addrs, err := w.ledger.Addresses(ctx, w.chain)
+	addrs, err := w.ledger.Addresses(ctx, w.fam.Chain)
 	if err != nil {
 		return err
 	}
@@ -55,7 +53,7 @@ func (w *Watcher) watchLedgerAddress(a chains.Address) int64 {
 // window grows with the ledger's highest index; a jump past the derived
 // window reloads every address.
 func (w *Watcher) refreshWindow(ctx context.Context) error {
-	m, err := w.ledger.HighestDerivationIndex(ctx, w.chain)
+	m, err := w.ledger.HighestDerivationIndex(ctx, w.fam.Chain)
 	if err != nil {
 		return err
 	}
@@ -67,7 +65,7 @@ func (w *Watcher) refreshWindow(ctx context.Context) error {
 	}
 	for _, a := range news {
 		w.lastAddrID = max(w.lastAddrID, a.ID)
-		if a.Chain == w.chain {
+		if a.Chain == w.fam.Chain {
 			m = max(m, w.watchLedgerAddress(a))
 		}
 	}
@@ -133,29 +131,3 @@ func (w *Watcher) WatchAddress(addr string) error {
 
 // WatchedScripts is the size of the watch set.
 func (w *Watcher) WatchedScripts() int { return w.set.Len() }
-
-// scan matches txs, growing the gap window when a payment lands beyond
-// the highest used index and scanning again until nothing new is watched.
-func (w *Watcher) scan(txs []*wire.MsgTx) ([]Match, error) {
-	for {
-		var ms []Match
-		for _, tx := range txs {
-			ms = w.set.ScanTx(ms, tx, w.d.net)
-		}
-		w.winMu.Lock()
-		top := w.maxIdx
-		w.winMu.Unlock()
-		grow := top
-		for _, m := range ms {
-			if m.Entry.Derived && int64(m.Entry.Index) > grow {
-				grow = int64(m.Entry.Index)
-			}
-		}
-		if grow == top {
-			return ms, nil
-		}
-		if err := w.extendWindow(grow); err != nil {
-			return nil, err
-		}
-	}
-}

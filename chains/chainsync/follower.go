@@ -15,10 +15,8 @@ type BlockLedger interface {
 	Tip(ctx context.Context, c chains.Chain) (chains.Block, bool, error)
 	RecentBlocks(ctx context.Context, c chains.Chain, n int) ([]chains.Block, error)
 	SetStart(ctx context.Context, c chains.Chain, b chains.Block) error
-	MempoolTxIDs(ctx context.Context, c chains.Chain) ([]string, error)
-	ApplyBlock(ctx context.Context, c chains.Chain, b chains.Block, payments []chains.Payment) (chains.Change, error)
-	RevertBlock(ctx context.Context, c chains.Chain, b, parent chains.Block, stillInMempool []string) (chains.Change, error)
-	ApplyMempool(ctx context.Context, c chains.Chain, added []chains.Payment, gone []string) (chains.Change, error)
+	SkipTo(ctx context.Context, c chains.Chain, b chains.Block) (chains.Change, error)
+	ApplyChainUpdate(ctx context.Context, c chains.Chain, u chains.ChainUpdate) (chains.Change, error)
 }
 
 // FollowerConfig tunes a BlockFollower.
@@ -28,7 +26,8 @@ type FollowerConfig struct {
 	// errors that point the operator at a setting.
 	Section string
 	// ReorgDepth is how many recent blocks are compared with the node when
-	// looking for the common ancestor (default 200).
+	// looking for the common ancestor, and the most blocks of a new branch
+	// written in the reorganisation's one ledger transaction (default 200).
 	ReorgDepth int
 	// ProgressInterval between catch-up progress lines (default 5 s).
 	ProgressInterval time.Duration
@@ -37,10 +36,11 @@ type FollowerConfig struct {
 	Logger *slog.Logger
 }
 
-// BlockFollower brings the ledger to a Bitcoin-family node's best chain and
-// mempool: block connected, block disconnected and mempool transactions
-// added or gone become ledger transactions (each one also writes the
-// notifications it causes). It reports heights in loop's status. Its
+// BlockFollower brings the ledger to a Bitcoin-family node's best chain:
+// each connected block is one ledger transaction, a reorganisation (its
+// disconnects and the new branch's connects) is one, and the adapter's
+// mempool findings go through Record; every write also makes the
+// notifications it causes. It reports heights in loop's status. Its
 // methods run on the loop's goroutine (one round at a time).
 type BlockFollower struct {
 	src    BlockSource
@@ -49,9 +49,10 @@ type BlockFollower struct {
 	cfg    FollowerConfig
 	log    *slog.Logger
 
-	prevPool   map[string]bool // the node's mempool at the last round
-	lastProg   time.Time
-	progHeight int64
+	tip      chains.Block // the ledger's tip, valid when haveTip
+	haveTip  bool
+	lastProg time.Time
+	progFrom int64
 }
 
 // NewBlockFollower makes a follower of src for the chain whose rounds loop
@@ -67,16 +68,22 @@ func NewBlockFollower(src BlockSource, ledger BlockLedger, loop *Loop, cfg Follo
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &BlockFollower{src: src, ledger: ledger, loop: loop, cfg: cfg, log: log, prevPool: map[string]bool{}}
+	return &BlockFollower{src: src, ledger: ledger, loop: loop, cfg: cfg, log: log}
 }
 
 // Start returns the ledger's tip. At the very first start (no tip yet) it
 // records the block scanning begins after: the node's tip, or the block
-// below startHeight when that is set.
+// below startHeight when that is set. A startHeight above the ledger's tip
+// moves the tip forward to the block below it: the operator's way past
+// blocks a pruned node no longer has.
 func (f *BlockFollower) Start(ctx context.Context, nodeTip chains.Block, startHeight int64) (chains.Block, error) {
 	tip, ok, err := f.ledger.Tip(ctx, f.cfg.Chain)
-	if err != nil || ok {
-		return tip, err
+	if err != nil {
+		return chains.Block{}, err
+	}
+	if ok && startHeight-1 <= tip.Height {
+		f.tip, f.haveTip = tip, true
+		return tip, nil
 	}
 	start := nodeTip
 	if startHeight > 0 {
@@ -89,27 +96,80 @@ func (f *BlockFollower) Start(ctx context.Context, nodeTip chains.Block, startHe
 		}
 		start = chains.Block{Height: startHeight - 1, Hash: h}
 	}
-	if err := f.ledger.SetStart(ctx, f.cfg.Chain, start); err != nil {
-		return chains.Block{}, err
+	if ok {
+		ch, err := f.ledger.SkipTo(ctx, f.cfg.Chain, start)
+		if _, err := f.cfg.Hooks.wrote(f.cfg.Chain, ch, err); err != nil {
+			return chains.Block{}, err
+		}
+		f.log.Warn("skipping blocks: start_height is above the ledger's tip; payments in the skipped blocks are not seen",
+			"setting", f.cfg.Section+".start_height", "from_height", tip.Height+1, "to_height", start.Height)
+	} else {
+		if err := f.ledger.SetStart(ctx, f.cfg.Chain, start); err != nil {
+			return chains.Block{}, err
+		}
+		f.log.Info("first start: scanning from the block after", "height", start.Height, "hash", start.Hash)
 	}
-	f.log.Info("first start: scanning from the block after", "height", start.Height, "hash", start.Hash)
+	f.tip, f.haveTip = start, true
 	return start, nil
 }
 
-// SyncBlocks brings the ledger to the node's best chain: reorgs first,
-// then every missing block, each in its own ledger transaction.
-func (f *BlockFollower) SyncBlocks(ctx context.Context, nodeHeight int64) error {
+// Tip is the ledger's tip as this follower last wrote or read it.
+func (f *BlockFollower) Tip(ctx context.Context) (chains.Block, error) {
+	if f.haveTip {
+		return f.tip, nil
+	}
+	tip, _, err := f.ledger.Tip(ctx, f.cfg.Chain)
+	if err != nil {
+		return chains.Block{}, err
+	}
+	f.tip, f.haveTip = tip, true
+	return tip, nil
+}
+
+// Record writes u in one ledger transaction (the adapter's mempool
+// findings: new payments, dropped transactions) and tells the hooks.
+func (f *BlockFollower) Record(ctx context.Context, u chains.ChainUpdate) (chains.Change, error) {
+	if u.Empty() {
+		return chains.Change{}, nil
+	}
+	before, err := f.Tip(ctx)
+	if err != nil {
+		return chains.Change{}, err
+	}
+	ch, err := f.ledger.ApplyChainUpdate(ctx, f.cfg.Chain, u)
+	if err != nil {
+		f.haveTip = false // read it again: the write may or may not have happened
+		return ch, err
+	}
+	f.tip = u.Tip(before)
+	if n := len(u.Disconnect); n > 0 {
+		for range n {
+			f.cfg.Hooks.reorg(f.cfg.Chain)
+		}
+	}
+	f.cfg.Hooks.blocksApplied(f.cfg.Chain, len(u.Connect))
+	return f.cfg.Hooks.wrote(f.cfg.Chain, ch, nil)
+}
+
+// SyncBlocks brings the ledger to the node's best chain (node is its best
+// block as last seen): a reorganisation first, then every missing block,
+// each in its own ledger transaction.
+func (f *BlockFollower) SyncBlocks(ctx context.Context, node chains.Block) error {
+	nodeHeight := node.Height
 	for {
-		tip, _, err := f.ledger.Tip(ctx, f.cfg.Chain)
+		tip, err := f.Tip(ctx)
 		if err != nil {
 			return err
 		}
 		f.loop.SetStatus(func(s *chains.Status) { s.Height, s.NodeHeight = tip.Height, nodeHeight })
-		reverted, err := f.handleReorg(ctx, tip, nodeHeight)
+		if tip.Hash == node.Hash && tip.Height == node.Height {
+			return nil // nothing new: no call to the node
+		}
+		reorged, err := f.handleReorg(ctx, tip, nodeHeight)
 		if err != nil {
 			return err
 		}
-		if reverted {
+		if reorged {
 			continue
 		}
 		if tip.Height >= nodeHeight {
@@ -122,7 +182,7 @@ func (f *BlockFollower) SyncBlocks(ctx context.Context, nodeHeight int64) error 
 			if best <= nodeHeight {
 				return nil
 			}
-			nodeHeight = best
+			nodeHeight, node = best, chains.Block{Height: best}
 			continue
 		}
 		if err := f.connect(ctx, tip, nodeHeight); err != nil {
@@ -137,43 +197,33 @@ func (f *BlockFollower) SyncBlocks(ctx context.Context, nodeHeight int64) error 
 func (f *BlockFollower) connect(ctx context.Context, tip chains.Block, nodeHeight int64) error {
 	catchUp := nodeHeight-tip.Height > 10
 	if catchUp && f.lastProg.IsZero() {
-		f.lastProg, f.progHeight = time.Now(), tip.Height
+		f.lastProg, f.progFrom = time.Now(), tip.Height
 		f.log.Info("catching up", "height", tip.Height, "node_height", nodeHeight, "remaining", nodeHeight-tip.Height)
 	}
 	for h := tip.Height + 1; h <= nodeHeight; h++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		hash, err := f.src.BlockHash(ctx, h)
-		if errors.Is(err, ErrNoBlock) {
-			return nil // the chain got shorter: check again
+		bp, conflicts, ok, err := f.scan(ctx, h, tip.Hash)
+		if err != nil || !ok {
+			return err // !ok: the chain changed between our calls
 		}
-		if err != nil {
-			return err
-		}
-		ps, err := f.src.BlockPayments(ctx, h, hash, tip.Hash)
-		if errors.Is(err, ErrNoBlock) || errors.Is(err, ErrChainChanged) {
-			return nil // a reorg happened between our calls
-		}
-		if err != nil {
-			return err
-		}
-		b := chains.Block{Height: h, Hash: hash}
-		ch, err := f.applyBlock(ctx, b, ps)
+		ch, err := f.Record(ctx, chains.ChainUpdate{Connect: []chains.BlockPayments{bp}, Gone: conflicts})
 		if err != nil {
 			return fmt.Errorf("record block %d: %w", h, err)
 		}
-		if len(ps) > 0 {
-			f.log.Info("block with payments", "height", h, "hash", hash, "outputs", len(ps),
-				"added", ch.DepositsAdded, "updated", ch.DepositsUpdated, "notifications", ch.Notifications)
+		if len(bp.Payments) > 0 || len(conflicts) > 0 {
+			f.log.Info("block with payments", "height", h, "hash", bp.Block.Hash, "outputs", len(bp.Payments),
+				"double_spent", len(conflicts), "added", ch.DepositsAdded, "updated", ch.DepositsUpdated,
+				"notifications", ch.Notifications)
 		}
-		tip = b
+		tip = bp.Block
 		f.loop.SetHeight(h)
 		if catchUp && time.Since(f.lastProg) >= f.cfg.ProgressInterval {
 			el := time.Since(f.lastProg).Seconds()
 			f.log.Info("catching up", "height", h, "node_height", nodeHeight,
-				"blocks_per_s", fmt.Sprintf("%.1f", float64(h-f.progHeight)/el), "remaining", nodeHeight-h)
-			f.lastProg, f.progHeight = time.Now(), h
+				"blocks_per_s", fmt.Sprintf("%.1f", float64(h-f.progFrom)/el), "remaining", nodeHeight-h)
+			f.lastProg, f.progFrom = time.Now(), h
 		}
 	}
 	if catchUp {
@@ -183,131 +233,26 @@ func (f *BlockFollower) connect(ctx context.Context, tip chains.Block, nodeHeigh
 	return nil
 }
 
-// handleReorg checks that the ledger's tip is on the node's best chain. If
-// not, it walks back through the remembered blocks to the common ancestor
-// and disconnects every block above it, newest first.
-func (f *BlockFollower) handleReorg(ctx context.Context, tip chains.Block, nodeHeight int64) (bool, error) {
-	if tip.Height <= nodeHeight {
-		h, err := f.src.BlockHash(ctx, tip.Height)
-		if err != nil && !errors.Is(err, ErrNoBlock) {
-			return false, err
-		}
-		if h == tip.Hash {
-			return false, nil
-		}
+// scan reads the node's block at height h, which must extend parent; ok
+// is false when the node's chain changed under the request.
+func (f *BlockFollower) scan(ctx context.Context, h int64, parent string) (chains.BlockPayments, []chains.Gone, bool, error) {
+	hash, err := f.src.BlockHash(ctx, h)
+	if errors.Is(err, ErrNoBlock) {
+		return chains.BlockPayments{}, nil, false, nil // the chain got shorter
 	}
-	recent, err := f.ledger.RecentBlocks(ctx, f.cfg.Chain, f.cfg.ReorgDepth)
 	if err != nil {
-		return false, err
+		return chains.BlockPayments{}, nil, false, err
 	}
-	if tip.Height > nodeHeight {
-		// A shorter node chain is a reorg only if it ends in a block we
-		// processed (invalidateblock, a switch to a shorter chain with more
-		// work); otherwise the node is syncing or lost its chain: wait.
-		h, err := f.src.BlockHash(ctx, nodeHeight)
-		if err != nil {
-			return false, err
-		}
-		ours := false
-		for _, b := range recent {
-			ours = ours || (b.Height == nodeHeight && b.Hash == h)
-		}
-		if !ours {
-			return false, fmt.Errorf("%w: node at height %d, ledger at %d; waiting for the node", ErrNodeBehind, nodeHeight, tip.Height)
-		}
+	s, err := f.src.ScanBlock(ctx, h, hash, parent)
+	if errors.Is(err, ErrNoBlock) || errors.Is(err, ErrChainChanged) {
+		return chains.BlockPayments{}, nil, false, nil
 	}
-	anc, err := CommonAncestor(ctx, recent, nodeHeight, f.src.BlockHash)
 	if err != nil {
-		return false, err
+		return chains.BlockPayments{}, nil, false, err
 	}
-	if anc < 0 {
-		return false, fmt.Errorf("%w (%d): none of them is on the node's best chain; check the node and %s.network",
-			ErrDeepReorg, len(recent), f.cfg.Section)
+	var gone []chains.Gone
+	for _, id := range s.Conflicts {
+		gone = append(gone, chains.Gone{TxID: id, Reason: chains.ReasonDoubleSpend})
 	}
-	pool, err := f.src.Mempool(ctx)
-	if err != nil {
-		return false, err
-	}
-	f.log.Warn("reorganisation", "from_height", tip.Height, "common_ancestor", recent[anc].Height, "depth", anc)
-	for i := 0; i < anc; i++ {
-		b, parent := recent[i], recent[i+1]
-		if parent.Height != b.Height-1 {
-			return false, fmt.Errorf("%w: the ledger's remembered blocks have a gap at %d", ErrDeepReorg, parent.Height)
-		}
-		ch, err := f.revertBlock(ctx, b, parent, pool)
-		if err != nil {
-			return false, fmt.Errorf("revert block %d: %w", b.Height, err)
-		}
-		f.log.Warn("block disconnected", "height", b.Height, "hash", b.Hash,
-			"deposits_unconfirmed", ch.DepositsUpdated, "deposits_orphaned", ch.DepositsRemoved)
-		f.loop.SetHeight(parent.Height)
-	}
-	return true, nil
-}
-
-// SyncMempool diffs the node's mempool with the previous round (and with
-// the ledger's mempool deposits), records payments of new transactions and
-// orphans deposits whose transaction left without being mined.
-func (f *BlockFollower) SyncMempool(ctx context.Context) error {
-	tip, _, err := f.ledger.Tip(ctx, f.cfg.Chain)
-	if err != nil {
-		return err
-	}
-	before, err := f.src.BestHash(ctx)
-	if err != nil {
-		return err
-	}
-	ids, err := f.src.Mempool(ctx)
-	if err != nil {
-		return err
-	}
-	pool := make(map[string]bool, len(ids))
-	var fresh []string
-	for _, id := range ids {
-		pool[id] = true
-		if !f.prevPool[id] {
-			fresh = append(fresh, id)
-		}
-	}
-	ps, left, err := f.src.MempoolPayments(ctx, fresh)
-	if err != nil {
-		return err
-	}
-	for _, id := range left {
-		delete(pool, id) // left already; looked at again if it returns
-	}
-	ledgerPool, err := f.ledger.MempoolTxIDs(ctx, f.cfg.Chain)
-	if err != nil {
-		return err
-	}
-	var gone []string
-	seen := map[string]bool{}
-	for _, id := range ledgerPool {
-		if !pool[id] && !seen[id] {
-			gone, seen[id] = append(gone, id), true
-		}
-	}
-	after, err := f.src.BestHash(ctx)
-	if err != nil {
-		return err
-	}
-	if before != tip.Hash || after != before {
-		// A block arrived that the ledger has not seen yet: a transaction
-		// that left the mempool may have been mined. The next round
-		// connects the block first and decides then.
-		gone = nil
-		f.loop.Poke()
-	}
-	if len(ps) > 0 || len(gone) > 0 {
-		ch, err := f.applyMempool(ctx, ps, gone)
-		if err != nil {
-			return fmt.Errorf("record mempool: %w", err)
-		}
-		if ch.DepositsAdded+ch.DepositsUpdated+ch.DepositsRemoved > 0 {
-			f.log.Info("mempool", "outputs", len(ps), "added", ch.DepositsAdded, "orphaned", ch.DepositsRemoved,
-				"notifications", ch.Notifications)
-		}
-	}
-	f.prevPool = pool
-	return nil
+	return chains.BlockPayments{Block: chains.Block{Height: h, Hash: hash}, Payments: s.Payments}, gone, true, nil
 }

@@ -2,6 +2,7 @@ package chainsync
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -14,6 +15,16 @@ type LoopConfig struct {
 	Chain chains.Chain
 	// PollInterval between rounds (default 1 s).
 	PollInterval time.Duration
+	// Interval, when set, is asked for the wait before each round instead
+	// of PollInterval (and is the back-off's base): a watcher with push
+	// notifications polls slowly while push works and fast while it does
+	// not.
+	Interval func() time.Duration
+	// StaleAfter: Status reports the chain unreachable when no round
+	// succeeded and no push event arrived (Alive) for this long, whatever
+	// the last round said (a node that hangs, a round that never ends);
+	// 0 disables.
+	StaleAfter time.Duration
 	// MaxBackoff caps the wait after a failed round (default 30 s).
 	MaxBackoff time.Duration
 	// Classify is the state a failed round's error is reported as; nil
@@ -38,6 +49,7 @@ type Loop struct {
 
 	mu     sync.Mutex
 	status chains.Status
+	alive  time.Time // last successful round or push event
 }
 
 // NewLoop makes a loop that runs round; Run starts it.
@@ -47,6 +59,10 @@ func NewLoop(cfg LoopConfig, round func(context.Context) error) *Loop {
 	}
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 30 * time.Second
+	}
+	if cfg.Interval == nil {
+		every := cfg.PollInterval
+		cfg.Interval = func() time.Duration { return every }
 	}
 	if cfg.Classify == nil {
 		cfg.Classify = func(error) chains.SyncState { return chains.Unreachable }
@@ -70,10 +86,10 @@ func (l *Loop) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		wait := l.cfg.PollInterval
+		wait := l.cfg.Interval()
 		if err != nil {
 			failures++
-			wait = l.cfg.PollInterval << min(failures, 16)
+			wait <<= min(failures, 16)
 			if wait > l.cfg.MaxBackoff || wait <= 0 {
 				wait = l.cfg.MaxBackoff
 			}
@@ -104,7 +120,13 @@ func (l *Loop) Poll(ctx context.Context) error {
 	l.pollMu.Lock()
 	defer l.pollMu.Unlock()
 	err := l.round(ctx)
-	l.SetStatus(func(s *chains.Status) { s.LastPoll = time.Now() })
+	now := time.Now()
+	l.SetStatus(func(s *chains.Status) { s.LastPoll = now })
+	if err == nil {
+		l.mu.Lock()
+		l.alive = now
+		l.mu.Unlock()
+	}
 	if err != nil && ctx.Err() == nil {
 		state := l.cfg.Classify(err)
 		l.SetStatus(func(s *chains.Status) { s.State, s.Error = state, err.Error() })
@@ -120,11 +142,26 @@ func (l *Loop) Poke() {
 	}
 }
 
+// Alive records a sign of life of the node between rounds (a push
+// notification).
+func (l *Loop) Alive() {
+	l.mu.Lock()
+	l.alive = time.Now()
+	l.mu.Unlock()
+}
+
 // Status is the watcher's health for the readiness check and metrics.
 func (l *Loop) Status() chains.Status {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.status
+	s := l.status
+	if l.cfg.StaleAfter > 0 && !l.alive.IsZero() && (s.State == chains.Synced || s.State == chains.Behind) {
+		if quiet := time.Since(l.alive); quiet > l.cfg.StaleAfter {
+			s.State = chains.Unreachable
+			s.Error = fmt.Sprintf("no successful poll or push event for %s (more than %s)", quiet.Round(time.Second), l.cfg.StaleAfter)
+		}
+	}
+	return s
 }
 
 // SetStatus changes the status under its lock; Behind follows from

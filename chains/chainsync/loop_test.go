@@ -91,3 +91,62 @@ func TestLoopRunPokeAndBackoff(t *testing.T) {
 		t.Fatalf("Run after cancel: %v", err)
 	}
 }
+
+// Without a successful round or a push event for StaleAfter the status
+// says unreachable whatever the last round said; a push event counts.
+func TestLoopStale(t *testing.T) {
+	var l *chainsync.Loop
+	l = chainsync.NewLoop(chainsync.LoopConfig{Chain: chains.BTC, StaleAfter: 50 * time.Millisecond},
+		func(context.Context) error { l.RoundDone(false, ""); return nil })
+	if err := l.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := l.Status(); st.State != chains.Synced {
+		t.Fatalf("after a round: %+v", st)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for l.Status().State != chains.Unreachable {
+		if time.Now().After(deadline) {
+			t.Fatalf("never stale: %+v", l.Status())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := l.Status(); st.Error == "" {
+		t.Fatalf("stale status without a reason: %+v", st)
+	}
+	l.Alive()
+	if st := l.Status(); st.State != chains.Synced {
+		t.Fatalf("after a push event: %+v", st)
+	}
+}
+
+// Interval is asked before every wait: a watcher switches between slow
+// and fast polling as push comes and goes.
+func TestLoopInterval(t *testing.T) {
+	var rounds atomic.Int64
+	var fast atomic.Bool
+	l := chainsync.NewLoop(chainsync.LoopConfig{Chain: chains.BTC, Interval: func() time.Duration {
+		if fast.Load() {
+			return time.Millisecond
+		}
+		return time.Hour
+	}}, func(context.Context) error { rounds.Add(1); return nil })
+	c, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go l.Run(c)
+	deadline := time.Now().Add(10 * time.Second)
+	for rounds.Load() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("no first round")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	fast.Store(true)
+	l.Poke() // ends the hour's wait; the next waits are short
+	for rounds.Load() < 10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d rounds: the interval did not change", rounds.Load())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -7,29 +7,36 @@ import (
 	"github.com/ipnd/ipnd/chains"
 )
 
-// BlockSource is a Bitcoin-family node as the BlockFollower sees it: blocks
-// by height on its best chain, and its mempool. The payments it returns are
-// those to watched addresses (the source scans with the adapter's watch
-// set). Today's source is JSON-RPC polling (package bitcoin); push sources
-// (btcd websockets, bitcoind ZMQ) implement the same methods and call
-// Loop.Poke when the node announces something.
+// BlockSource is a Bitcoin-family node's best chain as the BlockFollower
+// sees it: blocks by height, scanned for payments to watched addresses
+// (the source scans with the adapter's watch set). The mempool is the
+// adapter's business (package bitcoin follows it by push and polling and
+// records what it finds with BlockFollower.Record); the follower asks only
+// which transactions the node has unconfirmed when a reorganisation
+// disconnects blocks.
 type BlockSource interface {
 	// BestHeight is the height of the node's best block.
 	BestHeight(ctx context.Context) (int64, error)
-	// BestHash is the hash of the node's best block.
-	BestHash(ctx context.Context) (string, error)
 	// BlockHash is the hash of the node's best-chain block at height; an
 	// error matching ErrNoBlock when the node's chain is shorter.
 	BlockHash(ctx context.Context, height int64) (string, error)
-	// BlockPayments returns the payments in block hash at height, which
-	// must extend parent: an error matching ErrNoBlock when the node does
-	// not have the block, ErrChainChanged when it does not extend parent.
-	BlockPayments(ctx context.Context, height int64, hash, parent string) ([]chains.Payment, error)
-	// Mempool lists the transaction ids in the node's mempool.
-	Mempool(ctx context.Context) ([]string, error)
-	// MempoolPayments fetches the given mempool transactions and returns
-	// the payments in them; left lists those the node no longer has.
-	MempoolPayments(ctx context.Context, txids []string) (payments []chains.Payment, left []string, err error)
+	// ScanBlock returns what block hash at height holds for the ledger; the
+	// block must extend parent: an error matching ErrNoBlock when the node
+	// does not have the block, ErrChainChanged when it does not extend
+	// parent.
+	ScanBlock(ctx context.Context, height int64, hash, parent string) (BlockScan, error)
+	// InMempool reports which transactions the node has in its mempool now.
+	InMempool(ctx context.Context) (func(txid string) bool, error)
+}
+
+// BlockScan is what a block holds for the ledger.
+type BlockScan struct {
+	// Payments to watched addresses.
+	Payments []chains.Payment
+	// Conflicts lists unconfirmed transactions paying watched addresses
+	// that a transaction of this block double spends (they can never be
+	// mined now).
+	Conflicts []string
 }
 
 // Errors a BlockSource reports.

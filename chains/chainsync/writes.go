@@ -6,31 +6,6 @@ import (
 	"github.com/ipnd/ipnd/chains"
 )
 
-// The chain writes: every ledger transaction a chain event causes goes
-// through one of these, so the metrics count it and the in-process IPN
-// worker hears of the notifications it made.
-
-func (f *BlockFollower) applyBlock(ctx context.Context, b chains.Block, ps []chains.Payment) (chains.Change, error) {
-	ch, err := f.ledger.ApplyBlock(ctx, f.cfg.Chain, b, ps)
-	if err == nil {
-		f.cfg.Hooks.blocksApplied(f.cfg.Chain, 1)
-	}
-	return f.cfg.Hooks.wrote(f.cfg.Chain, ch, err)
-}
-
-func (f *BlockFollower) revertBlock(ctx context.Context, b, parent chains.Block, stillInMempool []string) (chains.Change, error) {
-	ch, err := f.ledger.RevertBlock(ctx, f.cfg.Chain, b, parent, stillInMempool)
-	if err == nil {
-		f.cfg.Hooks.reorg(f.cfg.Chain)
-	}
-	return f.cfg.Hooks.wrote(f.cfg.Chain, ch, err)
-}
-
-func (f *BlockFollower) applyMempool(ctx context.Context, added []chains.Payment, gone []string) (chains.Change, error) {
-	ch, err := f.ledger.ApplyMempool(ctx, f.cfg.Chain, added, gone)
-	return f.cfg.Hooks.wrote(f.cfg.Chain, ch, err)
-}
-
 // WindowLedger is what a windowed reconcile needs of the ledger
 // (*db.Ledger).
 type WindowLedger interface {

@@ -123,6 +123,9 @@ func (d *daemon) buildBitcoin(syncRole bool) error {
 		wc := bitcoin.WatcherConfigFrom(c, d.log)
 		wc.Hooks = d.hooks
 		watcher = bitcoin.NewWatcher(bitcoin.NewClient(bitcoin.RPCConfigFrom(c)), d.ledger, deriver, wc)
+		if err := d.metrics.Register(watcher.Collector()); err != nil {
+			return fmt.Errorf("bitcoin metrics: %w", err)
+		}
 		d.addRole("sync-btc", d.runLocked(chains.BTC, watcher.Run))
 	}
 	d.chains[chains.BTC] = bitcoin.NewAPIAdapter(deriver, d.ledger, watcher)
