@@ -309,7 +309,8 @@ func (m *mempoolFollower) trusted(ctx context.Context) (bool, string, error) {
 	if err != nil {
 		return false, "", err
 	}
-	if up := time.Duration(up) * time.Second; up < m.cfg.RestartGrace {
+	// uptime is in whole seconds: the node may be up to a second older.
+	if up := time.Duration(up) * time.Second; up+time.Second <= m.cfg.RestartGrace {
 		return false, fmt.Sprintf("the node started %s ago and may not know every transaction it had before (kept until it has run %s)",
 			up, m.cfg.RestartGrace), nil
 	}

@@ -200,7 +200,7 @@ func (w *Watcher) pushUp(source string, up bool) {
 	w.stats.push.Store(up)
 	if up {
 		w.log.Info("push working: new blocks and transactions arrive at once", "source", source,
-			"safety_poll", w.cfg.PollInterval, "heartbeat", min(w.cfg.PollInterval, heartbeat))
+			"safety_poll", w.cfg.PollInterval, "heartbeat", min(w.cfg.PollInterval, w.beat))
 	} else {
 		w.log.Warn("push lost: polling every second until it is back", "source", source)
 	}

@@ -231,7 +231,7 @@ var _ json.Unmarshaler = (*txidList)(nil)
 // parseTxIDs reads a JSON array of 64-hex-digit strings.
 func parseTxIDs(b []byte, dst []chainhash.Hash) ([]chainhash.Hash, error) {
 	i := skipSpace(b, 0)
-	if i+4 <= len(b) && string(b[i:i+4]) == "null" {
+	if i+4 <= len(b) && string(b[i:i+4]) == "null" && skipSpace(b, i+4) == len(b) {
 		return dst, nil
 	}
 	if i >= len(b) || b[i] != '[' {
@@ -239,6 +239,9 @@ func parseTxIDs(b []byte, dst []chainhash.Hash) ([]chainhash.Hash, error) {
 	}
 	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == ']' {
+		if skipSpace(b, i+1) != len(b) {
+			return nil, errors.New("txid list: data after the array")
+		}
 		return dst, nil
 	}
 	for {

@@ -83,7 +83,8 @@ type Watcher struct {
 	derivedTo int64 // gap window derived up to here
 
 	push       pushState
-	checkChain atomic.Bool // the genesis block is checked before the next round
+	checkChain atomic.Bool   // the genesis block is checked before the next round
+	beat       time.Duration // the longest wait between rounds while push works
 
 	// Round state (the loop runs one round at a time).
 	started     bool
@@ -96,7 +97,7 @@ func NewWatcher(node Node, ledger Ledger, d *Deriver, cfg WatcherConfig) *Watche
 	cfg = cfg.withDefaults(d)
 	w := &Watcher{
 		fam: cfg.Family, node: node, ledger: ledger, d: d, cfg: cfg, log: cfg.Logger.With("subsystem", string(cfg.Family.Chain)),
-		set: NewWatchSet(0), maxIdx: -1, derivedTo: -1, stats: newStats(cfg.Family.Chain),
+		set: NewWatchSet(0), maxIdx: -1, derivedTo: -1, stats: newStats(cfg.Family.Chain), beat: heartbeat,
 	}
 	w.checkChain.Store(true)
 	w.Loop = chainsync.NewLoop(chainsync.LoopConfig{
@@ -130,7 +131,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 // while it does not.
 func (w *Watcher) interval() time.Duration {
 	if w.push.healthy.Load() {
-		return min(w.cfg.PollInterval, heartbeat)
+		return min(w.cfg.PollInterval, w.beat)
 	}
 	return min(w.cfg.PollInterval, fastPoll)
 }

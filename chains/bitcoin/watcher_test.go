@@ -450,6 +450,8 @@ func TestWatcherNodeRestart(t *testing.T) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
+	t0 := time.Now()
+	defer func() { t.Logf("%s after %v", what, time.Since(t0).Round(time.Millisecond)) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {

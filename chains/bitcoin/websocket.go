@@ -21,16 +21,24 @@ type wsSource struct {
 	timeout time.Duration
 }
 
-// websocketSource makes the websocket push for the watcher's node (a
-// *Client: the same host and credentials).
+// wsNode is a node that can give its websocket's connection settings
+// (*Client: the same host and credentials).
+type wsNode interface {
+	wsConfig() (*rpcclient.ConnConfig, error)
+	rpcTimeout() time.Duration
+}
+
+// websocketSource makes the websocket push for the watcher's node.
 func (w *Watcher) websocketSource() pushSource {
-	c, ok := w.node.(*Client)
+	c, ok := w.node.(wsNode)
 	if !ok {
 		w.log.Warn("push: websocket needs the JSON-RPC client's connection settings; polling only")
 		return nil
 	}
-	return &wsSource{conf: c.wsConfig, timeout: c.cfg.Timeout}
+	return &wsSource{conf: c.wsConfig, timeout: c.rpcTimeout()}
 }
+
+func (c *Client) rpcTimeout() time.Duration { return c.cfg.Timeout }
 
 // wsConfig is the websocket connection of the client's node.
 func (c *Client) wsConfig() (*rpcclient.ConnConfig, error) {

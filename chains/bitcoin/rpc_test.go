@@ -1,0 +1,152 @@
+package bitcoin
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/wire"
+
+	"github.com/ipnd/ipnd/config"
+)
+
+func hashOf(s string) chainhash.Hash { return chainhash.DoubleHashH([]byte(s)) }
+
+// getrawmempool answers decode straight into hashes, in the RPC's display
+// order; anything but an array of 64-digit hex strings is refused.
+func TestParseTxIDs(t *testing.T) {
+	a, b := hashOf("a"), hashOf("b")
+	for _, in := range []string{
+		fmt.Sprintf(`["%s","%s"]`, a, b),
+		fmt.Sprintf(" [ \"%s\" ,\n\t\"%s\" ] ", a, b),
+	} {
+		got, err := parseTxIDs([]byte(in), nil)
+		if err != nil || len(got) != 2 || got[0] != a || got[1] != b {
+			t.Fatalf("parse %q: %v, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{`[]`, ` [ ] `, `null`} {
+		if got, err := parseTxIDs([]byte(in), nil); err != nil || len(got) != 0 {
+			t.Fatalf("parse %q: %v, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{``, `{}`, `[`, `["ab"]`, `[1]`, fmt.Sprintf(`["%s",]`, a), fmt.Sprintf(`["%s"`, a),
+		fmt.Sprintf(`["%s"] x`, a), fmt.Sprintf(`["%s" "%s"]`, a, b), `["` + strings.Repeat("zz", 32) + `"]`} {
+		if got, err := parseTxIDs([]byte(in), nil); err == nil {
+			t.Fatalf("parse %q accepted: %v", in, got)
+		}
+	}
+	// Through encoding/json, as the client decodes an answer.
+	var r struct{ Result txidList }
+	if err := json.Unmarshal([]byte(fmt.Sprintf(`{"result":["%s"],"error":null}`, b)), &r); err != nil || len(r.Result) != 1 || r.Result[0] != b {
+		t.Fatalf("in an answer: %v, %v", r.Result, err)
+	}
+}
+
+func FuzzParseTxIDs(f *testing.F) {
+	f.Add([]byte(fmt.Sprintf(`["%s"]`, hashOf("a"))))
+	f.Add([]byte(`[]`))
+	f.Add([]byte(`[""]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ids, err := parseTxIDs(b, nil)
+		if err != nil {
+			return
+		}
+		// Whatever it accepts is a JSON array of that many strings.
+		var strs []string
+		if jerr := json.Unmarshal(b, &strs); jerr != nil || len(strs) != len(ids) {
+			t.Fatalf("accepted %q (%d ids) that is not a JSON string array: %v", b, len(ids), jerr)
+		}
+		for i, s := range strs {
+			if !strings.EqualFold(s, ids[i].String()) {
+				t.Fatalf("item %d: %s, parsed %s", i, s, ids[i])
+			}
+		}
+	})
+}
+
+func TestCheckPush(t *testing.T) {
+	for _, tc := range []struct {
+		c    PushConfig
+		want string // a key named in the problems, "" none
+	}{
+		{PushConfig{Mode: PushAuto}, ""},
+		{PushConfig{Mode: PushOff}, ""},
+		{PushConfig{Mode: PushZMQ, ZMQRawTx: "tcp://127.0.0.1:28332", ZMQHashBlock: "tcp://127.0.0.1:28333"}, ""},
+		{PushConfig{Mode: PushAuto, ZMQSequence: "ipc:///run/bitcoind/zmq.sock"}, ""},
+		{PushConfig{Mode: PushZMQ, ZMQRawTx: "tcp://127.0.0.1:28332"}, "bitcoin.push"},
+		{PushConfig{Mode: PushWebsocket, ZMQSequence: "tcp://127.0.0.1:28336"}, "bitcoin.push"},
+		{PushConfig{Mode: PushAuto, ZMQRawTx: "tcp://0.0.0.0:28332", ZMQHashBlock: "tcp://127.0.0.1:1"}, "bitcoin.zmq_rawtx"},
+		{PushConfig{Mode: PushAuto, ZMQSequence: "127.0.0.1:28336"}, "bitcoin.zmq_sequence"},
+		{PushConfig{Mode: PushAuto, ZMQHashBlock: "udp://127.0.0.1:1", ZMQRawTx: "tcp://h:1"}, "bitcoin.zmq_hashblock"},
+	} {
+		var p config.Problems
+		checkPush(&p, "bitcoin", tc.c)
+		msg := fmt.Sprint(p)
+		if (tc.want == "") != (len(p) == 0) || (tc.want != "" && !strings.Contains(msg, tc.want)) {
+			t.Errorf("%+v: problems %q, want one naming %q", tc.c, msg, tc.want)
+		}
+	}
+}
+
+// The node's publishers become endpoints: sequence, or rawtx with
+// hashblock; a bind-all address is dialled on loopback.
+func TestZMQFromNode(t *testing.T) {
+	got := zmqFromNode([]ZMQNotification{{Type: "pubrawtx", Address: "tcp://0.0.0.0:28332"}, {Type: "pubhashblock", Address: "tcp://127.0.0.1:28333"},
+		{Type: "pubhashtx", Address: "tcp://127.0.0.1:28334"}}, PushAuto)
+	if got.ZMQRawTx != "tcp://127.0.0.1:28332" || got.ZMQHashBlock != "tcp://127.0.0.1:28333" || got.ZMQSequence != "" {
+		t.Fatalf("rawtx+hashblock: %+v", got)
+	}
+	if got := zmqFromNode([]ZMQNotification{{Type: "pubrawtx", Address: "tcp://127.0.0.1:28332"}}, PushAuto); got.zmqSet() {
+		t.Fatalf("rawtx alone is not enough: %+v", got)
+	}
+	if got := zmqFromNode([]ZMQNotification{{Type: "pubsequence", Address: "tcp://[::]:28336"}}, PushAuto); got.ZMQSequence != "tcp://127.0.0.1:28336" {
+		t.Fatalf("sequence: %+v", got)
+	}
+	if got := zmqFromNode(nil, PushAuto); got.zmqSet() {
+		t.Fatalf("none: %+v", got)
+	}
+}
+
+// The coins of watched unconfirmed transactions: a transaction spending
+// one conflicts (each watched transaction named once), the watched one
+// itself is "mined", and forgetting works by id.
+func TestSpendWatch(t *testing.T) {
+	s := newSpendWatch()
+	coin := func(n uint32) wire.OutPoint { return wire.OutPoint{Hash: hashOf("funding"), Index: n} }
+	spend := func(ops ...wire.OutPoint) *wire.MsgTx {
+		tx := wire.NewMsgTx(2)
+		for _, op := range ops {
+			tx.AddTxIn(wire.NewTxIn(&op, nil, nil))
+		}
+		return tx
+	}
+	ours := spend(coin(0), coin(1))
+	oursID := ours.TxHash()
+	if !s.empty() {
+		t.Fatal("new watch not empty")
+	}
+	s.add(oursID, ours)
+	thief := spend(coin(1), coin(0), coin(7))
+	got, mined := s.check(thief, func() chainhash.Hash { return thief.TxHash() }, nil)
+	if len(got) != 1 || got[0] != oursID || mined {
+		t.Fatalf("conflict: %v, mined %v", got, mined)
+	}
+	asked := false
+	if got, mined := s.check(spend(coin(5)), func() chainhash.Hash { asked = true; return chainhash.Hash{} }, nil); len(got) != 0 || mined || asked {
+		t.Fatalf("unrelated spend: %v %v, id asked %v", got, mined, asked)
+	}
+	if got, mined := s.check(ours, func() chainhash.Hash { return oursID }, nil); len(got) != 0 || !mined {
+		t.Fatalf("ours itself: %v, mined %v", got, mined)
+	}
+	s.keep(map[chainhash.Hash]bool{oursID: true})
+	if !s.has(oursID) {
+		t.Fatal("kept transaction forgotten")
+	}
+	s.keep(nil)
+	if !s.empty() || s.has(oursID) {
+		t.Fatal("keep(nil) left coins watched")
+	}
+}
