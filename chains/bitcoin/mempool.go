@@ -118,6 +118,9 @@ func (m *mempoolFollower) sync(ctx context.Context, tip chains.Block, push bool)
 		m.started = true
 	}
 	txids, raws, removed, resync := m.in.drain()
+	for _, id := range removed {
+		delete(m.known, id) // fetched again should it come back
+	}
 	var u chains.ChainUpdate
 	// Pushed transactions first: they are what a customer just paid.
 	for _, raw := range raws {
