@@ -3,7 +3,6 @@ package bitcoin
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,8 +12,6 @@ import (
 	"github.com/ipnd/ipnd/chains/bitcoin/coretest"
 	"github.com/ipnd/ipnd/config"
 )
-
-func TestMain(m *testing.M) { os.Exit(coretest.Main(m)) }
 
 // bitcoin.network = "regtest" pointed at litecoind -regtest (which also
 // says "regtest"): refused before anything is written, naming the setting

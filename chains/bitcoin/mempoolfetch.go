@@ -116,7 +116,7 @@ func (m *mempoolFollower) undecodable(id chainhash.Hash, err error) {
 // asks for another round at once when some is left.
 func (m *mempoolFollower) importChunk(ctx context.Context, u *chains.ChainUpdate) error {
 	deadline := time.Now().Add(m.cfg.Budget)
-	for len(m.backlog) > 0 && time.Now().Before(deadline) {
+	for first := true; len(m.backlog) > 0 && (first || time.Now().Before(deadline)); first = false {
 		n := min(m.cfg.Batch, len(m.backlog))
 		chunk := m.backlog[:n]
 		txs, err := m.fetchBatch(ctx, chunk)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/chains/bitcoin/btcdtest"
+	"github.com/ipnd/ipnd/chains/bitcoin/rpcproxy"
 	"github.com/ipnd/ipnd/ledger"
 )
 
@@ -40,24 +41,30 @@ func runWatcher(t *testing.T, ctx context.Context, w *Watcher) {
 	t.Cleanup(func() { cancel(); <-done })
 }
 
-// Push on btcd: with the safety poll and the heartbeat an hour away, a
-// payment becomes an unconfirmed deposit without a look at the whole
-// mempool and a block confirms it, both from websocket notifications
-// alone. Restarting the node breaks the websocket: the watcher polls
-// every second (feed "polling") and finds payments that way, and push
-// comes back by itself.
-func TestWatcherPushWebsocket(t *testing.T) {
-	w := btcdtest.NewWallet(t)
-	a := btcdtest.Start(t, btcdtest.Options{Wallet: w})
-	a.Fund()
-	keeper := btcdtest.Start(t, btcdtest.Options{Wallet: w})
-	keeper.Connect(a)
-	e := newEnv(t, a, P2WPKH, 5)
-	node := &countingNode{Client: e.client()}
-	e.w = NewWatcher(node, e.ledger, e.d, WatcherConfig{GapLimit: 5, PollInterval: time.Hour, MaxBackoff: 200 * time.Millisecond,
+// pushEnv is a watcher with push on (auto) whose safety poll and heartbeat
+// are an hour away, of a node behind a recording proxy.
+func pushEnv(t *testing.T, node *btcdtest.Node) (*env, *countingNode, *rpcproxy.Proxy) {
+	t.Helper()
+	e := newEnv(t, node, P2WPKH, 5)
+	p := rpcproxy.New(t, e.node.RPCHost)
+	counting := &countingNode{Client: e.clientAt(p.Host)}
+	e.w = NewWatcher(counting, e.ledger, e.d, WatcherConfig{GapLimit: 5, PollInterval: time.Hour, MaxBackoff: 200 * time.Millisecond,
 		ProgressInterval: time.Hour})
 	e.w.beat = time.Hour
 	e.alloc = NewAllocator(e.d, e.ledger, e.w)
+	return e, counting, p
+}
+
+// Push on btcd: with the safety poll and the heartbeat an hour away, a
+// payment becomes an unconfirmed deposit without a look at the whole
+// mempool and a block confirms it, both from websocket notifications
+// alone. The node goes away and restarts: the watcher polls every second
+// (feed "polling"), catches up with what happened meanwhile, and push
+// comes back by itself.
+func TestWatcherPushWebsocket(t *testing.T) {
+	a := btcdtest.Start(t, btcdtest.Options{})
+	a.Fund()
+	e, node, proxy := pushEnv(t, a)
 	runWatcher(t, e.ctx, e.w)
 	waitFor(t, "push working and synced", func() bool {
 		st := e.w.Status()
@@ -79,20 +86,29 @@ func TestWatcherPushWebsocket(t *testing.T) {
 	if node.rounds.Load() == rounds {
 		t.Fatal("no round ran: the deposits did not come from the watcher")
 	}
-	keeper.WaitSynced(a)
+	if proxy.Calls("notifynewtransactions") != 1 || proxy.Calls("notifyblocks") != 1 {
+		t.Fatalf("websocket calls %v", proxy.AllCalls())
+	}
 
-	// The node restarts: the websocket breaks, polling takes over.
-	a.Stop()
-	waitFor(t, "fallback to polling", func() bool { return e.w.Status().Feed == "polling" })
-	a.Restart()
-	a.Connect(keeper)
-	tx2 := keeper.Pay(btcdtest.Output{Address: addr, Amount: 32_000})
-	a.WaitMempool(btcdtest.TxID(tx2), true)
-	waitFor(t, "payment after the restart", func() bool { return e.status(addr, btcdtest.TxID(tx2)) == ledger.StatusMempool })
+	// The node goes away (and restarts, losing its mempool); blocks and a
+	// payment happen meanwhile.
+	proxy.SetDown(true)
+	waitFor(t, "fallback to polling", func() bool {
+		st := e.w.Status()
+		return st.Feed == "polling" && st.State == chains.Unreachable
+	})
+	a.RestartKeepChain()
+	tx2 := a.Pay(btcdtest.Output{Address: addr, Amount: 32_000})
+	a.Generate(2)
+	proxy.SetDown(false)
+	waitFor(t, "payment mined while the node was away", func() bool { return e.status(addr, btcdtest.TxID(tx2)) == ledger.StatusConfirmed })
 	waitFor(t, "push back", func() bool { return e.w.Status().Feed == "websocket" })
 	tx3 := a.Pay(btcdtest.Output{Address: addr, Amount: 33_000})
 	waitFor(t, "payment with push back", func() bool { return e.status(addr, btcdtest.TxID(tx3)) == ledger.StatusMempool })
-	e.wantDeposit(addr, btcdtest.TxID(tx), ledger.StatusConfirmed, 31_000, 1)
+	e.wantDeposit(addr, btcdtest.TxID(tx), ledger.StatusConfirmed, 31_000, 3)
+	if proxy.Websockets() < 2 {
+		t.Fatalf("%d websocket connections: push did not reconnect", proxy.Websockets())
+	}
 }
 
 // status is the status of the deposit of txid to addr, "" when none.

@@ -2,11 +2,12 @@ package bitcoin
 
 import (
 	"fmt"
-	"slices"
 	"testing"
+	"time"
 
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/chains/bitcoin/btcdtest"
+	"github.com/ipnd/ipnd/chains/bitcoin/rpcproxy"
 	"github.com/ipnd/ipnd/ledger"
 )
 
@@ -36,40 +37,31 @@ func (e *env) subscribe(addr string) func() []string {
 // transaction: once confirmed, the receiver is never told the payment is
 // unconfirmed or gone (the reorg is one ledger write).
 func TestWatcherStaleTipBothBranches(t *testing.T) {
-	w := btcdtest.NewWallet(t)
-	a := btcdtest.Start(t, btcdtest.Options{Wallet: w})
-	a.Fund()
-	b := btcdtest.Start(t, btcdtest.Options{Wallet: w})
+	a := btcdtest.Shared(t)
+	b := btcdtest.Start(t, btcdtest.Options{Wallet: a.Wallet})
 	b.Connect(a)
 	e := newEnv(t, a, P2WPKH, 5)
 	e.poll()
 	addr := e.allocate()
 	notified := e.subscribe(addr)
 
-	b.Disconnect(a)
-	tx := a.Build([]btcdtest.Output{{Address: addr, Amount: 44_000}}, false, 0)
-	if err := a.Send(tx); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Send(tx); err != nil {
-		t.Fatal(err)
-	}
+	f := btcdtest.Split(a, b)
+	tx := f.PayBoth(btcdtest.Output{Address: addr, Amount: 44_000})
 	e.poll()
-	staleHash := a.Generate(1)[0]
+	stale := f.MineBoth()
 	e.poll()
 	d := e.wantDeposit(addr, btcdtest.TxID(tx), ledger.StatusConfirmed, 44_000, 1)
-	if d.BlockHash != staleHash.String() {
-		t.Fatalf("confirmed in %s, want A's block %s", d.BlockHash, staleHash)
+	if d.BlockHash != stale.String() {
+		t.Fatalf("confirmed in %s, want A's block %s", d.BlockHash, stale)
 	}
-	b.Generate(2) // B's branch wins; its first block holds the transaction too
-	a.Reconnect(b)
+	winner := f.Join(1)
 	e.poll()
 	d = e.wantDeposit(addr, btcdtest.TxID(tx), ledger.StatusConfirmed, 44_000, 2)
-	if d.BlockHash == staleHash.String() {
-		t.Fatal("deposit still in the stale block")
+	if d.BlockHash != winner[0].String() {
+		t.Fatalf("deposit in %s after the reorg, want B's block %s", d.BlockHash, winner[0])
 	}
-	if tip, _, _ := e.ledger.Tip(e.ctx, chains.BTC); tip.Hash != b.BestHash().String() {
-		t.Fatalf("ledger tip %+v, node %s", tip, b.BestHash())
+	if tip, _, _ := e.ledger.Tip(e.ctx, chains.BTC); tip.Hash != winner[len(winner)-1].String() {
+		t.Fatalf("ledger tip %+v, want %s", tip, winner[len(winner)-1])
 	}
 	if got := fmt.Sprint(notified()); got != "[0/44000 44000/0]" {
 		t.Fatalf("notified %s, want [0/44000 44000/0]: nothing lower once confirmed", got)
@@ -80,30 +72,36 @@ func TestWatcherStaleTipBothBranches(t *testing.T) {
 // payment is unconfirmed: no "gone" notification; the payment confirms
 // when a block holds it.
 func TestWatcherNodeRestartKeepsUnconfirmed(t *testing.T) {
-	w := btcdtest.NewWallet(t)
-	a := btcdtest.Start(t, btcdtest.Options{Wallet: w})
+	a := btcdtest.Start(t, btcdtest.Options{})
 	a.Fund()
-	keeper := btcdtest.Start(t, btcdtest.Options{Wallet: w})
-	keeper.Connect(a)
 	e := newEnv(t, a, P2WPKH, 5)
+	proxy := rpcproxy.New(t, a.RPCHost)
+	e.w = NewWatcher(e.clientAt(proxy.Host), e.ledger, e.d, WatcherConfig{GapLimit: 5, PollInterval: 20 * time.Millisecond,
+		ProgressInterval: time.Hour, Push: PushConfig{Mode: PushOff}})
+	e.w.pool.cfg.FullEvery = 0
+	e.alloc = NewAllocator(e.d, e.ledger, e.w)
 	e.poll()
 	addr := e.allocate()
 	notified := e.subscribe(addr)
 	tx := a.Pay(btcdtest.Output{Address: addr, Amount: 55_000})
-	keeper.WaitMempool(btcdtest.TxID(tx), true)
 	e.poll()
 	e.wantDeposit(addr, btcdtest.TxID(tx), ledger.StatusMempool, 55_000, 0)
 
-	a.Restart()
-	a.Connect(keeper)
-	if slices.Contains(a.Mempool(), btcdtest.TxID(tx)) {
+	proxy.SetDown(true)
+	a.RestartKeepChain()
+	proxy.SetDown(false)
+	if a.InMempool(btcdtest.TxID(tx)) {
 		t.Fatal("the restarted node still has the transaction: the test shows nothing")
 	}
-	e.poll()
-	e.poll()
+	for range 3 {
+		e.poll()
+	}
 	e.wantDeposit(addr, btcdtest.TxID(tx), ledger.StatusMempool, 55_000, 0)
-	keeper.Generate(1)
-	a.WaitSynced(keeper)
+	// The customer's wallet broadcasts it again; a block holds it.
+	if err := a.Send(tx); err != nil {
+		t.Fatal(err)
+	}
+	a.Generate(1)
 	e.poll()
 	e.wantDeposit(addr, btcdtest.TxID(tx), ledger.StatusConfirmed, 55_000, 1)
 	if got := fmt.Sprint(notified()); got != "[0/55000 55000/0]" {

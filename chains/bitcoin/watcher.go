@@ -192,6 +192,15 @@ func (w *Watcher) roundOnce(ctx context.Context) error {
 	if err := w.refreshWindow(ctx); err != nil {
 		return err
 	}
+	tip, err := w.follow.Tip(ctx)
+	if err != nil {
+		return err
+	}
+	if info.Blocks < tip.Height && (info.InitialBlockDownload || info.Headers > info.Blocks) {
+		// A shorter chain is a reorg only on a node that is not syncing.
+		return fmt.Errorf("%w: the node is syncing (height %d of %d headers) below the ledger's %d; waiting",
+			ErrNodeBehind, info.Blocks, info.Headers, tip.Height)
+	}
 	if err := w.follow.SyncBlocks(ctx, chains.Block{Height: info.Blocks, Hash: info.BestBlockHash}); err != nil {
 		return err
 	}
@@ -200,8 +209,7 @@ func (w *Watcher) roundOnce(ctx context.Context) error {
 		w.RoundDone(true, "node in initial block download")
 		return nil
 	}
-	tip, err := w.follow.Tip(ctx)
-	if err != nil {
+	if tip, err = w.follow.Tip(ctx); err != nil {
 		return err
 	}
 	if err := w.pool.sync(ctx, tip, w.push.healthy.Load()); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,15 +15,27 @@ import (
 
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/chains/bitcoin/btcdtest"
+	"github.com/ipnd/ipnd/chains/bitcoin/coretest"
 	"github.com/ipnd/ipnd/config"
 	"github.com/ipnd/ipnd/db"
 	"github.com/ipnd/ipnd/ledger"
 )
 
+func TestMain(m *testing.M) {
+	code := coretest.Main(m) // runs the tests; stops the shared litecoind
+	btcdtest.CloseShared()
+	os.Exit(code)
+}
+
 // testTPub is an account key (m/84'/1'/0') of a fixed test seed.
-func testTPub(t testing.TB) string {
+func testTPub(t testing.TB) string { return seededTPub(t, "ipnd bitcoin watcher tests") }
+
+// seededTPub is an account key (m/84'/1'/0') of a seed made from name:
+// tests sharing a node use their own keys, so that one test's payments are
+// not another's.
+func seededTPub(t testing.TB, name string) string {
 	t.Helper()
-	seed := sha256.Sum256([]byte("ipnd bitcoin watcher tests"))
+	seed := sha256.Sum256([]byte(name))
 	k, err := hdkeychain.NewMaster(seed[:], &chaincfg.RegressionNetParams)
 	if err != nil {
 		t.Fatal(err)
@@ -63,19 +76,18 @@ func openLedger(t *testing.T, ctx context.Context, path string) *db.Ledger {
 	return l
 }
 
-// newEnv starts a funded node (unless node is given) and a watcher on a
-// fresh SQLite ledger.
+// newEnv makes a watcher of node (the package's shared node when nil) on
+// a fresh SQLite ledger, with a key of the test's own.
 func newEnv(t *testing.T, node *btcdtest.Node, typ AddressType, gap int) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	if node == nil {
-		node = btcdtest.Start(t, btcdtest.Options{})
-		node.Fund()
+		node = btcdtest.Shared(t)
 	}
 	e := &env{t: t, ctx: ctx, node: node, path: filepath.Join(t.TempDir(), "ledger.db")}
 	e.ledger = openLedger(t, ctx, e.path)
-	d, err := NewDeriver("regtest", testTPub(t), string(typ))
+	d, err := NewDeriver("regtest", seededTPub(t, t.Name()), string(typ))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,8 +97,11 @@ func newEnv(t *testing.T, node *btcdtest.Node, typ AddressType, gap int) *env {
 	return e
 }
 
-func (e *env) client() *Client {
-	return NewClient(RPCConfig{Host: e.node.RPCHost, User: e.node.User, Password: config.Secret(e.node.Pass), Timeout: 10 * time.Second})
+func (e *env) client() *Client { return e.clientAt(e.node.RPCHost) }
+
+// clientAt is a client of the node at host (the node's, or a proxy's).
+func (e *env) clientAt(host string) *Client {
+	return NewClient(RPCConfig{Host: host, User: e.node.User, Password: config.Secret(e.node.Pass), Timeout: 10 * time.Second})
 }
 
 // newWatcher makes a watcher polling every 20 ms that looks at the whole
@@ -151,8 +166,7 @@ func (e *env) allocate() string {
 }
 
 func TestWatcherAddressTypes(t *testing.T) {
-	node := btcdtest.Start(t, btcdtest.Options{})
-	node.Fund()
+	node := btcdtest.Shared(t)
 	for _, typ := range []AddressType{P2PKH, P2SHP2WPKH, P2WPKH, P2TR} {
 		t.Run(string(typ), func(t *testing.T) {
 			e := newEnv(t, node, typ, 3)
@@ -230,9 +244,7 @@ func TestWatcherGapWindow(t *testing.T) {
 }
 
 func TestWatcherReplacedAndConflicted(t *testing.T) {
-	w := btcdtest.NewWallet(t)
-	a := btcdtest.Start(t, btcdtest.Options{Wallet: w})
-	a.Fund()
+	a := btcdtest.Shared(t)
 	e := newEnv(t, a, P2WPKH, 5)
 	e.poll()
 	addr := e.allocate()
@@ -254,9 +266,9 @@ func TestWatcherReplacedAndConflicted(t *testing.T) {
 	// Conflicted by a double spend mined elsewhere: B (split from A) mines
 	// the conflicting transaction; when A follows B's chain the mempool
 	// payment disappears.
-	b := btcdtest.Start(t, btcdtest.Options{Wallet: w})
+	b := btcdtest.Start(t, btcdtest.Options{Wallet: a.Wallet})
 	b.Connect(a)
-	b.Disconnect(a)
+	btcdtest.Split(a, b)
 	pay, steal := a.Conflicting([]btcdtest.Output{{Address: addr, Amount: 20_000}}, []btcdtest.Output{{Address: other, Amount: 20_000}})
 	if err := a.Send(pay); err != nil {
 		t.Fatal(err)
@@ -303,17 +315,15 @@ func TestWatcherReorgInvalidateBlock(t *testing.T) {
 }
 
 func TestWatcherReorgTwoNodes(t *testing.T) {
-	w := btcdtest.NewWallet(t)
-	a := btcdtest.Start(t, btcdtest.Options{Wallet: w})
-	a.Fund()
-	b := btcdtest.Start(t, btcdtest.Options{Wallet: w})
+	a := btcdtest.Shared(t)
+	b := btcdtest.Start(t, btcdtest.Options{Wallet: a.Wallet})
 	b.Connect(a)
 	e := newEnv(t, a, P2SHP2WPKH, 5)
 	e.poll()
 	addr := e.allocate()
 	other := btcdtest.NewWallet(t).Address.EncodeAddress()
 
-	b.Disconnect(a)
+	btcdtest.Split(a, b)
 	// On A: keep (survives the reorg) and lost (its input is double spent
 	// on B) both confirm.
 	keep := a.Pay(btcdtest.Output{Address: addr, Amount: 11_000})
@@ -403,51 +413,6 @@ func TestWatcherRestartResumes(t *testing.T) {
 	}
 }
 
-// The node goes away and comes back (re-synced from a peer, since btcd's
-// --regtest starts from an empty database): the running watcher reports
-// it unreachable, backs off and recovers by itself.
-func TestWatcherNodeRestart(t *testing.T) {
-	w := btcdtest.NewWallet(t)
-	a := btcdtest.Start(t, btcdtest.Options{Wallet: w})
-	a.Fund()
-	keeper := btcdtest.Start(t, btcdtest.Options{Wallet: w})
-	keeper.Connect(a)
-	e := newEnv(t, a, P2WPKH, 5)
-	e.poll()
-	addr := e.allocate()
-	tx1 := a.Pay(btcdtest.Output{Address: addr, Amount: 1_000})
-	a.Generate(1)
-	keeper.WaitSynced(a)
-
-	done := make(chan error, 1)
-	go func() { done <- e.w.Run(e.ctx) }()
-	waitFor(t, "deposit confirmed", func() bool {
-		_, ds, _ := e.deposits(addr)
-		return len(ds) == 1 && ds[0].Status == ledger.StatusConfirmed
-	})
-
-	a.Stop()
-	waitFor(t, "status unreachable", func() bool { return e.w.Status().State == chains.Unreachable })
-	// While A is down, B mines a payment.
-	tx2 := keeper.Pay(btcdtest.Output{Address: addr, Amount: 2_000})
-	keeper.Generate(2)
-
-	a.Restart()
-	a.Connect(keeper)
-	waitFor(t, "payment made while the node was down", func() bool {
-		_, ds, _ := e.deposits(addr)
-		for _, d := range ds {
-			if d.TxID == btcdtest.TxID(tx2) && d.Status == ledger.StatusConfirmed {
-				return true
-			}
-		}
-		return false
-	})
-	waitFor(t, "status synced", func() bool { return e.w.Status().State == chains.Synced })
-	e.wantDeposit(addr, btcdtest.TxID(tx1), ledger.StatusConfirmed, 1_000, 3)
-	e.wantDeposit(addr, btcdtest.TxID(tx2), ledger.StatusConfirmed, 2_000, 2)
-}
-
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	t0 := time.Now()
@@ -462,7 +427,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestClientAuth(t *testing.T) {
-	node := btcdtest.Start(t, btcdtest.Options{})
+	node := btcdtest.Shared(t)
 	ctx := context.Background()
 	c := NewClient(RPCConfig{Host: node.RPCHost, CookiePath: node.CookieFile()})
 	info, err := c.ChainInfo(ctx)
@@ -474,7 +439,7 @@ func TestClientAuth(t *testing.T) {
 	if !errors.Is(err, ErrAuth) || strings.Contains(err.Error(), "wrong-secret-password") {
 		t.Fatalf("bad password: %v", err)
 	}
-	if _, err := c.BlockHash(ctx, 99); !IsNotFound(err) {
+	if _, err := c.BlockHash(ctx, node.Height()+100); !IsNotFound(err) {
 		t.Fatalf("height beyond tip: %v", err)
 	}
 	// A watcher for mainnet refuses a regtest node.
