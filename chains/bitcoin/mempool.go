@@ -214,13 +214,20 @@ func (m *mempoolFollower) fullLook(ctx context.Context) error {
 		return err
 	}
 	m.gen++
-	added := 0
+	var fresh []chainhash.Hash
 	for _, id := range ids {
 		if _, ok := m.known[id]; !ok {
-			m.backlog = append(m.backlog, id)
-			added++
+			fresh = append(fresh, id)
 		}
 		m.known[id] = m.gen
+	}
+	added := len(fresh)
+	if len(m.backlog) == 0 {
+		m.backlog = fresh
+	} else if added > 0 {
+		// During a large import, what just arrived goes first: a customer's
+		// payment does not wait for the rest of the mempool.
+		m.backlog = append(fresh, m.backlog...)
 	}
 	for id, g := range m.known {
 		if g != m.gen {
