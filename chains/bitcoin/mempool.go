@@ -84,15 +84,16 @@ type mempoolFollower struct {
 
 	in inbox
 
-	started  bool
-	gen      uint32
-	known    map[chainhash.Hash]uint32 // in the node's mempool at the last full look (gen), or seen since
-	backlog  []chainhash.Hash
-	lastFull time.Time
-	lastInfo MempoolInfo
-	bad      map[chainhash.Hash]bool // undecodable, logged once
-	imp      importProgress
-	keptNote string // the last "kept while untrusted" line logged
+	started   bool
+	gen       uint32
+	known     map[chainhash.Hash]uint32 // in the node's mempool at the last full look (gen), or seen since
+	backlog   []chainhash.Hash
+	lastFull  time.Time               // the last full look
+	lastCheck time.Time               // the last safety check while push works
+	lastInfo  MempoolInfo             // getmempoolinfo at the last full look
+	bad       map[chainhash.Hash]bool // undecodable, logged once
+	imp       importProgress
+	keptNote  string // the last "kept while untrusted" line logged
 }
 
 func newMempoolFollower(cfg mempoolConfig, node Node, fam Family, l mempoolLedger, follow *chainsync.BlockFollower,
@@ -148,12 +149,12 @@ func (m *mempoolFollower) sync(ctx context.Context, tip chains.Block, push bool)
 		return err
 	}
 
-	full, err := m.fullDue(ctx, resync, push)
+	full, info, err := m.fullDue(ctx, resync, push)
 	if err != nil {
 		return err
 	}
 	if full {
-		if err := m.fullLook(ctx); err != nil {
+		if err := m.fullLook(ctx, *info); err != nil {
 			return err
 		}
 	}
@@ -185,30 +186,44 @@ func (m *mempoolFollower) record(ctx context.Context, u *chains.ChainUpdate) err
 	return nil
 }
 
-// fullDue says whether this round looks at the whole mempool.
-func (m *mempoolFollower) fullDue(ctx context.Context, resync, push bool) (bool, error) {
-	if resync || m.lastFull.IsZero() {
-		return true, nil
+// fullDue says whether this round looks at the whole mempool, with the
+// node's getmempoolinfo when it asked for it.
+//
+// While push works the safety look comes every FullEvery and is skipped
+// when the node's mempool has as many transactions as the watcher knows
+// (push kept it up to date; a block that took transactions makes the
+// counts differ), but not for longer than fullAtLeast looks in a row.
+// While polling, getmempoolinfo each round says whether anything changed.
+func (m *mempoolFollower) fullDue(ctx context.Context, resync, push bool) (bool, *MempoolInfo, error) {
+	if !resync && !m.lastFull.IsZero() && push && time.Since(m.lastCheck) < m.cfg.FullEvery {
+		return false, nil, nil
 	}
-	if push {
-		return time.Since(m.lastFull) >= m.cfg.FullEvery, nil
-	}
-	// Polling: a cheap look says whether anything changed.
 	info, err := m.node.MempoolInfo(ctx)
 	if err != nil {
-		return false, err
+		return false, nil, err
+	}
+	m.lastCheck = time.Now()
+	switch {
+	case resync || m.lastFull.IsZero():
+		return true, &info, nil
+	case push:
+		if info.Size == int64(len(m.known)) && time.Since(m.lastFull) < fullAtLeast*m.cfg.FullEvery {
+			return false, nil, nil
+		}
+		return true, &info, nil
 	}
 	changed := info.Size != m.lastInfo.Size || info.Bytes != m.lastInfo.Bytes || info.TotalFee != m.lastInfo.TotalFee
-	return changed || time.Since(m.lastFull) >= m.cfg.FullEvery, nil
+	return changed || time.Since(m.lastFull) >= m.cfg.FullEvery, &info, nil
 }
 
+// fullAtLeast: while push works, the whole mempool is looked at at least
+// every fullAtLeast safety polls.
+const fullAtLeast = 10
+
 // fullLook lists the node's mempool and queues the transactions not seen
-// yet; transactions no longer there are forgotten.
-func (m *mempoolFollower) fullLook(ctx context.Context) error {
-	info, err := m.node.MempoolInfo(ctx)
-	if err != nil {
-		return err
-	}
+// yet; transactions no longer there are forgotten. info is the node's
+// getmempoolinfo just before.
+func (m *mempoolFollower) fullLook(ctx context.Context, info MempoolInfo) error {
 	ids, err := m.node.RawMempool(ctx)
 	if err != nil {
 		return err

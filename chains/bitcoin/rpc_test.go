@@ -1,10 +1,12 @@
 package bitcoin
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
@@ -148,5 +150,69 @@ func TestSpendWatch(t *testing.T) {
 	s.keep(nil)
 	if !s.empty() || s.has(oursID) {
 		t.Fatal("keep(nil) left coins watched")
+	}
+}
+
+// mempoolInfoNode answers getmempoolinfo; other calls are not expected.
+type mempoolInfoNode struct {
+	Node
+	info  MempoolInfo
+	calls int
+}
+
+func (n *mempoolInfoNode) MempoolInfo(context.Context) (MempoolInfo, error) {
+	n.calls++
+	return n.info, nil
+}
+
+// When the whole mempool is looked at: at first and on resync; while push
+// works, at the safety poll only when the node's count differs from what
+// the watcher knows, or after fullAtLeast skipped looks; while polling,
+// whenever getmempoolinfo changed, and at the safety poll anyway.
+func TestMempoolFullDue(t *testing.T) {
+	node := &mempoolInfoNode{info: MempoolInfo{Size: 2, Bytes: 500}}
+	m := &mempoolFollower{cfg: mempoolConfig{FullEvery: time.Hour}, node: node, known: map[chainhash.Hash]uint32{hashOf("a"): 0, hashOf("b"): 0}}
+	due := func(resync, push bool) bool {
+		t.Helper()
+		full, info, err := m.fullDue(context.Background(), resync, push)
+		if err != nil || (full && info == nil) {
+			t.Fatalf("fullDue: %v, %v, %v", full, info, err)
+		}
+		if full {
+			m.lastFull, m.lastInfo = time.Now(), *info
+		}
+		return full
+	}
+	if !due(false, true) {
+		t.Fatal("no first look")
+	}
+	if due(false, true) || node.calls != 1 {
+		t.Fatalf("push working, safety poll an hour away: looked (%d calls)", node.calls)
+	}
+	m.lastCheck = time.Now().Add(-2 * time.Hour)
+	if due(false, true) || node.calls != 2 {
+		t.Fatalf("safety poll with the counts equal: looked (%d calls)", node.calls)
+	}
+	m.lastCheck, node.info.Size = time.Now().Add(-2*time.Hour), 3
+	if !due(false, true) {
+		t.Fatal("safety poll with the counts different: no look")
+	}
+	if !due(true, true) {
+		t.Fatal("resync: no look")
+	}
+	m.lastCheck, m.lastFull, node.info.Size = time.Now().Add(-2*time.Hour), time.Now().Add(-11*time.Hour), 2
+	if !due(false, true) {
+		t.Fatal("no look for fullAtLeast safety polls")
+	}
+	if due(false, false) {
+		t.Fatal("polling, nothing changed: looked")
+	}
+	node.info.TotalFee = "0.0001"
+	if !due(false, false) {
+		t.Fatal("polling, a replacement changed the fees: no look")
+	}
+	m.lastFull = time.Now().Add(-2 * time.Hour)
+	if !due(false, false) {
+		t.Fatal("polling, safety poll due: no look")
 	}
 }

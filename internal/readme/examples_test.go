@@ -31,6 +31,7 @@ var runBy = map[string]string{
 	"mysql-config-socket":   "TestMySQLSetupAsPrinted, TestTOMLExamplesLoad",
 	"bitcoin-cookie-config": "TestTOMLExamplesLoad (config loader; check-config pending)",
 	"btcd-config":           "TestTOMLExamplesLoad (config loader; check-config pending)",
+	"bitcoind-zmq-config":   "TestTOMLExamplesLoad (config loader; check-config pending)",
 	"monero-config":         "TestTOMLExamplesLoad (config loader; check-config pending)",
 	"python-receiver":       "ipn.TestReadmePythonReceiver",
 	"systemd-install":       "TestInstallStepsAsPrinted, TestUnitInstallCommentMatchesGuide",
