@@ -13,6 +13,7 @@ import (
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/chains/bitcoin/btcdtest"
 	"github.com/ipnd/ipnd/chains/bitcoin/rpcproxy"
+	"github.com/ipnd/ipnd/config"
 	"github.com/ipnd/ipnd/ledger"
 )
 
@@ -171,4 +172,27 @@ func TestWatcherPrunedBlock(t *testing.T) {
 	e.node.Generate(1)
 	e.poll()
 	e.wantDeposit(addr, btcdtest.TxID(tx), ledger.StatusConfirmed, 85_000, 1)
+}
+
+// A fetch of pushed transactions that fails part way (the node does not
+// answer within rpc_timeout) loses nothing: the round fails, and the next
+// one looks at the whole mempool again and records the payment, although
+// push is working and the safety poll is an hour away.
+func TestWatcherMempoolFetchFailureLosesNothing(t *testing.T) {
+	e, p, _ := proxiedEnv(t, WatcherConfig{})
+	e.w = NewWatcher(NewClient(RPCConfig{Host: p.Host, User: e.node.User, Password: config.Secret(e.node.Pass), Timeout: time.Second}),
+		e.ledger, e.d, WatcherConfig{GapLimit: 5, Push: PushConfig{Mode: PushOff}, PollInterval: time.Hour})
+	e.alloc = NewAllocator(e.d, e.ledger, e.w)
+	e.poll()
+	addr := e.allocate()
+	e.w.pushUp("test", true) // as if a push source worked
+	tx := e.node.Pay(btcdtest.Output{Address: addr, Amount: 86_000})
+	e.w.pushTxIDs(tx.TxHash())
+	p.Hang("getrawtransaction")
+	if err := e.w.Poll(e.ctx); err == nil || !strings.Contains(err.Error(), "bitcoin.rpc_timeout") {
+		t.Fatalf("poll with getrawtransaction hanging: %v, want a timeout naming bitcoin.rpc_timeout", err)
+	}
+	p.Release()
+	e.poll()
+	e.wantDeposit(addr, btcdtest.TxID(tx), ledger.StatusMempool, 86_000, 0)
 }

@@ -92,6 +92,7 @@ type mempoolFollower struct {
 	lastCheck time.Time               // the last safety check while push works
 	lastInfo  MempoolInfo             // getmempoolinfo at the last full look
 	bad       map[chainhash.Hash]bool // undecodable, logged once
+	retries   map[chainhash.Hash]int  // fetches answered with an error
 	imp       importProgress
 	keptNote  string // the last "kept while untrusted" line logged
 }
@@ -99,7 +100,7 @@ type mempoolFollower struct {
 func newMempoolFollower(cfg mempoolConfig, node Node, fam Family, l mempoolLedger, follow *chainsync.BlockFollower,
 	scan func([]*wire.MsgTx, func(int) chainhash.Hash) ([]Match, error), spends *spendWatch, st *stats, log *slog.Logger, poke func()) *mempoolFollower {
 	return &mempoolFollower{cfg: cfg, node: node, fam: fam, ledger: l, follow: follow, scan: scan, spends: spends,
-		stats: st, log: log, poke: poke, known: map[chainhash.Hash]uint32{}, bad: map[chainhash.Hash]bool{}}
+		stats: st, log: log, poke: poke, known: map[chainhash.Hash]uint32{}, bad: map[chainhash.Hash]bool{}, retries: map[chainhash.Hash]int{}}
 }
 
 // resync asks for a full look at the next round.
@@ -111,7 +112,18 @@ func (m *mempoolFollower) resync() {
 
 // sync runs one round's mempool work, after the round brought the ledger
 // to the node's best chain (tip); push says whether a push source works.
-func (m *mempoolFollower) sync(ctx context.Context, tip chains.Block, push bool) error {
+//
+// A failure part way (the node or the ledger) may have lost what was
+// taken from the inbox or the backlog: the follower then forgets what it
+// saw and looks at the whole mempool again at the next round.
+func (m *mempoolFollower) sync(ctx context.Context, tip chains.Block, push bool) (err error) {
+	defer func() {
+		if err != nil {
+			clear(m.known)
+			m.backlog, m.lastFull, m.imp = nil, time.Time{}, importProgress{}
+			m.stats.backlog.Store(0)
+		}
+	}()
 	if !m.started {
 		if err := m.loadSpends(ctx); err != nil {
 			return err

@@ -78,12 +78,21 @@ func (m *mempoolFollower) fetchBatch(ctx context.Context, ids []chainhash.Hash) 
 	}
 	txs := make([]*wireTx, 0, len(ids))
 	for i, raw := range raws {
-		if errs[i] != nil {
-			if !IsNotFound(errs[i]) {
-				m.log.Debug("mempool transaction not fetched; skipped", "txid", ids[i], "err", errs[i])
-			}
+		if IsNotFound(errs[i]) {
 			continue // left the mempool meanwhile
 		}
+		if errs[i] != nil {
+			// Asked again later; a transaction the node keeps refusing is
+			// skipped like one that does not decode.
+			if m.retries[ids[i]]++; m.retries[ids[i]] < maxFetchTries {
+				m.backlog = append(m.backlog, ids[i])
+			} else {
+				delete(m.retries, ids[i])
+				m.undecodable(ids[i], errs[i])
+			}
+			continue
+		}
+		delete(m.retries, ids[i])
 		tx, err := m.fam.Decoder.DecodeTx(raw)
 		if err == nil && tx.ID != ids[i] {
 			err = fmt.Errorf("the node sent transaction %s for %s", tx.ID, ids[i])
@@ -97,6 +106,10 @@ func (m *mempoolFollower) fetchBatch(ctx context.Context, ids []chainhash.Hash) 
 	m.stats.fetched.Add(uint64(len(ids)))
 	return txs, nil
 }
+
+// maxFetchTries is how often a transaction the node answers with an error
+// is asked for.
+const maxFetchTries = 3
 
 // undecodable logs a transaction the decoder refused once, counts it and
 // skips it: other transactions and their IPNs go on.

@@ -219,29 +219,35 @@ func (w *Watcher) pushResync() {
 // pushBlock: a block was connected or disconnected.
 func (w *Watcher) pushBlock() { w.Alive(); w.Poke() }
 
+// inboxCap bounds what push sources may queue while rounds do not run (a
+// ledger that does not answer): beyond it they are dropped and the next
+// round looks at the whole mempool instead.
+const inboxCap = 100_000
+
 // pushTxIDs: transactions entered the node's mempool.
 func (w *Watcher) pushTxIDs(ids ...chainhash.Hash) {
-	w.pool.in.mu.Lock()
-	w.pool.in.txids = append(w.pool.in.txids, ids...)
-	w.pool.in.mu.Unlock()
-	w.Alive()
-	w.Poke()
+	w.queue(func(b *inbox) { b.txids = append(b.txids, ids...) })
 }
 
 // pushRawTx: a transaction entered the node's mempool (or a block).
 func (w *Watcher) pushRawTx(raw []byte) {
-	w.pool.in.mu.Lock()
-	w.pool.in.raws = append(w.pool.in.raws, raw)
-	w.pool.in.mu.Unlock()
-	w.Alive()
-	w.Poke()
+	w.queue(func(b *inbox) { b.raws = append(b.raws, raw) })
 }
 
 // pushRemoved: a transaction left the node's mempool unmined.
 func (w *Watcher) pushRemoved(id chainhash.Hash) {
-	w.pool.in.mu.Lock()
-	w.pool.in.removed = append(w.pool.in.removed, id)
-	w.pool.in.mu.Unlock()
+	w.queue(func(b *inbox) { b.removed = append(b.removed, id) })
+}
+
+func (w *Watcher) queue(add func(*inbox)) {
+	b := &w.pool.in
+	b.mu.Lock()
+	if len(b.txids)+len(b.raws)+len(b.removed) < inboxCap {
+		add(b)
+	} else {
+		b.txids, b.raws, b.removed, b.resync = nil, nil, nil, true
+	}
+	b.mu.Unlock()
 	w.Alive()
 	w.Poke()
 }

@@ -64,7 +64,7 @@ func NewClient(cfg RPCConfig) *Client {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultRPCTimeout
 	}
-	tr := &http.Transport{MaxIdleConnsPerHost: 2, IdleConnTimeout: 30 * time.Second, ResponseHeaderTimeout: cfg.Timeout}
+	tr := &http.Transport{MaxIdleConnsPerHost: 2, IdleConnTimeout: 30 * time.Second} // the call's context bounds it
 	return &Client{cfg: cfg, url: "http://" + cfg.Host + "/", transport: tr, http: &http.Client{Transport: tr}}
 }
 
