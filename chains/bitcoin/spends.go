@@ -1,6 +1,8 @@
 package bitcoin
 
 import (
+	"encoding/binary"
+
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
 )
@@ -13,6 +15,15 @@ import (
 type spendWatch struct {
 	owner map[wire.OutPoint]chainhash.Hash // coin -> our unconfirmed transaction spending it
 	coins map[chainhash.Hash][]wire.OutPoint
+	// filter has a bit per watched coin (a few false positives): a block's
+	// inputs are probed there first, not in the map.
+	filter [1 << 10]uint64
+}
+
+func filterBit(op wire.OutPoint) (word int, bit uint64) {
+	v := binary.LittleEndian.Uint64(op.Hash[:8]) ^ uint64(op.Index)*0x9e3779b97f4a7c15
+	v >>= 64 - 16
+	return int(v / 64), 1 << (v % 64)
 }
 
 func newSpendWatch() *spendWatch {
@@ -28,6 +39,8 @@ func (s *spendWatch) add(id chainhash.Hash, tx *wire.MsgTx) {
 	for _, in := range tx.TxIn {
 		ops = append(ops, in.PreviousOutPoint)
 		s.owner[in.PreviousOutPoint] = id
+		w, b := filterBit(in.PreviousOutPoint)
+		s.filter[w] |= b
 	}
 	s.coins[id] = ops
 }
@@ -40,6 +53,9 @@ func (s *spendWatch) remove(id chainhash.Hash) {
 		}
 	}
 	delete(s.coins, id)
+	if len(s.owner) == 0 {
+		clear(s.filter[:]) // bits of removed coins are left otherwise
+	}
 }
 
 // empty reports whether nothing is watched (a block scan then skips every
@@ -59,6 +75,9 @@ func (s *spendWatch) check(tx *wire.MsgTx, id func() chainhash.Hash, dst []chain
 	var txid chainhash.Hash
 	asked := false
 	for _, in := range tx.TxIn {
+		if w, b := filterBit(in.PreviousOutPoint); s.filter[w]&b == 0 {
+			continue
+		}
 		ours, ok := s.owner[in.PreviousOutPoint]
 		if !ok {
 			continue
