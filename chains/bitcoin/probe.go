@@ -56,8 +56,8 @@ func ConnectChecks(c config.Bitcoin) []chains.Check {
 }
 
 // checkGenesis compares the node's block 0 with bitcoin.network's genesis
-// block. (The watcher makes the same check at start in the Bitcoin stream's
-// version of this package; when it exports it, this one should call it.)
+// block, as the watcher does at start and after every reconnect
+// (Watcher.checkGenesis; both name what they found with networkOfGenesis).
 func checkGenesis(ctx context.Context, client *Client, c config.Bitcoin) (string, error) {
 	want, err := NetParams(c.Network)
 	if err != nil {

@@ -81,18 +81,18 @@ func (c *Client) credentials() (string, string, error) {
 	defer c.mu.Unlock()
 	st, err := os.Stat(c.cfg.CookiePath)
 	if err != nil {
-		return "", "", fmt.Errorf("read RPC cookie (bitcoin.rpc_cookie): %w", err)
+		return "", "", fmt.Errorf("read RPC cookie: %w", err)
 	}
 	if st.ModTime().Equal(c.cookieMod) && c.cookieUser != "" {
 		return c.cookieUser, c.cookiePass, nil
 	}
 	b, err := os.ReadFile(c.cfg.CookiePath)
 	if err != nil {
-		return "", "", fmt.Errorf("read RPC cookie (bitcoin.rpc_cookie): %w", err)
+		return "", "", fmt.Errorf("read RPC cookie: %w", err)
 	}
 	user, pass, ok := strings.Cut(strings.TrimSpace(string(b)), ":")
 	if !ok || user == "" {
-		return "", "", fmt.Errorf("RPC cookie %s (bitcoin.rpc_cookie) is not user:password", c.cfg.CookiePath)
+		return "", "", fmt.Errorf("RPC cookie %s is not user:password", c.cfg.CookiePath)
 	}
 	c.cookieMod, c.cookieUser, c.cookiePass = st.ModTime(), user, pass
 	return user, pass, nil

@@ -232,8 +232,8 @@ func (w *Watcher) checkGenesis(ctx context.Context) error {
 		return nil
 	}
 	seen := "not the genesis block of any " + w.fam.Name + " network"
-	if name := genesisName(got); name != "" {
-		seen = "the genesis block of " + name
+	if name := networkOfGenesis(got); name != "" {
+		seen = "the genesis block of " + w.fam.Name + " " + name
 	}
 	return fmt.Errorf("%w: %s.network = %q expects genesis block %s, but the node at %s.rpc_host has %s at height 0 (%s): point %s.rpc_host at a %s %s node or change %s.network",
 		ErrNodeNetwork, w.fam.Section, w.cfg.Network, want, w.fam.Section, got, seen, w.fam.Section, w.fam.Name, w.cfg.Network, w.fam.Section)
