@@ -100,7 +100,7 @@ func runQuickStart(t *testing.T, s *session, b Block) {
 		"bitcoin.rpc_user":          {`rpc_user = ""`, fmt.Sprintf("rpc_user = %q", node.User)},
 		"bitcoin.rpc_password":      {`rpc_password = ""`, fmt.Sprintf("rpc_password = %q", node.Pass)},
 		"bitcoin.xpub":              {`xpub = ""`, fmt.Sprintf("xpub = %q", s.xpub)},
-		"bitcoin.poll_interval":     {`poll_interval = "1s"`, `poll_interval = "200ms"`},
+		"bitcoin.poll_interval":     {`poll_interval = "30s"`, `poll_interval = "200ms"`},
 	}
 	editor := writeEditor(s.t, edits)
 	s.curlH = s.t.TempDir()
