@@ -226,45 +226,90 @@ func sameIdx(a, b *uint32) bool {
 	return *a == *b
 }
 
-// AllocateAddress hands out the next unused derivation index of chain: the
-// persisted counter is locked, indexes already in the ledger (fixed-index
-// allocations, gap addresses that received payments) are skipped, the
-// address is recorded and the counter advanced, all in one transaction, so
-// no index is handed out twice, across restarts and processes.
+// AllocateAddress hands out the next unused derivation index of chain and
+// records its address with label. The persisted counter is advanced in a
+// statement of its own (each allocation reserves one index, so
+// concurrent allocations wait for each other only that long); the address
+// is then recorded in a second transaction. Indexes already in the ledger
+// (fixed-index allocations, gap addresses that received payments, an
+// address watched by its string) are skipped. No index is ever handed out
+// twice, across restarts and processes; an allocation that fails after
+// its reservation leaves that index unused, like an address handed out
+// and never paid.
 func (l *Ledger) AllocateAddress(ctx context.Context, c chains.Chain, derive func(index uint32) (string, error), label string) (chains.Address, error) {
-	var out chains.Address
-	err := l.ExecTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, l.dialect.insertIgnore+` INTO address_counters (chain, next_index) VALUES (?, 0)`, string(c)); err != nil {
-			return fmt.Errorf("allocate %s address: %w", c, err)
+	if err := l.ensureCounter(ctx, c); err != nil {
+		return chains.Address{}, err
+	}
+	for {
+		next, err := l.reserveIndex(ctx, c)
+		if err != nil {
+			return chains.Address{}, err
 		}
-		var next int64
-		if err := tx.QueryRowContext(ctx, `SELECT next_index FROM address_counters WHERE chain = ?`+l.dialect.forUpdate, string(c)).Scan(&next); err != nil {
-			return fmt.Errorf("allocate %s address: %w", c, err)
+		if next > ledger.MaxDerivationIndex {
+			return chains.Address{}, fmt.Errorf("allocate %s address: all %d indexes are used", c, int64(ledger.MaxDerivationIndex)+1)
 		}
-		for ; next <= ledger.MaxDerivationIndex; next++ {
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM addresses WHERE chain = ? AND derivation_index = ?`, string(c), next).Scan(&n); err != nil {
-				return fmt.Errorf("allocate %s address: %w", c, err)
-			}
-			if n > 0 {
-				continue
-			}
-			s, err := derive(uint32(next))
-			if err != nil {
-				return fmt.Errorf("allocate %s address: derive index %d: %w", c, next, err)
-			}
+		s, err := derive(uint32(next))
+		if err != nil {
+			return chains.Address{}, fmt.Errorf("allocate %s address: derive index %d: %w", c, next, err)
+		}
+		i := uint32(next)
+		var out chains.Address
+		err = l.ExecTx(ctx, func(tx *sql.Tx) error {
 			if _, err := addressBy(ctx, tx, `chain = ? AND address = ?`, string(c), s); err == nil {
-				continue // already watched by its string (subscribed before it was allocated)
-			}
-			i := uint32(next)
-			out, err = l.ensureAddress(ctx, tx, chains.Address{Chain: c, Address: s, DerivationIndex: &i, Label: label})
-			if err != nil {
+				return errSkipIndex // already watched by its string (subscribed before it was allocated)
+			} else if !errors.Is(err, ledger.ErrNotFound) {
 				return err
 			}
-			_, err = tx.ExecContext(ctx, `UPDATE address_counters SET next_index = ? WHERE chain = ?`, next+1, string(c))
+			var err error
+			out, err = l.ensureAddress(ctx, tx, chains.Address{Chain: c, Address: s, DerivationIndex: &i, Label: label})
+			if errors.Is(err, ledger.ErrIndexTaken) || errors.Is(err, errInsertRace) {
+				return errSkipIndex // a fixed-index allocation holds it
+			}
 			return err
+		})
+		if errors.Is(err, errSkipIndex) {
+			continue
 		}
-		return fmt.Errorf("allocate %s address: all %d indexes are used", c, int64(ledger.MaxDerivationIndex)+1)
-	})
-	return out, err
+		if err != nil {
+			return chains.Address{}, fmt.Errorf("allocate %s address: %w", c, err)
+		}
+		return out, nil
+	}
+}
+
+var errSkipIndex = errors.New("index in use")
+
+// reserveIndex advances chain c's counter by one and returns the index it
+// pointed at, in one autocommitted statement.
+func (l *Ledger) reserveIndex(ctx context.Context, c chains.Chain) (int64, error) {
+	var next int64
+	var err error
+	if l.dialect.name == "mysql" {
+		var res sql.Result
+		res, err = l.db.ExecContext(ctx, `UPDATE address_counters SET next_index = LAST_INSERT_ID(next_index + 1) WHERE chain = ?`, string(c))
+		if err == nil {
+			next, err = res.LastInsertId()
+			next--
+		}
+	} else {
+		err = l.db.QueryRowContext(ctx, `UPDATE address_counters SET next_index = next_index + 1 WHERE chain = ? RETURNING next_index - 1`,
+			string(c)).Scan(&next)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("allocate %s address: reserve an index: %w", c, err)
+	}
+	return next, nil
+}
+
+// ensureCounter creates chain c's allocation counter row (once).
+func (l *Ledger) ensureCounter(ctx context.Context, c chains.Chain) error {
+	var n int
+	err := l.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM address_counters WHERE chain = ?`, string(c)).Scan(&n)
+	if err == nil && n == 0 {
+		_, err = l.db.ExecContext(ctx, l.dialect.insertIgnore+` INTO address_counters (chain, next_index) VALUES (?, 0)`, string(c))
+	}
+	if err != nil {
+		return fmt.Errorf("allocate %s address: %w", c, err)
+	}
+	return nil
 }
