@@ -2,7 +2,9 @@ package db
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"strings"
@@ -33,10 +35,27 @@ func sqlitePath(dsn string) string {
 	return p
 }
 
+// lockName is the name of a MySQL user lock of this ledger: GET_LOCK
+// names are global to the server, so the name carries a digest of the
+// database's name and two ledgers on one server never share a lock.
+// MySQL allows 64 characters: "ipnd_" + purpose + "_" + 40 hex digits.
+func lockName(ctx context.Context, q queryer, purpose string) (string, error) {
+	var dbName sql.NullString
+	if err := q.QueryRowContext(ctx, `SELECT DATABASE()`).Scan(&dbName); err != nil {
+		return "", fmt.Errorf("lock name: %w", err)
+	}
+	sum := sha256.Sum256([]byte(dbName.String))
+	return "ipnd_" + purpose + "_" + hex.EncodeToString(sum[:20]), nil
+}
+
 func (l *Ledger) lockMySQL(ctx context.Context, c chains.Chain, waiting func()) (context.Context, func(), error) {
-	name := "ipnd_sync_" + string(c)
 	conn, err := l.db.Conn(ctx)
 	if err != nil {
+		return nil, nil, fmt.Errorf("sync lock %s: %w", c, err)
+	}
+	name, err := lockName(ctx, conn, "sync_"+string(c))
+	if err != nil {
+		conn.Close()
 		return nil, nil, fmt.Errorf("sync lock %s: %w", c, err)
 	}
 	told := false

@@ -1,6 +1,8 @@
 package db_test
 
 import (
+	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -52,8 +54,12 @@ func TestOneSyncProcessPerChain(t *testing.T) {
 			}
 			// The first goes away: for MySQL like a dead process, its connection is killed.
 			if driver == "mysql" {
+				name, err := second.LockName(ctx, "sync_btc")
+				if err != nil {
+					t.Fatal(err)
+				}
 				var id int64
-				if err := second.DB().QueryRow(`SELECT IS_USED_LOCK('ipnd_sync_btc')`).Scan(&id); err != nil {
+				if err := second.DB().QueryRow(`SELECT IS_USED_LOCK(?)`, name).Scan(&id); err != nil {
 					t.Fatal(err)
 				}
 				if _, err := second.DB().Exec(`KILL ?`, id); err != nil {
@@ -78,5 +84,45 @@ func TestOneSyncProcessPerChain(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSyncLocksOfTwoLedgersOnOneServer: two ipnd installations, each with
+// its own database on one MySQL server, both follow their chains: the lock
+// names are scoped to the database (GET_LOCK names are server-wide; a
+// second installation used to stand by for ever).
+func TestSyncLocksOfTwoLedgersOnOneServer(t *testing.T) {
+	dsnA, dsnB := dbtest.MySQLDSN(t), dbtest.MySQLDSN(t)
+	a := dbtest.Open(t, "mysql", dsnA, db.Options{})
+	b := dbtest.Open(t, "mysql", dsnB, db.Options{})
+	_, relA, err := a.LockChain(ctx, chains.BTC, dsnA, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relA()
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	waited := false
+	_, relB, err := b.LockChain(lctx, chains.BTC, dsnB, func() { waited = true })
+	if err != nil || waited {
+		t.Fatalf("the second database's sync lock waited for the first's (waited %v, err %v)", waited, err)
+	}
+	relB()
+	// Both ledgers migrate at the same time too (the migration lock).
+	var wg sync.WaitGroup
+	for _, l := range []*db.Ledger{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, _, err := l.Migrate(ctx); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	na, _ := a.LockName(ctx, "sync_btc")
+	nb, _ := b.LockName(ctx, "sync_btc")
+	if na == nb || len(na) > 64 {
+		t.Fatalf("lock names %q and %q: want distinct, at most 64 characters", na, nb)
 	}
 }

@@ -96,11 +96,15 @@ func (l *Ledger) Migrate(ctx context.Context) (from, to int, err error) {
 			return 0, 0, fmt.Errorf("migrate: %w", err)
 		}
 		defer conn.Close()
-		var got sql.NullInt64
-		if err := conn.QueryRowContext(ctx, `SELECT GET_LOCK('ipnd_migrate', 60)`).Scan(&got); err != nil || got.Int64 != 1 {
-			return 0, 0, fmt.Errorf("migrate: could not take the migration lock: %v", err)
+		name, err := lockName(ctx, conn, "migrate")
+		if err != nil {
+			return 0, 0, fmt.Errorf("migrate: %w", err)
 		}
-		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT RELEASE_LOCK('ipnd_migrate')`)
+		var got sql.NullInt64
+		if err := conn.QueryRowContext(ctx, `SELECT GET_LOCK(?, 60)`, name).Scan(&got); err != nil || got.Int64 != 1 {
+			return 0, 0, fmt.Errorf("migrate: could not take the migration lock within 60 s (another ipnd is migrating this database?): %v", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT RELEASE_LOCK(?)`, name)
 	}
 	from, err = l.SchemaVersion(ctx)
 	if err != nil {
