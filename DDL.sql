@@ -10,6 +10,15 @@ CREATE TABLE schema_version (
 );
 INSERT INTO schema_version (version, name, applied_at) VALUES (1, '0001_init.sql', 0), (2, '0002_deposits_unlock.sql', 0);
 
+-- The steps done of a migration not finished yet (MySQL commits each DDL
+-- statement on its own; a migration that stopped half-way resumes here).
+CREATE TABLE schema_steps (
+  version    INT    NOT NULL,
+  step       INT    NOT NULL,
+  applied_at BIGINT NOT NULL,
+  PRIMARY KEY (version, step)
+);
+
 
 CREATE TABLE chain_state (
   chain      VARCHAR(8)  NOT NULL PRIMARY KEY,

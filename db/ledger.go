@@ -12,6 +12,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"strings"
@@ -45,6 +46,8 @@ type Ledger struct {
 	log     *slog.Logger
 	now     func() time.Time
 	keep    int64
+	// migrationFS replaces the embedded migrations (tests).
+	migrationFS fs.FS
 }
 
 type dialect struct {

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/go-sql-driver/mysql"
+
 	"github.com/ipnd/ipnd/ledger"
 )
 
@@ -26,7 +28,11 @@ type migration struct {
 
 func (l *Ledger) migrations() ([]migration, error) {
 	dir := "migrations/" + l.dialect.name
-	entries, err := fs.ReadDir(migrationFiles, dir)
+	var files fs.FS = migrationFiles
+	if l.migrationFS != nil {
+		files = l.migrationFS
+	}
+	entries, err := fs.ReadDir(files, dir)
 	if err != nil {
 		return nil, fmt.Errorf("read migrations: %w", err)
 	}
@@ -37,7 +43,7 @@ func (l *Ledger) migrations() ([]migration, error) {
 		if !ok || err != nil {
 			return nil, fmt.Errorf("migration file %s: name must start with NNNN_", e.Name())
 		}
-		b, err := migrationFiles.ReadFile(path.Join(dir, e.Name()))
+		b, err := fs.ReadFile(files, path.Join(dir, e.Name()))
 		if err != nil {
 			return nil, err
 		}
@@ -76,6 +82,19 @@ func (l *Ledger) ensureVersionTable(ctx context.Context) error {
 )`)
 	if err != nil {
 		return fmt.Errorf("create schema_version: %w", err)
+	}
+	if l.dialect.name == "mysql" {
+		// The steps of a migration not finished yet (MySQL commits each DDL
+		// statement on its own, so a migration can stop half-way).
+		_, err = l.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_steps (
+  version    INT    NOT NULL,
+  step       INT    NOT NULL,
+  applied_at BIGINT NOT NULL,
+  PRIMARY KEY (version, step)
+)`)
+		if err != nil {
+			return fmt.Errorf("create schema_steps: %w", err)
+		}
 	}
 	return nil
 }
@@ -126,18 +145,10 @@ func (l *Ledger) Migrate(ctx context.Context) (from, to int, err error) {
 }
 
 func (l *Ledger) apply(ctx context.Context, m migration) error {
-	// MySQL DDL commits implicitly, so statements run one by one and the
-	// version row is written last; SQLite runs the whole file in one
-	// transaction.
 	stmts := SplitSQL(m.sql)
-	run := func(ex interface {
+	record := func(ex interface {
 		ExecContext(context.Context, string, ...any) (sql.Result, error)
 	}) error {
-		for _, s := range stmts {
-			if _, err := ex.ExecContext(ctx, s); err != nil {
-				return fmt.Errorf("migration %s: %w", m.name, err)
-			}
-		}
 		_, err := ex.ExecContext(ctx, `INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)`,
 			m.version, m.name, micros(l.now()))
 		if err != nil {
@@ -145,10 +156,79 @@ func (l *Ledger) apply(ctx context.Context, m migration) error {
 		}
 		return nil
 	}
-	if l.dialect.name == "mysql" {
-		return run(l.db)
+	if l.dialect.name != "mysql" {
+		// SQLite runs the whole file in one transaction.
+		return l.ExecTx(ctx, func(tx *sql.Tx) error {
+			for _, s := range stmts {
+				if _, err := tx.ExecContext(ctx, s); err != nil {
+					return fmt.Errorf("migration %s: %w", m.name, err)
+				}
+			}
+			return record(tx)
+		})
 	}
-	return l.ExecTx(ctx, func(tx *sql.Tx) error { return run(tx) })
+	// MySQL commits every DDL statement on its own: each step is recorded
+	// in schema_steps once done, so a migration that stopped half-way (a
+	// crash, a lost connection, a statement that failed) resumes with its
+	// first step not done when run again.
+	done := map[int]bool{}
+	rows, err := l.db.QueryContext(ctx, `SELECT step FROM schema_steps WHERE version = ?`, m.version)
+	if err != nil {
+		return fmt.Errorf("migration %s: read progress: %w", m.name, err)
+	}
+	for rows.Next() {
+		var n int
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return err
+		}
+		done[n] = true
+	}
+	rows.Close()
+	if len(done) > 0 {
+		l.log.Warn("resuming a migration that stopped half-way", "file", m.name, "steps_done", len(done), "steps", len(stmts))
+	}
+	first := true
+	for i, s := range stmts {
+		if done[i] {
+			continue
+		}
+		if _, err := l.db.ExecContext(ctx, s); err != nil {
+			// The first step not recorded may have run just before the
+			// process stopped: its "already there" error means it is done.
+			if !(first && alreadyApplied(err)) {
+				return fmt.Errorf("migration %s step %d of %d: %w (fix the cause and run ipnd migrate again: it resumes at this step)",
+					m.name, i+1, len(stmts), err)
+			}
+			l.log.Warn("migration step had already run", "file", m.name, "step", i+1, "err", err)
+		}
+		first = false
+		if _, err := l.db.ExecContext(ctx, `INSERT INTO schema_steps (version, step, applied_at) VALUES (?, ?, ?)`,
+			m.version, i, micros(l.now())); err != nil {
+			return fmt.Errorf("migration %s step %d: record progress: %w", m.name, i+1, err)
+		}
+	}
+	return l.ExecTx(ctx, func(tx *sql.Tx) error {
+		if err := record(tx); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM schema_steps WHERE version = ?`, m.version)
+		return err
+	})
+}
+
+// alreadyApplied: a MySQL DDL error saying the change is already there
+// (table, column or index exists; the column or index to drop is gone).
+func alreadyApplied(err error) bool {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) {
+		return false
+	}
+	switch me.Number {
+	case 1050, 1060, 1061, 1091, 1826: // table exists, duplicate column, duplicate key, can't drop, duplicate FK
+		return true
+	}
+	return false
 }
 
 // SplitSQL drops "--" comments and splits a file into statements.
