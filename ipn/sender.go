@@ -42,13 +42,18 @@ var blocked = []netip.Prefix{
 	netip.MustParsePrefix("198.51.100.0/24"), // TEST-NET-2
 	netip.MustParsePrefix("203.0.113.0/24"),  // TEST-NET-3
 	netip.MustParsePrefix("240.0.0.0/4"),     // reserved, broadcast
+	netip.MustParsePrefix("::/96"),           // IPv4-compatible (deprecated; [::7f00:1] is 127.0.0.1), with :: and ::1
+	netip.MustParsePrefix("::ffff:0:0:0/96"), // IPv4-translated (SIIT)
+	netip.MustParsePrefix("64:ff9b:1::/48"),  // local-use NAT64 (RFC 8215): a private translator
 	netip.MustParsePrefix("100::/64"),        // discard
+	netip.MustParsePrefix("2001::/23"),       // IETF protocol assignments: Teredo 2001::/32, benchmarking, ORCHID
 	netip.MustParsePrefix("2001:db8::/32"),   // documentation
 	netip.MustParsePrefix("fec0::/10"),       // site-local (deprecated)
 }
 
 // embeddedV4 lists IPv6 prefixes that carry an IPv4 address whose range
-// must be checked too: NAT64 (64:ff9b::/96, IPv4 in the low 32 bits) and
+// must be checked too: well-known NAT64 (64:ff9b::/96, IPv4 in the low 32
+// bits: [64:ff9b::a00:1] reaches 10.0.0.1 through the translator) and
 // 6to4 (2002::/16, IPv4 in bits 16..47).
 var (
 	nat64   = netip.MustParsePrefix("64:ff9b::/96")

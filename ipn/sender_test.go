@@ -299,6 +299,8 @@ func TestCheckURL(t *testing.T) {
 	allowed := []string{
 		"http://public.example/ipn", "https://public.example:8443/x?y=1", "http://93.184.216.34/",
 		"https://v6.example/", "http://[2606:2800:220:1:248:1893:25c8:1946]:80/",
+		"http://[64:ff9b::5db8:d822]/", // well-known NAT64 of a public IPv4 (93.184.216.34)
+		"http://[2001:4860:4860::8888]/",
 	}
 	for _, u := range allowed {
 		if err := checkURL(ctx, r, u, false); err != nil {
@@ -314,6 +316,11 @@ func TestCheckURL(t *testing.T) {
 		"http://224.0.0.1/", "http://[ff02::1]/", "http://255.255.255.255/", "http://[::ffff:127.0.0.1]/",
 		"http://[::ffff:10.0.0.1]/", "http://[64:ff9b::a00:1]/", "http://[2002:7f00:1::]/", "http://198.18.0.1/",
 		"http://public.example:0/", "http://public.example:99999/",
+		// Issue 13: IPv4-compatible, local-use NAT64 and Teredo were accepted.
+		"http://[::7f00:1]/", "http://[::a00:1]/", "http://[::ffff:0:7f00:1]/", "http://[64:ff9b:1::a00:1]/",
+		"http://[64:ff9b:1:ffff::1]/", "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/", "http://[2001::1]/",
+		// Well-known NAT64 of private, loopback and link-local IPv4.
+		"http://[64:ff9b::7f00:1]/", "http://[64:ff9b::c0a8:101]/", "http://[64:ff9b::a9fe:a9fe]/",
 	}
 	for _, u := range refused {
 		if err := checkURL(ctx, r, u, false); !errors.Is(err, ErrForbiddenTarget) {
