@@ -28,6 +28,7 @@ type Server struct {
 	TLSKey               string   `toml:"tls_key" doc:"PEM private key file"`
 	LogFormat            string   `toml:"log_format" doc:"text or json"`
 	LogLevel             string   `toml:"log_level" doc:"debug, info, warn or error"`
+	MetricsListen        string   `toml:"metrics_listen" doc:"address of a listener serving /metrics, /healthz and /readyz without a key; empty = none"`
 }
 
 // Database is the [database] section: the ledger store.
@@ -47,6 +48,8 @@ type IPN struct {
 	Lease               Duration   `toml:"lease" doc:"how long a claimed notification is held by one process"`
 	PollInterval        Duration   `toml:"poll_interval" doc:"how often the ipn role looks for due notifications"`
 	AllowPrivateTargets bool       `toml:"allow_private_targets" doc:"allow receivers on loopback/private addresses (tests, demo)"`
+	Retention           Duration   `toml:"retention" doc:"delete delivered and superseded notifications and attempts older than this; 0 = keep"`
+	SecretGrace         Duration   `toml:"secret_grace" doc:"how long a rotated endpoint secret keeps signing beside the new one"`
 }
 
 // Bitcoin is the [bitcoin] section.
@@ -103,6 +106,8 @@ func Default() Config {
 			},
 			Lease:        Duration(time.Minute),
 			PollInterval: Duration(200 * time.Millisecond),
+			Retention:    Duration(30 * 24 * time.Hour),
+			SecretGrace:  Duration(24 * time.Hour),
 		},
 		Bitcoin: Bitcoin{
 			Network:      "mainnet",

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 	"github.com/go-sql-driver/mysql"
@@ -26,6 +27,13 @@ func (c Config) Validate() Problems {
 	for i, k := range s.APIKeys {
 		if len(k.Reveal()) < 16 {
 			p.Add("server.api_keys", "key %d is shorter than 16 characters", i)
+		}
+	}
+	if s.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(s.MetricsListen); err != nil {
+			p.Add("server.metrics_listen", "must be host:port (or empty for none), not %q", s.MetricsListen)
+		} else if s.MetricsListen == s.Listen {
+			p.Add("server.metrics_listen", "is server.listen; the API listener serves /metrics already: leave it empty or pick another port")
 		}
 	}
 	if s.AllowUnauthenticated && !IsLoopbackListen(s.Listen) {
@@ -73,6 +81,12 @@ func (c Config) Validate() Problems {
 	}
 	if n.MaxAge < 0 {
 		p.Add("ipn.max_age", "must not be negative")
+	}
+	if n.Retention != 0 && n.Retention.D() < time.Hour {
+		p.Add("ipn.retention", "must be at least 1h (or 0s to keep everything), not %s", n.Retention)
+	}
+	if n.SecretGrace < 0 || n.SecretGrace.D() > 30*24*time.Hour {
+		p.Add("ipn.secret_grace", "must be between 0s and 720h, not %s", n.SecretGrace)
 	}
 
 	if b := c.Bitcoin; b.Enabled {
