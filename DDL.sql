@@ -8,7 +8,8 @@ CREATE TABLE schema_version (
   name       VARCHAR(255) NOT NULL,
   applied_at BIGINT       NOT NULL
 );
-INSERT INTO schema_version (version, name, applied_at) VALUES (1, '0001_init.sql', 0), (2, '0002_deposits_unlock.sql', 0);
+INSERT INTO schema_version (version, name, applied_at) VALUES (1, '0001_init.sql', 0), (2, '0002_deposits_unlock.sql', 0),
+  (3, '0003_binary_collation.sql', 0), (4, '0004_endpoint_secrets.sql', 0), (5, '0005_reasons_heartbeats_retention.sql', 0);
 
 -- The steps done of a migration not finished yet (MySQL commits each DDL
 -- statement on its own; a migration that stopped half-way resumes here).
@@ -23,7 +24,7 @@ CREATE TABLE schema_steps (
 CREATE TABLE chain_state (
   chain      VARCHAR(8)  NOT NULL PRIMARY KEY,
   height     BIGINT      NOT NULL,
-  hash       VARCHAR(64) NOT NULL,
+  hash       VARCHAR(64) COLLATE utf8mb4_bin NOT NULL,
   updated_at BIGINT      NOT NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
@@ -31,11 +32,11 @@ CREATE TABLE chain_state (
 CREATE TABLE chain_blocks (
   chain  VARCHAR(8)  NOT NULL,
   height BIGINT      NOT NULL,
-  hash   VARCHAR(64) NOT NULL,
+  hash   VARCHAR(64) COLLATE utf8mb4_bin NOT NULL,
   PRIMARY KEY (chain, height)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
--- Next "unused" derivation index per chain; rows are locked while allocating.
+-- Next unused derivation index per chain; each allocation advances it.
 CREATE TABLE address_counters (
   chain      VARCHAR(8) NOT NULL PRIMARY KEY,
   next_index BIGINT     NOT NULL
@@ -44,7 +45,7 @@ CREATE TABLE address_counters (
 CREATE TABLE addresses (
   id               BIGINT       NOT NULL AUTO_INCREMENT PRIMARY KEY,
   chain            VARCHAR(8)   NOT NULL,
-  address          VARCHAR(128) NOT NULL,
+  address          VARCHAR(128) COLLATE utf8mb4_bin NOT NULL,   -- exact: base58 is case-sensitive, bech32 stored lower case
   derivation_index BIGINT       NULL,     -- Bitcoin: m/0/i below the account key
   account_index    BIGINT       NULL,     -- Monero account
   subaddress_index BIGINT       NULL,     -- Monero subaddress in the account
@@ -60,13 +61,14 @@ CREATE TABLE addresses (
 CREATE TABLE deposits (
   id           BIGINT          NOT NULL AUTO_INCREMENT PRIMARY KEY,
   chain        VARCHAR(8)      NOT NULL,
-  txid         VARCHAR(64)     NOT NULL,
+  txid         VARCHAR(64)     COLLATE utf8mb4_bin NOT NULL,
   out_index    INT UNSIGNED    NOT NULL,
   address_id   BIGINT          NOT NULL,
   amount       BIGINT UNSIGNED NOT NULL,
   height       BIGINT          NOT NULL DEFAULT 0,   -- 0 while in the mempool
-  block_hash   VARCHAR(64)     NOT NULL DEFAULT '',
+  block_hash   VARCHAR(64)     COLLATE utf8mb4_bin NOT NULL DEFAULT '',
   status       VARCHAR(16)     NOT NULL,             -- mempool, confirmed, orphaned, double_spend
+  reason       VARCHAR(24)     NOT NULL DEFAULT '',  -- why it last changed: seen, confirmed, reorg, double_spend, dropped_from_mempool, replaced
   unlock_time  BIGINT UNSIGNED NOT NULL DEFAULT 0,
   double_spend TINYINT         NOT NULL DEFAULT 0,
   first_seen   BIGINT          NOT NULL,
@@ -78,14 +80,31 @@ CREATE TABLE deposits (
   CONSTRAINT deposits_address_fk FOREIGN KEY (address_id) REFERENCES addresses (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
+-- A receiver URL: the unit signing secrets belong to. A rotated secret's
+-- predecessor keeps signing (IPNs carry both signatures) until previous_until.
+CREATE TABLE endpoints (
+  id              BIGINT        NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  url             VARCHAR(2048) NOT NULL,
+  url_hash        CHAR(64)      NOT NULL,   -- sha256 of url, for the unique key
+  secret          VARCHAR(128)  COLLATE utf8mb4_bin NOT NULL,   -- HMAC key of IPN-Signature
+  previous_secret VARCHAR(128)  COLLATE utf8mb4_bin NOT NULL DEFAULT '',
+  previous_until  BIGINT        NOT NULL DEFAULT 0,   -- previous_secret signs until then
+  legacy_until    BIGINT        NOT NULL DEFAULT 0,   -- subscriptions' legacy secrets sign until then; 0 = never rotated
+  failing         TINYINT       NOT NULL DEFAULT 0,   -- an attempt failed since the last acknowledgement
+  created_at      BIGINT        NOT NULL,
+  updated_at      BIGINT        NOT NULL,
+  UNIQUE KEY endpoints_url (url_hash)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
 CREATE TABLE subscriptions (
   id               BIGINT          NOT NULL AUTO_INCREMENT PRIMARY KEY,
   chain            VARCHAR(8)      NOT NULL,
   address_id       BIGINT          NOT NULL,
+  endpoint_id      BIGINT          NOT NULL,
   url              VARCHAR(2048)   NOT NULL,
   url_hash         CHAR(64)        NOT NULL,   -- sha256 of url, for the unique key
   max_confirms     INT             NOT NULL,
-  secret           VARCHAR(128)    NOT NULL,   -- HMAC key of IPN-Signature
+  legacy_secret    VARCHAR(128)    COLLATE utf8mb4_bin NOT NULL DEFAULT '',   -- a secret of its own (made before schema 4); signs too until the endpoint's first rotation
   format           VARCHAR(8)      NOT NULL DEFAULT 'json',
   active           TINYINT         NOT NULL DEFAULT 1,
   last_confirmed   BIGINT UNSIGNED NOT NULL DEFAULT 0,  -- totals of the newest notification
@@ -94,7 +113,9 @@ CREATE TABLE subscriptions (
   updated_at       BIGINT          NOT NULL,
   UNIQUE KEY subscriptions_address_url (address_id, url_hash),
   KEY subscriptions_chain_active (chain, active),
-  CONSTRAINT subscriptions_address_fk FOREIGN KEY (address_id) REFERENCES addresses (id)
+  KEY subscriptions_endpoint (endpoint_id),
+  CONSTRAINT subscriptions_address_fk FOREIGN KEY (address_id) REFERENCES addresses (id),
+  CONSTRAINT subscriptions_endpoint_fk FOREIGN KEY (endpoint_id) REFERENCES endpoints (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
 CREATE TABLE notifications (
@@ -113,11 +134,13 @@ CREATE TABLE notifications (
   last_status     INT             NOT NULL DEFAULT 0,
   last_error      VARCHAR(1024)   NOT NULL DEFAULT '',
   created_at      BIGINT          NOT NULL,
+  observed_at     BIGINT          NOT NULL DEFAULT 0,   -- when the chain event it tells of was observed; 0 = subscription or redelivery
   updated_at      BIGINT          NOT NULL,
   delivered_at    BIGINT          NOT NULL DEFAULT 0,
   KEY notifications_due (state, next_attempt_at),
   KEY notifications_subscription (subscription_id, state),
   KEY notifications_lease (subscription_id, lease_until),
+  KEY notifications_retention (state, created_at),
   CONSTRAINT notifications_subscription_fk FOREIGN KEY (subscription_id) REFERENCES subscriptions (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
@@ -130,5 +153,19 @@ CREATE TABLE delivery_attempts (
   error           VARCHAR(1024) NOT NULL,
   delivered       TINYINT       NOT NULL,
   duration_us     BIGINT        NOT NULL,
-  KEY delivery_attempts_subscription (subscription_id, id)
+  KEY delivery_attempts_subscription (subscription_id, id),
+  KEY delivery_attempts_time (attempted_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- The sync role's heartbeat per chain, on the database's clock: the
+-- readiness check and chain metrics of every process read it.
+CREATE TABLE sync_heartbeats (
+  chain       VARCHAR(8)    NOT NULL PRIMARY KEY,
+  owner       VARCHAR(64)   NOT NULL,
+  state       VARCHAR(16)   NOT NULL,
+  height      BIGINT        NOT NULL,
+  node_height BIGINT        NOT NULL,
+  feed        VARCHAR(64)   NOT NULL DEFAULT '',   -- how the watcher hears of blocks: push or polling
+  error       VARCHAR(1024) NOT NULL DEFAULT '',
+  beat_at     BIGINT        NOT NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;

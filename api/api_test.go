@@ -215,7 +215,7 @@ func TestSubscribeFlow(t *testing.T) {
 				t.Errorf("delivery: %v", d)
 			}
 			ctx := context.Background()
-			ns, err := h.l.ClaimDue(ctx, "test", time.Now().Add(time.Hour), time.Minute, 10)
+			ns, err := h.l.ClaimDueAt(ctx, "test", time.Now().Add(time.Hour), time.Minute, 10)
 			if err != nil || len(ns) != 1 {
 				t.Fatalf("claim: %v %d", err, len(ns))
 			}
@@ -235,14 +235,18 @@ func TestSubscribeFlow(t *testing.T) {
 				at["duration_ms"] != json.Number("1.5") || at["at"] == "" {
 				t.Errorf("attempt: %v", at)
 			}
-			// Redeliver makes a new notification and pokes the worker.
+			// Redeliver makes the failing notification due now (not after its
+			// back-off) and pokes the worker.
 			pokes := h.pokes.Load()
 			m = wantOK(t, h.send("POST", path+"/redeliver", "", nil))
-			if nid, _ := m["notification_id"].(json.Number).Int64(); nid <= ns[0].ID || m["unconfirmed"] != "0.00012345" {
+			if nid, _ := m["notification_id"].(json.Number).Int64(); nid != ns[0].ID || m["unconfirmed"] != "0.00012345" {
 				t.Errorf("redeliver: %v", m)
 			}
 			if h.pokes.Load() != pokes+1 {
 				t.Error("redeliver did not poke the worker")
+			}
+			if due, err := h.l.ClaimDue(ctx, "test", time.Minute, 10); err != nil || len(due) != 1 || due[0].ID != ns[0].ID {
+				t.Fatalf("after redeliver: claimed %v, %v; want notification %d at once", due, err, ns[0].ID)
 			}
 			// End it.
 			m = wantOK(t, h.send("DELETE", fmt.Sprintf("/subscribe/%d", id), "", nil))
@@ -600,9 +604,7 @@ func TestReadyz(t *testing.T) {
 	if m["ready"] != true || m["chains"].(map[string]any)["btc"].(map[string]any)["state"] != "synced" {
 		t.Errorf("ready: %v", m)
 	}
-	h.xmr.mu.Lock()
-	h.xmr.status = chains.Status{Chain: chains.XMR, State: chains.Unreachable, Height: 10, NodeHeight: 0, Error: "dial tcp 10.9.9.9:18081: refused"}
-	h.xmr.mu.Unlock()
+	h.xmr.setStatus(chains.Status{Chain: chains.XMR, State: chains.Unreachable, Height: 10, NodeHeight: 0, Error: "dial tcp 10.9.9.9:18081: refused"})
 	a := h.get("/readyz")
 	if a.code != 503 {
 		t.Fatalf("unreachable chain: %d %s", a.code, a.body)
@@ -632,9 +634,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	wantOK(t, h.get("/balance?address="+addr))
 	h.get("/balance?address=nope")
 	wantOK(t, h.postJSON("/subscribe", map[string]any{"address": addr, "url": publicURL}))
-	h.btc.mu.Lock()
-	h.btc.status = chains.Status{Chain: chains.BTC, State: chains.Behind, Height: 90, NodeHeight: 100, Behind: 10}
-	h.btc.mu.Unlock()
+	h.btc.setStatus(chains.Status{Chain: chains.BTC, State: chains.Behind, Height: 90, NodeHeight: 100, Behind: 10})
 	a := h.get("/metrics")
 	if a.code != 200 {
 		t.Fatalf("/metrics: %d", a.code)

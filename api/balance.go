@@ -28,8 +28,7 @@ func (s *Server) balanceTarget(ctx context.Context, p *params) (chains.Chain, st
 		if hasIdx {
 			return "", "", badField("index", "give address or chain and index, not both")
 		}
-		c, err := s.chainOf(p, addr)
-		return c, addr, err
+		return s.chainOf(p, addr)
 	}
 	name, named, err := p.str("chain", 16)
 	if err != nil {
@@ -64,7 +63,10 @@ type txJSON struct {
 	Height        int64  `json:"height,omitempty"`
 	Status        string `json:"status"`
 	CountsAs      string `json:"counts_as"` // confirmed, unconfirmed or none
-	FirstSeen     string `json:"first_seen,omitempty"`
+	// Reason is why the deposit last changed (seen, confirmed, reorg,
+	// double_spend, dropped_from_mempool, replaced).
+	Reason    string `json:"reason,omitempty"`
+	FirstSeen string `json:"first_seen,omitempty"`
 }
 
 type balanceJSON struct {
@@ -113,17 +115,10 @@ func (s *Server) balance(w http.ResponseWriter, r *http.Request) error {
 		Transactions: make([]txJSON, 0, len(ds)),
 	}
 	for _, d := range ds {
-		as := "none"
-		switch {
-		case !d.Counts():
-		case d.IsConfirmed(t.Height, mc, now):
-			as = "confirmed"
-		default:
-			as = "unconfirmed"
-		}
 		out.Transactions = append(out.Transactions, txJSON{
 			TxID: d.TxID, OutIndex: d.OutIndex, Amount: c.FormatAmount(d.Amount), AmountAtomic: strconv.FormatUint(d.Amount, 10),
-			Confirmations: d.Confirmations(t.Height), Height: d.Height, Status: d.Status, CountsAs: as, FirstSeen: stamp(d.FirstSeen),
+			Confirmations: d.Confirmations(t.Height), Height: d.Height, Status: d.Status,
+			CountsAs: d.CountsAs(t.Height, mc, now), Reason: d.Reason, FirstSeen: stamp(d.FirstSeen),
 		})
 	}
 	s.writeJSON(w, http.StatusOK, out)

@@ -108,32 +108,46 @@ func (s *Server) enabled(field, name string) (chains.Chain, error) {
 }
 
 // chainOf recognises the chain of addr (or checks it against the chain
-// the request names).
-func (s *Server) chainOf(p *params, addr string) (chains.Chain, error) {
+// the request names) and returns the address's canonical form: every
+// endpoint looks addresses up and records them in that one form.
+func (s *Server) chainOf(p *params, addr string) (chains.Chain, string, error) {
 	name, named, err := p.str("chain", 16)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if named {
 		c, err := s.enabled("chain", name)
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
-		if err := s.o.Chains[c].Validate(addr); err != nil {
-			return "", badField("address", "not a valid %s address for this server's network: %v", c, err)
-		}
-		return c, nil
+		canonical, err := s.canonical(c, addr)
+		return c, canonical, err
 	}
 	for _, c := range s.order {
-		if s.o.Chains[c].Validate(addr) == nil {
-			return c, nil
+		if canonical, err := s.o.Chains[c].Canonical(addr); err == nil {
+			return c, canonical, nil
 		}
 	}
 	names := make([]string, len(s.order))
 	for i, c := range s.order {
 		names[i] = string(c)
 	}
-	return "", badField("address", "not a valid address of an enabled chain (%s) on this server's network", strings.Join(names, ", "))
+	return "", "", badField("address", "not a valid address of an enabled chain (%s) on this server's network", strings.Join(names, ", "))
+}
+
+// canonical checks addr as an address of chain c (enabled) and returns its
+// canonical form.
+func (s *Server) canonical(c chains.Chain, addr string) (string, error) {
+	a, enabled := s.o.Chains[c]
+	if !enabled {
+		return "", badField("address", "chain %s is not enabled on this server", c)
+	}
+	canonical, err := a.Canonical(addr)
+	if err != nil {
+		return "", badField("address", "not a valid %s address for this server's network: %s", c,
+			strings.TrimPrefix(err.Error(), ErrRejected.Error()+": "))
+	}
+	return canonical, nil
 }
 
 func (s *Server) maxConfirms(p *params) (int, error) {

@@ -48,6 +48,17 @@ func xmrAddr(tag string) string {
 	return s + strings.Repeat("x", 95-len(s))
 }
 
+// Canonical mimics bech32: an all-upper-case address is the lower-case one.
+func (f *fakeChain) Canonical(addr string) (string, error) {
+	if f.c == chains.BTC && addr == strings.ToUpper(addr) {
+		addr = strings.ToLower(addr)
+	}
+	if err := f.Validate(addr); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrRejected, err)
+	}
+	return addr, nil
+}
+
 func (f *fakeChain) Validate(addr string) error {
 	if f.panics {
 		panic("fake adapter panic")
@@ -121,10 +132,27 @@ func (f *fakeChain) Status() chains.Status {
 	return f.status
 }
 
+// setState sets the fake watcher's state and writes it as the sync role's
+// heartbeat (what readiness and the chain metrics read).
 func (f *fakeChain) setState(s chains.SyncState) {
 	f.mu.Lock()
 	f.status.State = s
+	st := f.status
 	f.mu.Unlock()
+	f.beat(st)
+}
+
+func (f *fakeChain) setStatus(st chains.Status) {
+	f.mu.Lock()
+	f.status = st
+	f.mu.Unlock()
+	f.beat(st)
+}
+
+func (f *fakeChain) beat(st chains.Status) {
+	if err := f.l.Beat(context.Background(), "test-sync", st); err != nil {
+		panic(err)
+	}
 }
 
 const (
@@ -173,6 +201,8 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 	h := &harness{t: t, l: dbtest.Ledger(t, o.driver, db.Options{Payload: ipn.Payload}), tip: map[chains.Chain]int64{}, auth: true}
 	h.btc = newFake(chains.BTC, h.l)
 	h.xmr = newFake(chains.XMR, h.l)
+	h.btc.setState(chains.Synced) // a sync role follows both chains
+	h.xmr.setState(chains.Synced)
 	cs := map[chains.Chain]Chain{chains.BTC: h.btc}
 	if !o.noXMR {
 		cs[chains.XMR] = h.xmr

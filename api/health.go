@@ -22,22 +22,31 @@ type chainReadyJSON struct {
 	NodeHeight int64            `json:"node_height"`
 	Behind     int64            `json:"behind"`
 	Feed       string           `json:"feed,omitempty"`
+	// HeartbeatAge is the age in seconds of the sync role's last
+	// heartbeat; absent when there is none.
+	HeartbeatAge *float64 `json:"heartbeat_age_seconds,omitempty"`
 }
 
-// readyz: the ledger answers and every enabled chain is synced. Error
-// texts are logged, not shown (the endpoint needs no key).
+// readyz: the ledger answers and every enabled chain is followed by a sync
+// role (its heartbeat in the ledger is at most HeartbeatMaxAge old) that
+// reports it synced. Any process answers the same, whatever its roles.
+// Error texts are logged, not shown (the endpoint needs no key).
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
 	ready := true
 	ledger := map[string]any{"ready": true}
-	if err := s.o.Ledger.Ping(ctx); err != nil {
+	if err := s.opsL.Ping(ctx); err != nil {
 		ready = false
 		ledger["ready"] = false
 		s.log.Warn("readiness: ledger unreachable", "err", err)
 	}
+	sts, err := s.chainStatuses(ctx)
+	if err != nil && ledger["ready"] == true {
+		s.log.Warn("readiness: heartbeats unreadable", "err", err)
+	}
 	cs := map[chains.Chain]chainReadyJSON{}
-	for _, st := range s.statuses() {
+	for _, st := range sts {
 		ok := st.State == chains.Synced
 		if !ok {
 			ready = false
@@ -45,7 +54,12 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 				s.log.Debug("readiness: chain not ready", "chain", st.Chain, "state", st.State, "err", st.Error)
 			}
 		}
-		cs[st.Chain] = chainReadyJSON{State: st.State, Ready: ok, Height: st.Height, NodeHeight: st.NodeHeight, Behind: st.Behind, Feed: st.Feed}
+		c := chainReadyJSON{State: st.State, Ready: ok, Height: st.Height, NodeHeight: st.NodeHeight, Behind: st.Behind, Feed: st.Feed}
+		if st.Age >= 0 {
+			age := st.Age.Round(time.Millisecond).Seconds()
+			c.HeartbeatAge = &age
+		}
+		cs[st.Chain] = c
 	}
 	status := http.StatusOK
 	if !ready {

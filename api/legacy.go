@@ -26,12 +26,8 @@ func (s *Server) btc(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return badField("address", "required")
 	}
-	a, enabled := s.o.Chains[chains.BTC]
-	if !enabled {
-		return badField("address", "bitcoin is not enabled on this server")
-	}
-	if err := a.Validate(addr); err != nil {
-		return badField("address", "not a valid bitcoin address for this server's network: %v", err)
+	if addr, err = s.canonical(chains.BTC, addr); err != nil {
+		return err
 	}
 	mc, err := s.maxConfirms(p)
 	if err != nil {

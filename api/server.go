@@ -29,9 +29,18 @@ import (
 	"github.com/ipnd/ipnd/metrics"
 )
 
+// OpsLedger is what the health, readiness and metrics endpoints need of
+// the ledger (*db.Ledger).
+type OpsLedger interface {
+	Ping(ctx context.Context) error
+	// Heartbeats are the sync role's last reports, per chain.
+	Heartbeats(ctx context.Context) (map[chains.Chain]ledger.Heartbeat, error)
+	NotificationCounts(ctx context.Context) (map[string]int64, error)
+}
+
 // Ledger is what the API needs of the ledger (*db.Ledger).
 type Ledger interface {
-	Ping(ctx context.Context) error
+	OpsLedger
 	Balance(ctx context.Context, c chains.Chain, addr string, maxConfirms int) (ledger.Totals, []ledger.Deposit, error)
 	AddressByString(ctx context.Context, c chains.Chain, addr string) (chains.Address, error)
 	AddressByIndex(ctx context.Context, c chains.Chain, index uint32) (chains.Address, error)
@@ -41,7 +50,7 @@ type Ledger interface {
 	Redeliver(ctx context.Context, id int64) (ledger.Notification, error)
 	Attempts(ctx context.Context, subscriptionID int64, limit int) ([]ledger.Attempt, error)
 	Notifications(ctx context.Context, subscriptionID int64, limit int) ([]ledger.Notification, error)
-	NotificationCounts(ctx context.Context) (map[string]int64, error)
+	RotateEndpointSecret(ctx context.Context, url, newSecret string, grace time.Duration) (ledger.Endpoint, error)
 }
 
 // Chain is what the API needs of one enabled chain adapter.
@@ -63,9 +72,14 @@ type Chain interface {
 	// address it cannot watch (Monero: not a subaddress of the wallet's
 	// account).
 	Watch(ctx context.Context, addr string) (chains.Address, error)
-	// Validate checks an address's syntax and network, without side effects.
-	Validate(addr string) error
-	// Status is the watcher's sync status (readiness, metrics).
+	// Canonical checks an address's syntax and network, without side
+	// effects, and returns the one form the ledger stores it in: bech32
+	// lower case (BIP173 allows an all-upper-case form, common from QR
+	// codes), base58 exactly as given (it is case-sensitive).
+	Canonical(addr string) (string, error)
+	// Status is this process's watcher status (nil watcher: another
+	// process follows the chain). Readiness and the chain metrics read the
+	// sync role's heartbeats in the ledger instead, in every process.
 	Status() chains.Status
 }
 
@@ -115,6 +129,11 @@ type Server struct {
 	handler http.Handler
 
 	metricsHandler http.Handler
+	// ops: a metrics listener (metrics_listen) serving only /metrics,
+	// /healthz and /readyz, without a key.
+	ops     bool
+	opsL    OpsLedger
+	watched []chains.Chain // chains whose heartbeat readiness requires
 }
 
 // New checks the options and builds the server.
@@ -162,6 +181,7 @@ func New(o Options) (*Server, error) {
 		s.order = append(s.order, c)
 	}
 	sort.Slice(s.order, func(i, j int) bool { return s.order[i] < s.order[j] })
+	s.opsL, s.watched = o.Ledger, s.order
 	if o.Server.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(o.Server.TLSCert, o.Server.TLSKey)
 		if err != nil {
@@ -176,19 +196,108 @@ func New(o Options) (*Server, error) {
 	return s, nil
 }
 
+// OpsOptions configures a metrics listener.
+type OpsOptions struct {
+	Ledger OpsLedger
+	// Chains are the enabled chains: readiness needs a fresh heartbeat of
+	// each.
+	Chains []chains.Chain
+	// Listen is [server] metrics_listen.
+	Listen  string
+	Logger  *slog.Logger
+	Metrics *metrics.Registry
+}
+
+// NewOps builds the metrics listener of [server] metrics_listen: /metrics,
+// /healthz and /readyz (the API's handlers) without a key, in any process,
+// whatever its roles.
+func NewOps(o OpsOptions) (*Server, error) {
+	if o.Ledger == nil {
+		return nil, errors.New("metrics listener: no ledger")
+	}
+	s := &Server{ops: true, opsL: o.Ledger, metrics: o.Metrics}
+	s.o.Server.Listen = o.Listen
+	s.o.Now = time.Now
+	l := o.Logger
+	if l == nil {
+		l = slog.New(slog.DiscardHandler)
+	}
+	s.log = l.With("subsystem", "api")
+	if s.metrics == nil {
+		s.metrics = metrics.New()
+	}
+	for _, c := range o.Chains {
+		if !c.Valid() {
+			return nil, fmt.Errorf("metrics listener: unknown chain %q", c)
+		}
+		s.watched = append(s.watched, c)
+	}
+	sort.Slice(s.watched, func(i, j int) bool { return s.watched[i] < s.watched[j] })
+	s.metrics.SetChainStatus(s.statuses)
+	s.metrics.SetNotificationCounts(o.Ledger.NotificationCounts)
+	s.metricsHandler = s.metrics.Handler()
+	s.handler = s.routes()
+	return s, nil
+}
+
 // Handler is the API's http.Handler (no TLS: Serve adds it).
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // TLS reports whether Serve speaks TLS.
 func (s *Server) TLS() bool { return s.tls != nil }
 
-// statuses reports every enabled chain's status, in chain order.
-func (s *Server) statuses() []chains.Status {
-	out := make([]chains.Status, 0, len(s.order))
-	for _, c := range s.order {
-		st := s.o.Chains[c].Status()
-		st.Chain = c
+// HeartbeatMaxAge is how old the sync role's heartbeat of a chain may be
+// for the chain to count as followed (it is written every few seconds).
+const HeartbeatMaxAge = 30 * time.Second
+
+// Stale is the chain state of readiness and metrics when the chain's
+// heartbeat is older than HeartbeatMaxAge or missing: no process follows
+// it (or it is stuck).
+const Stale = metrics.StateStale
+
+// chainStatus is one enabled chain as readiness and metrics see it.
+type chainStatus struct {
+	chains.Status
+	Age  time.Duration // of the heartbeat; -1 when there is none
+	Read bool          // the heartbeats could be read
+}
+
+// chainStatuses reads the sync role's heartbeats of the enabled chains,
+// in chain order: a chain whose heartbeat is missing or older than
+// HeartbeatMaxAge is Stale, whatever it last said.
+func (s *Server) chainStatuses(ctx context.Context) ([]chainStatus, error) {
+	hbs, err := s.opsL.Heartbeats(ctx)
+	out := make([]chainStatus, 0, len(s.watched))
+	for _, c := range s.watched {
+		st := chainStatus{Status: chains.Status{Chain: c, State: Stale}, Age: -1, Read: err == nil}
+		if hb, ok := hbs[c]; ok {
+			st.Age, st.LastPoll = hb.Age, hb.BeatAt
+			st.Height, st.NodeHeight, st.Feed, st.Error = hb.Height, hb.NodeHeight, hb.Feed, hb.Error
+			st.Behind = max(hb.NodeHeight-hb.Height, 0)
+			if hb.Age <= HeartbeatMaxAge {
+				st.State = chains.SyncState(hb.State)
+			} else {
+				st.Error = fmt.Sprintf("no heartbeat from the sync role for %s (last: %s)", hb.Age.Round(time.Second), hb.State)
+			}
+		} else if err == nil {
+			st.Error = "no sync role has followed this chain yet (no heartbeat)"
+		}
 		out = append(out, st)
+	}
+	return out, err
+}
+
+// statuses is chainStatuses for the metrics (read at scrape time).
+func (s *Server) statuses() []chains.Status {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	sts, err := s.chainStatuses(ctx)
+	if err != nil {
+		s.log.Warn("metrics: read heartbeats", "err", err)
+	}
+	out := make([]chains.Status, len(sts))
+	for i, st := range sts {
+		out[i] = st.Status
 	}
 	return out
 }

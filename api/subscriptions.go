@@ -98,17 +98,11 @@ func (s *Server) subscribeParams(r *http.Request, p *params, only chains.Chain) 
 		return
 	}
 	if only != "" {
-		a, enabled := s.o.Chains[only]
-		if !enabled {
-			err = badField("address", "chain %s is not enabled on this server", only)
-			return
-		}
-		if verr := a.Validate(addr); verr != nil {
-			err = badField("address", "not a valid %s address for this server's network: %v", only, verr)
-			return
-		}
 		c = only
-	} else if c, err = s.chainOf(p, addr); err != nil {
+		if addr, err = s.canonical(only, addr); err != nil {
+			return
+		}
+	} else if c, addr, err = s.chainOf(p, addr); err != nil {
 		return
 	}
 	if mc, err = s.maxConfirms(p); err != nil {

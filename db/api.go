@@ -1,16 +1,24 @@
 package db
 
 // This file lists the Ledger's methods by purpose. Each chain write (ApplyBlock,
-// RevertBlock, ApplyMempool, ReconcileWindow) is one transaction that records the
-// payments, moves the chain tip and creates a notification for every active
-// subscription whose (confirmed, unconfirmed) pair changed, so a crash can never
-// separate a change from its notification.
+// RevertBlock, ApplyMempool[Gone], ReconcileWindow[Gone]) is one transaction that
+// records the payments, moves the chain tip and creates a notification for every
+// active subscription whose (confirmed, unconfirmed) pair, or the standing of one
+// of its deposits, changed, with the changes and their reasons (the contract is
+// in package ledger's documentation), so a crash can never separate a change from
+// its notification.
 //
 // Chain state:            Tip, RecentBlocks, SetStart, MempoolTxIDs
-// Chain writes:           ApplyBlock, RevertBlock, ApplyMempool, ReconcileWindow
+// Chain writes:           ApplyBlock, RevertBlock, ApplyMempool, ApplyMempoolGone,
+//                         ReconcileWindow, ReconcileWindowGone
+// Sync role:              LockChain, Beat, Heartbeats
 // Addresses:              AllocateAddress, EnsureAddress, AddressByString,
 //                         AddressByIndex, Addresses, HighestDerivationIndex,
 //                         HighestSubaddressIndex
 // Balances:               Balance
 // Subscriptions:          Subscribe, Unsubscribe, Subscription, Redeliver, Attempts
-// Notification delivery:  ClaimDue, RecordAttempt, NextDue, NotificationCounts
+// Endpoints (secrets):    Endpoint, RotateEndpointSecret
+// Notification delivery:  ClaimDue, ClaimDueAt, RecordAttempt(s), Defer, NextDue,
+//                         NotificationCounts
+// Retention:              Prune, PruneOlderThan
+// Clock:                  Now (the database's), ClockOffset

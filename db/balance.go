@@ -20,7 +20,7 @@ import (
 // yields rows by (status, id), so MySQL would sort them in a temporary
 // table on every call; Balance sorts the few rows by id itself.
 const balanceQuery = `SELECT a.address, COALESCE(cs.height, 0), d.id, d.chain, d.txid, d.out_index, d.address_id, d.amount,
-  d.height, d.block_hash, d.status, d.unlock_time, d.double_spend, d.first_seen, d.updated_at
+  d.height, d.block_hash, d.status, d.reason, d.unlock_time, d.double_spend, d.first_seen, d.updated_at
   FROM addresses a
   LEFT JOIN chain_state cs ON cs.chain = a.chain
   LEFT JOIN deposits d ON d.address_id = a.id
@@ -37,7 +37,7 @@ func (l *Ledger) Balance(ctx context.Context, c chains.Chain, addr string, maxCo
 	defer rows.Close()
 	var (
 		tip    int64
-		stored string // the address as recorded (MySQL compares case-insensitively)
+		stored string // the address as recorded
 		found  bool
 		ds     []ledger.Deposit
 	)
@@ -48,9 +48,10 @@ func (l *Ledger) Balance(ctx context.Context, c chains.Chain, addr string, maxCo
 			out                         sql.Null[uint32]
 			amount, unlock              sql.Null[uint64]
 			chain, txid, hash, status   sql.NullString
+			reason                      sql.NullString
 			doubleSpend                 sql.NullBool
 		)
-		if err := rows.Scan(&stored, &tip, &id, &chain, &txid, &out, &aid, &amount, &height, &hash, &status,
+		if err := rows.Scan(&stored, &tip, &id, &chain, &txid, &out, &aid, &amount, &height, &hash, &status, &reason,
 			&unlock, &doubleSpend, &first, &upd); err != nil {
 			return ledger.Totals{}, nil, fmt.Errorf("read balance: %w", err)
 		}
@@ -60,7 +61,7 @@ func (l *Ledger) Balance(ctx context.Context, c chains.Chain, addr string, maxCo
 		ds = append(ds, ledger.Deposit{
 			ID: id.Int64, Chain: chains.Chain(chain.String), TxID: txid.String, OutIndex: out.V,
 			AddressID: aid.Int64, Address: stored, Amount: amount.V, Height: height.Int64,
-			BlockHash: hash.String, Status: status.String, UnlockTime: unlock.V, DoubleSpend: doubleSpend.Bool,
+			BlockHash: hash.String, Status: status.String, Reason: reason.String, UnlockTime: unlock.V, DoubleSpend: doubleSpend.Bool,
 			FirstSeen: fromMicros(first.Int64), UpdatedAt: fromMicros(upd.Int64),
 		})
 	}

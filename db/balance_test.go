@@ -76,9 +76,9 @@ func TestBalanceReadsOneAddress(t *testing.T) {
 			ds[i].ID = 0
 		}
 		want := []ledger.Deposit{
-			{Chain: chains.BTC, TxID: "m1", AddressID: a.ID, Address: "addrA", Amount: 7, Status: ledger.StatusMempool, FirstSeen: now, UpdatedAt: now},
+			{Chain: chains.BTC, TxID: "m1", AddressID: a.ID, Address: "addrA", Amount: 7, Status: ledger.StatusMempool, Reason: ledger.ReasonSeen, FirstSeen: now, UpdatedAt: now},
 			{Chain: chains.BTC, TxID: "c1", OutIndex: 2, AddressID: a.ID, Address: "addrA", Amount: 500, Height: 10, BlockHash: blk(10).Hash,
-				Status: ledger.StatusConfirmed, FirstSeen: now, UpdatedAt: now},
+				Status: ledger.StatusConfirmed, Reason: ledger.ReasonConfirmed, FirstSeen: now, UpdatedAt: now},
 		}
 		if !reflect.DeepEqual(ds, want) {
 			t.Fatalf("addrA deposits =\n%+v\nwant\n%+v", ds, want)

@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
+	"time"
 
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/ledger"
@@ -116,28 +116,64 @@ type chainWrite struct {
 	tx      *sql.Tx
 	chain   chains.Chain
 	touched map[int64]bool // address ids whose deposits changed
-	change  chains.Change
+	// before holds each changed deposit as it was before this write, by
+	// deposit id; reasons the latest downward reason given for it.
+	before  map[int64]depositBefore
+	reasons map[int64]string
+	// oldTip and newTip are the chain's tip before and after the write.
+	oldTip, newTip chains.Block
+	// observed is when the write began: the observation time of the chain
+	// event (ledger clock).
+	observed time.Time
+	change   chains.Change
+	made     []time.Duration // per notification made: observed → created
+}
+
+// depositBefore is a deposit as it was before the write changed it.
+type depositBefore struct {
+	addressID int64
+	existed   bool
+	d         ledger.Deposit
 }
 
 func (l *Ledger) chainTx(ctx context.Context, c chains.Chain, fn func(w *chainWrite, oldTip chains.Block, hadTip bool) (newTip chains.Block, err error)) (chains.Change, error) {
 	var change chains.Change
+	var made []time.Duration
+	observed := l.now()
 	err := l.ExecTx(ctx, func(tx *sql.Tx) error {
-		w := &chainWrite{l: l, ctx: ctx, tx: tx, chain: c, touched: map[int64]bool{}}
+		w := &chainWrite{l: l, ctx: ctx, tx: tx, chain: c, touched: map[int64]bool{},
+			before: map[int64]depositBefore{}, reasons: map[int64]string{}, observed: observed}
 		oldTip, hadTip, err := tipOf(ctx, tx, c)
 		if err != nil {
 			return err
 		}
+		w.oldTip = oldTip
 		newTip, err := fn(w, oldTip, hadTip)
 		if err != nil {
 			return err
 		}
-		if err := w.notify(oldTip.Height, newTip.Height); err != nil {
+		w.newTip = newTip
+		if err := w.notify(); err != nil {
 			return err
 		}
-		change = w.change
+		change, made = w.change, w.made
 		return nil
 	})
+	if err == nil && l.observer != nil && len(made) > 0 {
+		l.observer.NotificationsCreated(c, made)
+	}
 	return change, err
+}
+
+// remember records d as it was before this write first changed it, and
+// the downward reason the write gives (the latest explicit one wins).
+func (w *chainWrite) remember(d ledger.Deposit, existed bool, reason string) {
+	if _, ok := w.before[d.ID]; !ok {
+		w.before[d.ID] = depositBefore{addressID: d.AddressID, existed: existed, d: d}
+	}
+	if reason != "" && reason != ledger.ReasonSeen && reason != ledger.ReasonConfirmed {
+		w.reasons[d.ID] = reason
+	}
 }
 
 // ApplyBlock records block b, which must extend the stored tip, with the
@@ -184,7 +220,7 @@ func (l *Ledger) RevertBlock(ctx context.Context, c chains.Chain, b, parent chai
 			if keep[d.TxID] {
 				status = ledger.StatusMempool
 			}
-			if err := w.setStatus(d, status, 0, ""); err != nil {
+			if err := w.setStatus(d, status, 0, "", ledger.ReasonReorg); err != nil {
 				return chains.Block{}, err
 			}
 		}
@@ -193,8 +229,21 @@ func (l *Ledger) RevertBlock(ctx context.Context, c chains.Chain, b, parent chai
 }
 
 // ApplyMempool records new unconfirmed payments and orphans the deposits in
-// mempool status whose transaction left the mempool without being mined.
+// mempool status whose transaction left the mempool without being mined,
+// as dropped (ApplyMempoolGone with chains.ReasonDropped).
 func (l *Ledger) ApplyMempool(ctx context.Context, c chains.Chain, added []chains.Payment, gone []string) (chains.Change, error) {
+	gs := make([]chains.Gone, len(gone))
+	for i, id := range gone {
+		gs[i] = chains.Gone{TxID: id, Reason: chains.ReasonDropped}
+	}
+	return l.ApplyMempoolGone(ctx, c, added, gs)
+}
+
+// ApplyMempoolGone records new unconfirmed payments and orphans the
+// deposits in mempool status of each gone transaction, with its reason
+// (the package ledger documentation has the contract).
+func (l *Ledger) ApplyMempoolGone(ctx context.Context, c chains.Chain, added []chains.Payment, gone []chains.Gone) (chains.Change, error) {
+	reason := goneReasons(gone)
 	return l.chainTx(ctx, c, func(w *chainWrite, tip chains.Block, _ bool) (chains.Block, error) {
 		for _, p := range added {
 			p.Height, p.BlockHash = 0, ""
@@ -205,15 +254,15 @@ func (l *Ledger) ApplyMempool(ctx context.Context, c chains.Chain, added []chain
 		for start := 0; start < len(gone); start += 500 {
 			chunk := gone[start:min(start+500, len(gone))]
 			args := []any{string(c), ledger.StatusMempool}
-			for _, id := range chunk {
-				args = append(args, id)
+			for _, g := range chunk {
+				args = append(args, g.TxID)
 			}
 			ds, err := w.deposits(`d.chain = ? AND d.status = ? AND d.txid IN (`+placeholders(len(chunk))+`)`, args...)
 			if err != nil {
 				return chains.Block{}, err
 			}
 			for _, d := range ds {
-				if err := w.setStatus(d, ledger.StatusOrphaned, 0, ""); err != nil {
+				if err := w.setStatus(d, ledger.StatusOrphaned, 0, "", reason[d.TxID]); err != nil {
 					return chains.Block{}, err
 				}
 			}
@@ -222,12 +271,32 @@ func (l *Ledger) ApplyMempool(ctx context.Context, c chains.Chain, added []chain
 	})
 }
 
+// goneReasons maps each gone transaction to its reason (dropped when
+// empty or unknown).
+func goneReasons(gone []chains.Gone) map[string]string {
+	out := make(map[string]string, len(gone))
+	for _, g := range gone {
+		out[g.TxID] = ledger.GoneReason(g.Reason, ledger.ReasonDropped)
+	}
+	return out
+}
+
 // ReconcileWindow is the Monero-style write: seen is everything the wallet
 // reports in the pool and above fromHeight. Each seen payment is recorded
 // (Height>0: confirmed at Height; 0: mempool; DoubleSpend: flagged); every
 // live deposit of the chain in the mempool or above fromHeight that is not in
-// seen is orphaned; tip becomes the chain tip.
+// seen is orphaned (dropped from the pool, or reorganised out of a block);
+// tip becomes the chain tip. It is ReconcileWindowGone without reasons.
 func (l *Ledger) ReconcileWindow(ctx context.Context, c chains.Chain, tip chains.Block, fromHeight int64, seen []chains.Payment) (chains.Change, error) {
+	return l.ReconcileWindowGone(ctx, c, tip, fromHeight, seen, nil)
+}
+
+// ReconcileWindowGone is ReconcileWindow where gone says why transactions
+// left, as the chain side knows it; a deposit not in seen that gone does
+// not name is ledger.ReasonDropped from the pool, ledger.ReasonReorg from a
+// block.
+func (l *Ledger) ReconcileWindowGone(ctx context.Context, c chains.Chain, tip chains.Block, fromHeight int64, seen []chains.Payment, gone []chains.Gone) (chains.Change, error) {
+	reason := goneReasons(gone)
 	return l.chainTx(ctx, c, func(w *chainWrite, _ chains.Block, _ bool) (chains.Block, error) {
 		seenIDs := map[int64]bool{}
 		for _, p := range seen {
@@ -250,124 +319,20 @@ func (l *Ledger) ReconcileWindow(ctx context.Context, c chains.Chain, tip chains
 			return chains.Block{}, err
 		}
 		for _, d := range live {
-			if !seenIDs[d.ID] {
-				if err := w.setStatus(d, ledger.StatusOrphaned, d.Height, d.BlockHash); err != nil {
-					return chains.Block{}, err
+			if seenIDs[d.ID] {
+				continue
+			}
+			why, named := reason[d.TxID]
+			if !named {
+				why = ledger.ReasonDropped
+				if d.Status == ledger.StatusConfirmed || d.Height > 0 {
+					why = ledger.ReasonReorg
 				}
+			}
+			if err := w.setStatus(d, ledger.StatusOrphaned, d.Height, d.BlockHash, why); err != nil {
+				return chains.Block{}, err
 			}
 		}
 		return tip, l.setTip(w.ctx, w.tx, c, tip)
 	})
-}
-
-// addressID resolves a payment's address, recording it first when the
-// watcher supplied its indexes (a Bitcoin gap address).
-func (w *chainWrite) addressID(p chains.Payment) (int64, error) {
-	a, err := addressBy(w.ctx, w.tx, `chain = ? AND address = ?`, string(w.chain), p.Address)
-	if err == nil {
-		return a.ID, nil
-	}
-	if !errors.Is(err, ledger.ErrNotFound) || p.Watch == nil {
-		return 0, fmt.Errorf("payment %s to %s: %w", p.TxID, p.Address, err)
-	}
-	watch := *p.Watch
-	watch.Chain, watch.Address = w.chain, p.Address
-	a, err = w.l.ensureAddress(w.ctx, w.tx, watch)
-	if err != nil {
-		return 0, err
-	}
-	return a.ID, nil
-}
-
-// upsert records p with status. A deposit already recorded is moved to
-// status when move is true or when it was orphaned (its transaction came
-// back); a confirmed deposit is never demoted by a mempool sighting. It
-// returns the deposit's id.
-func (w *chainWrite) upsert(p chains.Payment, status string, move bool) (int64, error) {
-	if w.l.dialect.name == "sqlite" && p.Amount > math.MaxInt64 {
-		return 0, fmt.Errorf("payment %s: amount %d exceeds what the SQLite ledger can hold; use MySQL", p.TxID, p.Amount)
-	}
-	addrID, err := w.addressID(p)
-	if err != nil {
-		return 0, err
-	}
-	ds, err := w.deposits(`d.chain = ? AND d.txid = ? AND d.address_id = ? AND d.out_index = ?`,
-		string(w.chain), p.TxID, addrID, p.OutIndex)
-	if err != nil {
-		return 0, err
-	}
-	now := micros(w.l.now())
-	if len(ds) == 0 {
-		res, err := w.tx.ExecContext(w.ctx, `INSERT INTO deposits
-  (chain, txid, out_index, address_id, amount, height, block_hash, status, unlock_time, double_spend, first_seen, updated_at)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			string(w.chain), p.TxID, p.OutIndex, addrID, p.Amount, p.Height, p.BlockHash, status,
-			p.UnlockTime, p.DoubleSpend, now, now)
-		if err != nil {
-			return 0, fmt.Errorf("record deposit %s:%d: %w", p.TxID, p.OutIndex, err)
-		}
-		w.touched[addrID] = true
-		w.change.DepositsAdded++
-		return res.LastInsertId()
-	}
-	d := ds[0]
-	if !move && d.Status != ledger.StatusOrphaned {
-		return d.ID, nil
-	}
-	if d.Status == status && d.Height == p.Height && d.BlockHash == p.BlockHash &&
-		d.Amount == p.Amount && d.UnlockTime == p.UnlockTime && d.DoubleSpend == p.DoubleSpend {
-		return d.ID, nil // replay of the same block or poll
-	}
-	_, err = w.tx.ExecContext(w.ctx, `UPDATE deposits SET amount = ?, height = ?, block_hash = ?, status = ?,
-  unlock_time = ?, double_spend = ?, updated_at = ? WHERE id = ?`,
-		p.Amount, p.Height, p.BlockHash, status, p.UnlockTime, p.DoubleSpend, now, d.ID)
-	if err != nil {
-		return 0, fmt.Errorf("update deposit %s:%d: %w", p.TxID, p.OutIndex, err)
-	}
-	w.touched[addrID] = true
-	w.change.DepositsUpdated++
-	return d.ID, nil
-}
-
-func (w *chainWrite) setStatus(d ledger.Deposit, status string, height int64, hash string) error {
-	_, err := w.tx.ExecContext(w.ctx, `UPDATE deposits SET status = ?, height = ?, block_hash = ?, updated_at = ? WHERE id = ?`,
-		status, height, hash, micros(w.l.now()), d.ID)
-	if err != nil {
-		return fmt.Errorf("update deposit %s: %w", d.TxID, err)
-	}
-	w.touched[d.AddressID] = true
-	if status == ledger.StatusOrphaned {
-		w.change.DepositsRemoved++
-	} else {
-		w.change.DepositsUpdated++
-	}
-	return nil
-}
-
-const depositCols = `d.id, d.chain, d.txid, d.out_index, d.address_id, a.address, d.amount, d.height, d.block_hash,
-  d.status, d.unlock_time, d.double_spend, d.first_seen, d.updated_at`
-
-func (w *chainWrite) deposits(where string, args ...any) ([]ledger.Deposit, error) {
-	return queryDeposits(w.ctx, w.tx, where, args...)
-}
-
-func queryDeposits(ctx context.Context, q queryer, where string, args ...any) ([]ledger.Deposit, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+depositCols+` FROM deposits d JOIN addresses a ON a.id = d.address_id WHERE `+where+` ORDER BY d.id`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("read deposits: %w", err)
-	}
-	defer rows.Close()
-	var out []ledger.Deposit
-	for rows.Next() {
-		var d ledger.Deposit
-		var chain string
-		var first, upd int64
-		if err := rows.Scan(&d.ID, &chain, &d.TxID, &d.OutIndex, &d.AddressID, &d.Address, &d.Amount, &d.Height,
-			&d.BlockHash, &d.Status, &d.UnlockTime, &d.DoubleSpend, &first, &upd); err != nil {
-			return nil, fmt.Errorf("read deposits: %w", err)
-		}
-		d.Chain, d.FirstSeen, d.UpdatedAt = chains.Chain(chain), fromMicros(first), fromMicros(upd)
-		out = append(out, d)
-	}
-	return out, rows.Err()
 }

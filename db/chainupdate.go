@@ -99,7 +99,7 @@ func (w *chainWrite) disconnect(tip chains.Block, u chains.ChainUpdate, reasons 
 		if u.InMempool != nil && u.InMempool(d.TxID) {
 			status, reason = ledger.StatusMempool, chains.ReasonReorg
 		}
-		if err := w.moveDeposit(d, status, reason); err != nil {
+		if err := w.moveDeposit(d, status, ledger.GoneReason(reason, ledger.ReasonReorg)); err != nil {
 			return err
 		}
 	}
@@ -112,10 +112,9 @@ func (w *chainWrite) dropUnconfirmed(gone []chains.Gone) error {
 	for start := 0; start < len(gone); start += 500 {
 		chunk := gone[start:min(start+500, len(gone))]
 		args := []any{string(w.chain), ledger.StatusMempool}
-		reasons := make(map[string]chains.Reason, len(chunk))
+		reasons := goneReasons(chunk)
 		for _, g := range chunk {
 			args = append(args, g.TxID)
-			reasons[g.TxID] = g.Reason
 		}
 		ds, err := w.deposits(`d.chain = ? AND d.status = ? AND d.txid IN (`+placeholders(len(chunk))+`)`, args...)
 		if err != nil {
@@ -131,11 +130,10 @@ func (w *chainWrite) dropUnconfirmed(gone []chains.Gone) error {
 }
 
 // moveDeposit sets a deposit's status (mempool or orphaned: height and
-// block hash cleared) for reason, the why of a reversal that notifications
-// can carry.
-func (w *chainWrite) moveDeposit(d ledger.Deposit, status string, reason chains.Reason) error {
-	_ = reason // recorded with the change once the ledger keeps reversal reasons
-	return w.setStatus(d, status, 0, "")
+// block hash cleared) for reason (a ledger.Reason constant): the deposit
+// keeps it and the notifications the write makes list it in changes.
+func (w *chainWrite) moveDeposit(d ledger.Deposit, status, reason string) error {
+	return w.setStatus(d, status, 0, "", reason)
 }
 
 // SkipTo moves chain c's tip forward to b without recording the blocks in

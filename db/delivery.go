@@ -16,13 +16,17 @@ func isNotFound(err error) bool { return errors.Is(err, ledger.ErrNotFound) }
 
 func microDuration(us int64) time.Duration { return time.Duration(us) * time.Microsecond }
 
-const notificationCols = `n.id, n.subscription_id, s.chain, a.address, s.url, s.secret, n.confirmed, n.unconfirmed, n.height,
+const notificationCols = `n.id, n.subscription_id, s.endpoint_id, s.chain, a.address, s.url, e.secret, e.previous_secret,
+  e.previous_until, s.legacy_secret, e.legacy_until, e.failing, n.confirmed, n.unconfirmed, n.height,
   n.body, n.content_type, n.state, n.attempts, n.next_attempt_at, n.lease_owner, n.lease_until, n.last_status, n.last_error,
-  n.created_at, n.updated_at, n.delivered_at`
+  n.created_at, n.observed_at, n.updated_at, n.delivered_at`
 
-func queryNotifications(ctx context.Context, q queryer, where string, args ...any) ([]ledger.Notification, error) {
+// queryNotifications reads notifications with the secrets that sign them
+// at now.
+func queryNotifications(ctx context.Context, q queryer, now time.Time, where string, args ...any) ([]ledger.Notification, error) {
 	rows, err := q.QueryContext(ctx, `SELECT `+notificationCols+` FROM notifications n
-  JOIN subscriptions s ON s.id = n.subscription_id JOIN addresses a ON a.id = s.address_id WHERE `+where, args...)
+  JOIN subscriptions s ON s.id = n.subscription_id JOIN addresses a ON a.id = s.address_id
+  JOIN endpoints e ON e.id = s.endpoint_id WHERE `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read notifications: %w", err)
 	}
@@ -30,16 +34,19 @@ func queryNotifications(ctx context.Context, q queryer, where string, args ...an
 	var out []ledger.Notification
 	for rows.Next() {
 		var n ledger.Notification
-		var chain string
-		var next, lease, created, updated, delivered int64
-		if err := rows.Scan(&n.ID, &n.SubscriptionID, &chain, &n.Address, &n.URL, &n.Secret, &n.Confirmed, &n.Unconfirmed,
+		var chain, previous, legacy string
+		var prevUntil, legacyUntil, next, lease, created, observed, updated, delivered int64
+		if err := rows.Scan(&n.ID, &n.SubscriptionID, &n.EndpointID, &chain, &n.Address, &n.URL, &n.Secret, &previous,
+			&prevUntil, &legacy, &legacyUntil, &n.EndpointFailing, &n.Confirmed, &n.Unconfirmed,
 			&n.Height, &n.Body, &n.ContentType, &n.State, &n.Attempts, &next, &n.LeaseOwner, &lease, &n.LastStatus,
-			&n.LastError, &created, &updated, &delivered); err != nil {
+			&n.LastError, &created, &observed, &updated, &delivered); err != nil {
 			return nil, fmt.Errorf("read notifications: %w", err)
 		}
 		n.Chain = chains.Chain(chain)
+		n.ExtraSecrets = extraSecrets(n.Secret, previous, prevUntil, legacy, legacyUntil, micros(now))
 		n.NextAttemptAt, n.LeaseUntil = fromMicros(next), fromMicros(lease)
-		n.CreatedAt, n.UpdatedAt, n.DeliveredAt = fromMicros(created), fromMicros(updated), fromMicros(delivered)
+		n.CreatedAt, n.ObservedAt = fromMicros(created), fromMicros(observed)
+		n.UpdatedAt, n.DeliveredAt = fromMicros(updated), fromMicros(delivered)
 		out = append(out, n)
 	}
 	return out, rows.Err()
@@ -47,12 +54,12 @@ func queryNotifications(ctx context.Context, q queryer, where string, args ...an
 
 // Notifications returns a subscription's newest notifications.
 func (l *Ledger) Notifications(ctx context.Context, subscriptionID int64, limit int) ([]ledger.Notification, error) {
-	return queryNotifications(ctx, l.db, `n.subscription_id = ? ORDER BY n.id DESC LIMIT ?`, subscriptionID, limit)
+	return queryNotifications(ctx, l.db, l.now(), `n.subscription_id = ? ORDER BY n.id DESC LIMIT ?`, subscriptionID, limit)
 }
 
 // Notification returns one notification.
 func (l *Ledger) Notification(ctx context.Context, id int64) (ledger.Notification, error) {
-	ns, err := queryNotifications(ctx, l.db, `n.id = ?`, id)
+	ns, err := queryNotifications(ctx, l.db, l.now(), `n.id = ?`, id)
 	if err != nil {
 		return ledger.Notification{}, err
 	}
@@ -63,11 +70,17 @@ func (l *Ledger) Notification(ctx context.Context, id int64) (ledger.Notificatio
 }
 
 // ClaimDue leases up to limit pending notifications whose next attempt is
-// due, for owner, until now+lease. A row is never leased to two owners at
-// once (MySQL: SKIP LOCKED; SQLite: one writer), a subscription never has
-// two notifications in flight, and a lease that ran out (its owner died) is
-// taken over.
-func (l *Ledger) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]ledger.Notification, error) {
+// due, for owner, for lease, on the ledger's clock (ClaimDueAt at Now).
+func (l *Ledger) ClaimDue(ctx context.Context, owner string, lease time.Duration, limit int) ([]ledger.Notification, error) {
+	return l.ClaimDueAt(ctx, owner, l.now(), lease, limit)
+}
+
+// ClaimDueAt leases up to limit pending notifications whose next attempt is
+// due at now, for owner, until now+lease. A row is never leased to two
+// owners at once (MySQL: SKIP LOCKED; SQLite: one writer), a subscription
+// never has two notifications in flight, and a lease that ran out (its
+// owner died) is taken over.
+func (l *Ledger) ClaimDueAt(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]ledger.Notification, error) {
 	if owner == "" || len(owner) > 64 {
 		return nil, errors.New("claim notifications: owner must be 1 to 64 characters")
 	}
@@ -129,7 +142,7 @@ func (l *Ledger) ClaimDue(ctx context.Context, owner string, now time.Time, leas
 		if _, err := tx.ExecContext(ctx, `UPDATE notifications SET lease_owner = ?, lease_until = ? WHERE id IN (`+placeholders(len(ids))+`)`, upd...); err != nil {
 			return fmt.Errorf("claim notifications: %w", err)
 		}
-		out, err = queryNotifications(ctx, tx, `n.id IN (`+placeholders(len(ids))+`) ORDER BY n.next_attempt_at, n.id`, ids...)
+		out, err = queryNotifications(ctx, tx, now, `n.id IN (`+placeholders(len(ids))+`) ORDER BY n.next_attempt_at, n.id`, ids...)
 		return err
 	})
 	return out, err
@@ -137,7 +150,11 @@ func (l *Ledger) ClaimDue(ctx context.Context, owner string, now time.Time, leas
 
 // RecordAttempt stores the outcome of one delivery attempt of a claimed
 // notification n and releases its lease: delivered, or failed and scheduled
-// for NextAttemptAt (or given up). A superseded notification is not retried.
+// RetryAfter from now (or at NextAttemptAt, or given up). A superseded
+// notification is not retried. A failure marks n's endpoint failing; an
+// acknowledgement from a failing endpoint makes up to res.CatchUp of its
+// notifications waiting in back-off due now (and, when fewer were waiting,
+// ends the endpoint's failing mark).
 // It returns ErrLeaseLost when n's lease ran out (the attempt is still
 // logged, the notification left as it is).
 func (l *Ledger) RecordAttempt(ctx context.Context, n ledger.Notification, res ledger.AttemptResult) error {
@@ -193,6 +210,8 @@ func (l *Ledger) RecordAttempts(ctx context.Context, ns []ledger.Notification, r
 		var values strings.Builder
 		args := make([]any, 0, 7*len(ns))
 		delivered := map[int][]any{} // HTTP status -> ids
+		failing := map[int64]bool{}  // endpoints with a failed attempt
+		catchUp := map[int64]int{}   // acknowledging endpoints marked failing -> how many to wake
 		for i, n := range ns {
 			r := res[i]
 			errText := truncate(r.Error, 1000)
@@ -211,15 +230,24 @@ func (l *Ledger) RecordAttempts(ctx context.Context, ns []ledger.Notification, r
 			}
 			if r.Delivered {
 				delivered[r.Status] = append(delivered[r.Status], n.ID)
+				if n.EndpointFailing && r.CatchUp > 0 && !failing[n.EndpointID] {
+					catchUp[n.EndpointID] = max(catchUp[n.EndpointID], r.CatchUp)
+				}
 				continue
 			}
+			failing[n.EndpointID] = true
+			delete(catchUp, n.EndpointID)
 			state := cur.state
 			if state == ledger.NotePending && r.GiveUp {
 				state = ledger.NoteFailed
 			}
+			next := r.NextAttemptAt
+			if r.RetryAfter > 0 || next.IsZero() {
+				next = fromMicros(now).Add(r.RetryAfter)
+			}
 			if _, err := tx.ExecContext(ctx, `UPDATE notifications SET state = ?, attempts = attempts + 1, next_attempt_at = ?,
   lease_owner = '', lease_until = 0, last_status = ?, last_error = ?, updated_at = ? WHERE id = ?`,
-				state, micros(r.NextAttemptAt), r.Status, errText, now, n.ID); err != nil {
+				state, micros(next), r.Status, errText, now, n.ID); err != nil {
 				return fmt.Errorf("record attempt: %w", err)
 			}
 		}
@@ -235,16 +263,66 @@ func (l *Ledger) RecordAttempts(ctx context.Context, ns []ledger.Notification, r
 				return fmt.Errorf("record attempts: %w", err)
 			}
 		}
+		for id := range failing {
+			// A no-op (and no lock kept, under READ COMMITTED) when already set.
+			if _, err := tx.ExecContext(ctx, `UPDATE endpoints SET failing = 1 WHERE id = ? AND failing = 0`, id); err != nil {
+				return fmt.Errorf("record attempts: %w", err)
+			}
+		}
+		for id, limit := range catchUp {
+			if err := l.catchUp(ctx, tx, id, limit, now); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	return errs, err
 }
 
-// Defer hands a claimed notification back without an attempt, due again at
-// until (a worker that could not start it in time, or is stopping).
-func (l *Ledger) Defer(ctx context.Context, n ledger.Notification, until time.Time) error {
+// catchUp makes up to limit of endpoint id's pending notifications that
+// wait in back-off due now (the receiver acknowledged again); when fewer
+// were waiting the endpoint is no longer marked failing.
+func (l *Ledger) catchUp(ctx context.Context, tx *sql.Tx, endpointID int64, limit int, now int64) error {
+	rows, err := tx.QueryContext(ctx, `SELECT n.id FROM subscriptions s JOIN notifications n ON n.subscription_id = s.id
+  WHERE s.endpoint_id = ? AND n.state = ? AND n.next_attempt_at > ? AND n.lease_until < ?
+  ORDER BY n.next_attempt_at LIMIT ?`, endpointID, ledger.NotePending, now, now, limit)
+	if err != nil {
+		return fmt.Errorf("catch up endpoint %d: %w", endpointID, err)
+	}
+	var ids []any
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(ids) > 0 {
+		args := append([]any{now, now, ledger.NotePending}, ids...)
+		if _, err := tx.ExecContext(ctx, `UPDATE notifications SET next_attempt_at = ?, updated_at = ? WHERE state = ? AND id IN (`+
+			placeholders(len(ids))+`)`, args...); err != nil {
+			return fmt.Errorf("catch up endpoint %d: %w", endpointID, err)
+		}
+	}
+	if len(ids) < limit {
+		if _, err := tx.ExecContext(ctx, `UPDATE endpoints SET failing = 0 WHERE id = ? AND failing = 1`, endpointID); err != nil {
+			return fmt.Errorf("catch up endpoint %d: %w", endpointID, err)
+		}
+	}
+	return nil
+}
+
+// Defer hands a claimed notification back without an attempt, due again
+// after (a worker that could not start it in time, or is stopping).
+func (l *Ledger) Defer(ctx context.Context, n ledger.Notification, after time.Duration) error {
+	now := l.now()
 	_, err := l.db.ExecContext(ctx, `UPDATE notifications SET lease_owner = '', lease_until = 0, next_attempt_at = ?, updated_at = ?
-  WHERE id = ? AND lease_owner = ? AND state = ?`, micros(until), micros(l.now()), n.ID, n.LeaseOwner, ledger.NotePending)
+  WHERE id = ? AND lease_owner = ? AND state = ?`, micros(now.Add(after)), micros(now), n.ID, n.LeaseOwner, ledger.NotePending)
 	if err != nil {
 		return fmt.Errorf("defer notification %d: %w", n.ID, err)
 	}
@@ -267,21 +345,24 @@ func (l *Ledger) NextDue(ctx context.Context) (time.Time, bool, error) {
 	return fromMicros(v.Int64), v.Valid, nil
 }
 
-// NotificationCounts counts notifications by state (for metrics).
+// NotificationCounts counts the notifications that wait (for metrics):
+// "pending", "due" (pending and due now) and "failed". Each is a range of
+// the (state, next_attempt_at) index, as long as the backlog and never the
+// whole table; delivered and superseded ones are not counted (the IPN
+// worker's attempt counters cover them).
 func (l *Ledger) NotificationCounts(ctx context.Context) (map[string]int64, error) {
-	rows, err := l.db.QueryContext(ctx, `SELECT state, COUNT(*) FROM notifications GROUP BY state`)
-	if err != nil {
-		return nil, fmt.Errorf("count notifications: %w", err)
-	}
-	defer rows.Close()
 	out := map[string]int64{}
-	for rows.Next() {
-		var s string
+	now := micros(l.now())
+	for key, q := range map[string][]any{
+		ledger.NotePending: {`SELECT COUNT(*) FROM notifications WHERE state = ?`, ledger.NotePending},
+		"due":              {`SELECT COUNT(*) FROM notifications WHERE state = ? AND next_attempt_at <= ?`, ledger.NotePending, now},
+		ledger.NoteFailed:  {`SELECT COUNT(*) FROM notifications WHERE state = ?`, ledger.NoteFailed},
+	} {
 		var n int64
-		if err := rows.Scan(&s, &n); err != nil {
-			return nil, err
+		if err := l.db.QueryRowContext(ctx, q[0].(string), q[1:]...).Scan(&n); err != nil {
+			return nil, fmt.Errorf("count notifications: %w", err)
 		}
-		out[s] = n
+		out[key] = n
 	}
-	return out, rows.Err()
+	return out, nil
 }

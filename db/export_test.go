@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"io/fs"
+	"time"
 )
 
 // LockName exposes the MySQL lock name of purpose to the tests.
@@ -13,3 +14,16 @@ func (l *Ledger) LockName(ctx context.Context, purpose string) (string, error) {
 // SetMigrations replaces the embedded migrations with fsys (which holds
 // migrations/mysql/*.sql and migrations/sqlite/*.sql).
 func (l *Ledger) SetMigrations(fsys fs.FS) { l.migrationFS = fsys }
+
+// SkewLocalClock makes this machine's clock run d ahead for the ledgers
+// opened until the returned function restores it.
+func SkewLocalClock(d time.Duration) (restore func()) {
+	localClock = func() time.Time { return time.Now().Add(d) }
+	return func() { localClock = time.Now }
+}
+
+// MigrateUpTo migrates to schema version v (a test of a later migration
+// starts from an older schema).
+func (l *Ledger) MigrateUpTo(ctx context.Context, v int) (from, to int, err error) {
+	return l.migrateUpTo(ctx, v)
+}

@@ -22,6 +22,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/ledger"
 )
 
@@ -31,11 +32,22 @@ type Options struct {
 	Payload ledger.PayloadBuilder
 	// Logger receives the ledger's log lines; nil discards them.
 	Logger *slog.Logger
-	// Now is the clock; nil uses time.Now.
+	// Now is the clock; nil uses the database's (see Ledger.Now).
 	Now func() time.Time
+	// Observer is told how long after its chain event each notification
+	// was made (metrics); nil for none.
+	Observer Observer
 	// KeepBlocks is how many recent block hashes per chain are kept for reorg
 	// detection; 0 means 288.
 	KeepBlocks int
+}
+
+// Observer receives the ledger's measurements (*metrics.Registry).
+type Observer interface {
+	// NotificationsCreated reports the notifications one chain write made,
+	// each with the time from the chain event's observation to its
+	// creation.
+	NotificationsCreated(c chains.Chain, sinceObserved []time.Duration)
 }
 
 // Ledger is the store every role uses.
@@ -46,6 +58,10 @@ type Ledger struct {
 	log     *slog.Logger
 	now     func() time.Time
 	keep    int64
+	// clock follows the MySQL server's clock (nil: SQLite or Options.Now).
+	clock     *dbClock
+	stopClock context.CancelFunc
+	observer  Observer
 	// migrationFS replaces the embedded migrations (tests).
 	migrationFS fs.FS
 }
@@ -75,7 +91,7 @@ var (
 // Open connects to the ledger. driver is "sqlite" (dsn = file path) or
 // "mysql" (dsn = go-sql-driver DSN). It does not migrate; call Migrate.
 func Open(ctx context.Context, driver, dsn string, opts Options) (*Ledger, error) {
-	l := &Ledger{payload: opts.Payload, log: opts.Logger, now: opts.Now, keep: int64(opts.KeepBlocks)}
+	l := &Ledger{payload: opts.Payload, log: opts.Logger, now: opts.Now, keep: int64(opts.KeepBlocks), observer: opts.Observer}
 	if l.payload == nil {
 		l.payload = DefaultPayload
 	}
@@ -84,7 +100,7 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*Ledger, error
 	}
 	l.log = l.log.With("subsystem", "db")
 	if l.now == nil {
-		l.now = time.Now
+		l.now = time.Now // SQLite: this machine is the database's
 	}
 	if l.keep <= 0 {
 		l.keep = 288
@@ -126,6 +142,22 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (*Ledger, error
 		l.db.Close()
 		return nil, fmt.Errorf("open %s ledger: %w", driver, err)
 	}
+	l.stopClock = func() {}
+	if driver == "mysql" && opts.Now == nil {
+		l.clock = newDBClock()
+		if err := l.clock.measure(ctx, l.db); err != nil {
+			l.db.Close()
+			return nil, fmt.Errorf("open mysql ledger: %w", err)
+		}
+		if off := l.ClockOffset(); off > time.Second || off < -time.Second {
+			l.log.Warn("this machine's clock differs from the database server's; the ledger uses the server's",
+				"offset", off.Round(time.Millisecond))
+		}
+		var cctx context.Context
+		cctx, l.stopClock = context.WithCancel(context.Background())
+		go l.clock.follow(cctx, l.db)
+		l.now = l.clock.now
+	}
 	return l, nil
 }
 
@@ -138,7 +170,10 @@ func sqliteDSN(path string) string {
 }
 
 // Close releases the connections.
-func (l *Ledger) Close() error { return l.db.Close() }
+func (l *Ledger) Close() error {
+	l.stopClock()
+	return l.db.Close()
+}
 
 // Ping checks that the store answers (for the readiness check).
 func (l *Ledger) Ping(ctx context.Context) error { return l.db.PingContext(ctx) }

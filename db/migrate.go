@@ -104,9 +104,22 @@ func (l *Ledger) ensureVersionTable(ctx context.Context) error {
 // a database migrated by a newer ipnd. On MySQL concurrent migrations of
 // several processes are serialized with a named lock.
 func (l *Ledger) Migrate(ctx context.Context) (from, to int, err error) {
+	return l.migrateUpTo(ctx, 0)
+}
+
+// migrateUpTo is Migrate stopping at version upTo (0: the latest).
+func (l *Ledger) migrateUpTo(ctx context.Context, upTo int) (from, to int, err error) {
 	ms, err := l.migrations()
 	if err != nil {
 		return 0, 0, err
+	}
+	if upTo > 0 {
+		for i, m := range ms {
+			if m.version > upTo {
+				ms = ms[:i]
+				break
+			}
+		}
 	}
 	latest := ms[len(ms)-1].version
 	if l.dialect.name == "mysql" {
@@ -225,7 +238,7 @@ func alreadyApplied(err error) bool {
 		return false
 	}
 	switch me.Number {
-	case 1050, 1060, 1061, 1091, 1826: // table exists, duplicate column, duplicate key, can't drop, duplicate FK
+	case 1050, 1054, 1060, 1061, 1091, 1826: // table exists, unknown (renamed) column, duplicate column, duplicate key, cannot drop, duplicate FK
 		return true
 	}
 	return false

@@ -15,7 +15,8 @@ import (
 // whose totals changed in this transaction: those on touched addresses, and
 // those with a deposit whose depth crossed max_confirms (or whose unlock time
 // may have passed) as the tip moved from oldTip to newTip.
-func (w *chainWrite) notify(oldTip, newTip int64) error {
+func (w *chainWrite) notify() error {
+	oldTip, newTip := w.oldTip.Height, w.newTip.Height
 	ids := map[int64]bool{}
 	collect := func(query string, args ...any) error {
 		rows, err := w.tx.QueryContext(w.ctx, query, args...)
@@ -72,23 +73,44 @@ func (w *chainWrite) notify(oldTip, newTip int64) error {
 	}
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
 	for _, id := range sorted {
-		made, _, err := w.l.refresh(w.ctx, w.tx, id, false)
+		made, n, err := w.l.refresh(w.ctx, w.tx, id, refreshMode{w: w})
 		if err != nil {
 			return err
 		}
 		if made {
 			w.change.Notifications++
+			w.made = append(w.made, n.CreatedAt.Sub(w.observed))
 		}
 	}
 	return nil
 }
 
-// refresh recomputes a subscription's totals and, when they differ from the
-// newest notification's (or force is set), creates a notification carrying
-// them. Older pending notifications of the subscription are superseded, so
-// the receiver is sent the newest totals next.
-func (l *Ledger) refresh(ctx context.Context, tx *sql.Tx, subID int64, force bool) (bool, ledger.Notification, error) {
-	sub, err := subscriptionBy(ctx, tx, `s.id = ?`+l.dialect.forUpdate, subID)
+// refreshMode says why a subscription's totals are looked at.
+type refreshMode struct {
+	// w is the chain write that may have changed them (nil for a
+	// subscription or a redelivery).
+	w *chainWrite
+	// initial: a new subscription; every deposit that counts is listed as
+	// a change from none.
+	initial bool
+	// force makes a notification even when nothing changed (redelivery).
+	force bool
+	// dueNow makes it due at once, whatever back-off the receiver is in
+	// (redelivery).
+	dueNow bool
+}
+
+// refresh recomputes a subscription's totals and, when they (or how one of
+// its deposits counts) differ from the newest notification's, or m.force
+// is set, creates a notification carrying them with the changes. Older
+// pending notifications of the subscription are superseded, so the
+// receiver is sent the newest totals next.
+func (l *Ledger) refresh(ctx context.Context, tx *sql.Tx, subID int64, m refreshMode) (bool, ledger.Notification, error) {
+	var locked int64
+	if err := tx.QueryRowContext(ctx, `SELECT id FROM subscriptions WHERE id = ?`+l.dialect.forUpdate, subID).Scan(&locked); err != nil {
+		return false, ledger.Notification{}, notFound(err, "subscription")
+	}
+	sub, err := subscriptionBy(ctx, tx, `s.id = ?`, subID)
 	if err != nil {
 		return false, ledger.Notification{}, err
 	}
@@ -96,7 +118,21 @@ func (l *Ledger) refresh(ctx context.Context, tx *sql.Tx, subID int64, force boo
 	if err != nil {
 		return false, ledger.Notification{}, err
 	}
-	ds, err := queryDeposits(ctx, tx, `d.address_id = ? AND d.status IN (?, ?)`, sub.AddressID, ledger.StatusMempool, ledger.StatusConfirmed)
+	where, args := `d.address_id = ? AND d.status IN (?, ?)`, []any{sub.AddressID, ledger.StatusMempool, ledger.StatusConfirmed}
+	if m.w != nil {
+		// Deposits this write took out of the totals are listed as changes.
+		var gone []any
+		for id, b := range m.w.before {
+			if b.addressID == sub.AddressID {
+				gone = append(gone, id)
+			}
+		}
+		if len(gone) > 0 {
+			where = `d.address_id = ? AND (d.status IN (?, ?) OR d.id IN (` + placeholders(len(gone)) + `))`
+			args = append(args, gone...)
+		}
+	}
+	ds, err := queryDeposits(ctx, tx, where, args...)
 	if err != nil {
 		return false, ledger.Notification{}, err
 	}
@@ -105,10 +141,18 @@ func (l *Ledger) refresh(ctx context.Context, tx *sql.Tx, subID int64, force boo
 	if err != nil {
 		return false, ledger.Notification{}, err
 	}
-	if !force && t.Confirmed == sub.LastConfirmed && t.Unconfirmed == sub.LastUnconfirmed {
+	var changes []ledger.DepositChange
+	switch {
+	case m.w != nil:
+		changes = m.w.changesFor(ds, sub.MaxConfirms, now)
+	case m.initial:
+		changes = initialChanges(ds, tip.Height, sub.MaxConfirms, now)
+	}
+	if !m.force && len(changes) == 0 && t.Confirmed == sub.LastConfirmed && t.Unconfirmed == sub.LastUnconfirmed {
 		return false, ledger.Notification{}, nil
 	}
-	// Supersede what is still pending; keep a failing receiver's back-off.
+	// Supersede what is still pending; keep a failing receiver's back-off
+	// (a redelivery does not).
 	next := now
 	rows, err := tx.QueryContext(ctx, `SELECT attempts, next_attempt_at FROM notifications WHERE subscription_id = ? AND state = ?`+l.dialect.forUpdate,
 		sub.ID, ledger.NotePending)
@@ -122,7 +166,7 @@ func (l *Ledger) refresh(ctx context.Context, tx *sql.Tx, subID int64, force boo
 			rows.Close()
 			return false, ledger.Notification{}, err
 		}
-		if attempts > 0 && fromMicros(at).After(next) {
+		if !m.dueNow && attempts > 0 && fromMicros(at).After(next) {
 			next = fromMicros(at)
 		}
 	}
@@ -134,9 +178,13 @@ func (l *Ledger) refresh(ctx context.Context, tx *sql.Tx, subID int64, force boo
 	if l.dialect.name == "sqlite" && (t.Confirmed > 1<<63-1 || t.Unconfirmed > 1<<63-1) {
 		return false, ledger.Notification{}, fmt.Errorf("totals of %s exceed what the SQLite ledger can hold; use MySQL", sub.Address)
 	}
+	var observed int64
+	if m.w != nil {
+		observed = micros(m.w.observed)
+	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO notifications (subscription_id, confirmed, unconfirmed, height, body, content_type,
-  state, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?)`,
-		sub.ID, t.Confirmed, t.Unconfirmed, t.Height, []byte{}, ledger.NotePending, micros(next), micros(now), micros(now))
+  state, next_attempt_at, created_at, observed_at, updated_at) VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?)`,
+		sub.ID, t.Confirmed, t.Unconfirmed, t.Height, []byte{}, ledger.NotePending, micros(next), micros(now), observed, micros(now))
 	if err != nil {
 		return false, ledger.Notification{}, fmt.Errorf("create notification: %w", err)
 	}
@@ -145,7 +193,7 @@ func (l *Ledger) refresh(ctx context.Context, tx *sql.Tx, subID int64, force boo
 		return false, ledger.Notification{}, err
 	}
 	created := fromMicros(micros(now))
-	body, ctype, err := l.payload(ledger.NotificationData{ID: id, Subscription: sub, Totals: t, CreatedAt: created})
+	body, ctype, err := l.payload(ledger.NotificationData{ID: id, Subscription: sub, Totals: t, Changes: changes, CreatedAt: created})
 	if err != nil {
 		return false, ledger.Notification{}, fmt.Errorf("build notification %d: %w", id, err)
 	}
@@ -156,9 +204,10 @@ func (l *Ledger) refresh(ctx context.Context, tx *sql.Tx, subID int64, force boo
 		t.Confirmed, t.Unconfirmed, micros(now), sub.ID); err != nil {
 		return false, ledger.Notification{}, fmt.Errorf("update subscription: %w", err)
 	}
-	n := ledger.Notification{ID: id, SubscriptionID: sub.ID, Chain: sub.Chain, Address: sub.Address, URL: sub.URL, Secret: sub.Secret,
-		Confirmed: t.Confirmed, Unconfirmed: t.Unconfirmed, Height: t.Height, Body: body, ContentType: ctype,
-		State: ledger.NotePending, NextAttemptAt: fromMicros(micros(next)), CreatedAt: created, UpdatedAt: created}
+	n := ledger.Notification{ID: id, SubscriptionID: sub.ID, EndpointID: sub.EndpointID, Chain: sub.Chain, Address: sub.Address,
+		URL: sub.URL, Secret: sub.Secret, Confirmed: t.Confirmed, Unconfirmed: t.Unconfirmed, Height: t.Height, Body: body,
+		ContentType: ctype, State: ledger.NotePending, NextAttemptAt: fromMicros(micros(next)), CreatedAt: created,
+		ObservedAt: fromMicros(observed), UpdatedAt: created}
 	return true, n, nil
 }
 

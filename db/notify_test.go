@@ -100,13 +100,21 @@ func TestNotificationsFollowTotals(t *testing.T) {
 		if err != nil || created || again.ID != sub.ID || again.MaxConfirms != 6 || again.Secret != "s3cret" {
 			t.Fatalf("re-Subscribe = %+v, %v, %v", again, created, err)
 		}
-		// Redeliver always makes one.
+		// Redeliver makes the newest notification due: the pending one, or a
+		// new one once that was delivered.
 		n, err := l.Redeliver(ctx, sub.ID)
-		if err != nil || n.Confirmed != 0 || n.Unconfirmed != 0 {
-			t.Fatalf("Redeliver = %+v, %v", n, err)
+		if err != nil || n.Confirmed != 0 || n.Unconfirmed != 0 || n.ID != ns[len(ns)-1].ID {
+			t.Fatalf("Redeliver = %+v, %v; want the pending notification %d", n, err, ns[len(ns)-1].ID)
 		}
-		if len(notes(t, l, sub.ID)) != 5 {
-			t.Fatal("Redeliver did not create a notification")
+		claimed, err := l.ClaimDueAt(ctx, "w", time.Now(), time.Minute, 10)
+		if err != nil || len(claimed) != 1 {
+			t.Fatalf("claim = %+v, %v", claimed, err)
+		}
+		if err := l.RecordAttempt(ctx, claimed[0], ledger.AttemptResult{Delivered: true, Status: 200}); err != nil {
+			t.Fatal(err)
+		}
+		if n, err = l.Redeliver(ctx, sub.ID); err != nil || n.ID == claimed[0].ID || len(notes(t, l, sub.ID)) != 5 {
+			t.Fatalf("Redeliver after delivery = %+v, %v; want a new notification", n, err)
 		}
 		if err := l.Unsubscribe(ctx, sub.ID); err != nil {
 			t.Fatal(err)
@@ -180,7 +188,7 @@ func TestConcurrentClaimsNeverShareARow(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					for {
-						ns, err := l.ClaimDue(ctx, owner, time.Now(), time.Minute, 4)
+						ns, err := l.ClaimDueAt(ctx, owner, time.Now(), time.Minute, 4)
 						if err != nil {
 							errs <- err
 							return
@@ -213,8 +221,11 @@ func TestConcurrentClaimsNeverShareARow(t *testing.T) {
 			if len(claimedBy) != total {
 				t.Fatalf("%d notifications delivered, want %d", len(claimedBy), total)
 			}
+			if n := countState(t, setup, ledger.NoteDelivered); n != total {
+				t.Fatalf("%d delivered, want %d", n, total)
+			}
 			counts, err := setup.NotificationCounts(ctx)
-			if err != nil || counts[ledger.NoteDelivered] != total || counts[ledger.NotePending] != 0 {
+			if err != nil || counts[ledger.NotePending] != 0 {
 				t.Fatalf("counts = %v, %v", counts, err)
 			}
 		})
@@ -233,7 +244,7 @@ func TestLeasesAndOneInFlightPerSubscription(t *testing.T) {
 		now := time.Now()
 		setClock(now)
 		makeNotifications(t, l, 1)
-		first, err := l.ClaimDue(ctx, "a", now, time.Minute, 10)
+		first, err := l.ClaimDueAt(ctx, "a", now, time.Minute, 10)
 		if err != nil || len(first) != 1 {
 			t.Fatalf("ClaimDue = %d, %v", len(first), err)
 		}
@@ -242,12 +253,12 @@ func TestLeasesAndOneInFlightPerSubscription(t *testing.T) {
 		if _, err := l.ApplyMempool(ctx, chains.BTC, []chains.Payment{{TxID: "t2", Address: "addrA", Amount: 2}}, nil); err != nil {
 			t.Fatal(err)
 		}
-		if ns, _ := l.ClaimDue(ctx, "b", now, time.Minute, 10); len(ns) != 0 {
+		if ns, _ := l.ClaimDueAt(ctx, "b", now, time.Minute, 10); len(ns) != 0 {
 			t.Fatalf("claimed %d notifications of a subscription with one in flight", len(ns))
 		}
 		// The first owner dies; after its lease another takes over the newest.
 		later := now.Add(2 * time.Minute)
-		ns, err := l.ClaimDue(ctx, "b", later, time.Minute, 10)
+		ns, err := l.ClaimDueAt(ctx, "b", later, time.Minute, 10)
 		if err != nil || len(ns) != 1 || ns[0].Unconfirmed != 3 {
 			t.Fatalf("takeover claim = %+v, %v; want the newest totals (0, 3)", ns, err)
 		}
@@ -261,13 +272,13 @@ func TestLeasesAndOneInFlightPerSubscription(t *testing.T) {
 		if err := l.RecordAttempt(ctx, ns[0], ledger.AttemptResult{Status: 500, Error: "HTTP 500", NextAttemptAt: retryAt}); err != nil {
 			t.Fatal(err)
 		}
-		if again, _ := l.ClaimDue(ctx, "b", later.Add(time.Second), time.Minute, 10); len(again) != 0 {
+		if again, _ := l.ClaimDueAt(ctx, "b", later.Add(time.Second), time.Minute, 10); len(again) != 0 {
 			t.Fatal("claimed before its next attempt time")
 		}
 		if due, ok, err := l.NextDue(ctx); err != nil || !ok || !due.Equal(retryAt.Truncate(time.Microsecond)) {
 			t.Fatalf("NextDue = %v, %v, %v; want %v", due, ok, err, retryAt)
 		}
-		again, err := l.ClaimDue(ctx, "b", retryAt, time.Minute, 10)
+		again, err := l.ClaimDueAt(ctx, "b", retryAt, time.Minute, 10)
 		if err != nil || len(again) != 1 || again[0].Attempts != 1 || again[0].LastStatus != 500 {
 			t.Fatalf("retry claim = %+v, %v", again, err)
 		}
@@ -289,7 +300,7 @@ func TestLeasesAndOneInFlightPerSubscription(t *testing.T) {
 func TestGiveUpMarksFailed(t *testing.T) {
 	contract(t, func(t *testing.T, l *db.Ledger) {
 		makeNotifications(t, l, 1)
-		ns, err := l.ClaimDue(ctx, "a", time.Now(), time.Minute, 1)
+		ns, err := l.ClaimDueAt(ctx, "a", time.Now(), time.Minute, 1)
 		if err != nil || len(ns) != 1 {
 			t.Fatal(err)
 		}
@@ -300,7 +311,7 @@ func TestGiveUpMarksFailed(t *testing.T) {
 		if counts[ledger.NoteFailed] != 1 {
 			t.Fatalf("counts %v", counts)
 		}
-		if ns, _ := l.ClaimDue(ctx, "a", time.Now().Add(time.Hour), time.Minute, 1); len(ns) != 0 {
+		if ns, _ := l.ClaimDueAt(ctx, "a", time.Now().Add(time.Hour), time.Minute, 1); len(ns) != 0 {
 			t.Fatal("a failed notification was claimed again")
 		}
 	})
@@ -310,7 +321,7 @@ func TestRecordAttemptsBatchAndDefer(t *testing.T) {
 	contract(t, func(t *testing.T, l *db.Ledger) {
 		makeNotifications(t, l, 4)
 		now := time.Now()
-		ns, err := l.ClaimDue(ctx, "w", now, time.Minute, 10)
+		ns, err := l.ClaimDueAt(ctx, "w", now, time.Minute, 10)
 		if err != nil || len(ns) != 4 {
 			t.Fatalf("ClaimDue = %d, %v", len(ns), err)
 		}
@@ -323,15 +334,15 @@ func TestRecordAttemptsBatchAndDefer(t *testing.T) {
 			t.Fatalf("RecordAttempts = %v, %v", errs, err)
 		}
 		// Defer hands one back without counting an attempt.
-		if err := l.Defer(ctx, ns[2], now.Add(-time.Second)); err != nil {
+		if err := l.Defer(ctx, ns[2], -time.Second); err != nil {
 			t.Fatal(err)
 		}
-		again, err := l.ClaimDue(ctx, "w2", now, time.Minute, 10)
+		again, err := l.ClaimDueAt(ctx, "w2", now, time.Minute, 10)
 		if err != nil || len(again) != 1 || again[0].ID != ns[2].ID || again[0].Attempts != 0 {
 			t.Fatalf("claim after Defer = %+v, %v", again, err)
 		}
 		counts, _ := l.NotificationCounts(ctx)
-		if counts[ledger.NoteDelivered] != 1 || counts[ledger.NotePending] != 3 {
+		if countState(t, l, ledger.NoteDelivered) != 1 || counts[ledger.NotePending] != 3 {
 			t.Fatalf("counts %v", counts)
 		}
 	})
@@ -367,4 +378,15 @@ func TestUnlockTimeCrossingNotifies(t *testing.T) {
 			t.Fatalf("unlocked at tip %d, want 59 (tip+1 reaches unlock_time 60)", ns[1].Height)
 		}
 	})
+}
+
+// countState counts notifications in state with a query of its own
+// (NotificationCounts leaves the unbounded states out).
+func countState(t *testing.T, l *db.Ledger, state string) int {
+	t.Helper()
+	var n int
+	if err := l.DB().QueryRow(`SELECT COUNT(*) FROM notifications WHERE state = ?`, state).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -5,22 +5,24 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/ledger"
 )
 
-const subscriptionCols = `s.id, s.chain, s.address_id, a.address, s.url, s.max_confirms, s.secret, s.format, s.active,
-  s.last_confirmed, s.last_unconfirmed, s.created_at, s.updated_at`
+const subscriptionCols = `s.id, s.chain, s.address_id, a.address, s.endpoint_id, s.url, s.max_confirms, e.secret, s.legacy_secret,
+  s.format, s.active, s.last_confirmed, s.last_unconfirmed, s.created_at, s.updated_at`
 
 func subscriptionBy(ctx context.Context, q queryer, where string, args ...any) (ledger.Subscription, error) {
 	var s ledger.Subscription
 	var chain string
 	var created, updated int64
-	err := q.QueryRowContext(ctx, `SELECT `+subscriptionCols+` FROM subscriptions s JOIN addresses a ON a.id = s.address_id WHERE `+where, args...).
-		Scan(&s.ID, &chain, &s.AddressID, &s.Address, &s.URL, &s.MaxConfirms, &s.Secret, &s.Format, &s.Active,
-			&s.LastConfirmed, &s.LastUnconfirmed, &created, &updated)
+	err := q.QueryRowContext(ctx, `SELECT `+subscriptionCols+` FROM subscriptions s JOIN addresses a ON a.id = s.address_id
+  JOIN endpoints e ON e.id = s.endpoint_id WHERE `+where, args...).
+		Scan(&s.ID, &chain, &s.AddressID, &s.Address, &s.EndpointID, &s.URL, &s.MaxConfirms, &s.Secret, &s.LegacySecret,
+			&s.Format, &s.Active, &s.LastConfirmed, &s.LastUnconfirmed, &created, &updated)
 	if err != nil {
 		return ledger.Subscription{}, notFound(err, "subscription")
 	}
@@ -33,11 +35,14 @@ func urlHash(u string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// Subscribe starts (or updates) IPNs about a watched address to url. The same
-// (address, url) again updates max_confirms and format, reactivates it and
-// keeps its secret; created tells which happened. If the address's totals
-// for this subscription differ from what it was last sent (nothing, for a
-// new one), a notification with the current totals is created at once.
+// Subscribe starts (or updates) IPNs about a watched address to url. The
+// URL's endpoint signs them: secret becomes its signing secret when the
+// URL is new, else the endpoint keeps the one it has (the answer's Secret
+// is the endpoint's). The same (address, url) again updates max_confirms
+// and format and reactivates it; created tells which happened. If the
+// address's totals for this subscription differ from what it was last
+// sent (nothing, for a new one), a notification with the current totals
+// is created at once, listing the deposits that count as changes.
 func (l *Ledger) Subscribe(ctx context.Context, c chains.Chain, addr, url string, maxConfirms int, format, secret string) (ledger.Subscription, bool, error) {
 	if format == "" {
 		format = "json"
@@ -50,14 +55,18 @@ func (l *Ledger) Subscribe(ctx context.Context, c chains.Chain, addr, url string
 	}
 	var sub ledger.Subscription
 	var created bool
-	err := l.ExecTx(ctx, func(tx *sql.Tx) error {
+	subscribe := func(tx *sql.Tx) error {
 		a, err := addressBy(ctx, tx, `chain = ? AND address = ?`, string(c), addr)
 		if err != nil {
 			return err
 		}
 		now := micros(l.now())
 		h := urlHash(url)
-		existing, err := subscriptionBy(ctx, tx, `s.address_id = ? AND s.url_hash = ?`+l.dialect.forUpdate, a.ID, h)
+		endpointID, _, err := l.ensureEndpoint(ctx, tx, url, secret)
+		if err != nil {
+			return err
+		}
+		existing, err := subscriptionBy(ctx, tx, `s.address_id = ? AND s.url_hash = ?`, a.ID, h)
 		switch {
 		case err == nil:
 			created = false
@@ -68,9 +77,13 @@ func (l *Ledger) Subscribe(ctx context.Context, c chains.Chain, addr, url string
 			sub.ID = existing.ID
 		case isNotFound(err):
 			created = true
-			res, err := tx.ExecContext(ctx, `INSERT INTO subscriptions (chain, address_id, url, url_hash, max_confirms, secret, format,
-  active, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`, string(c), a.ID, url, h, maxConfirms, secret, format, now, now)
+			res, err := tx.ExecContext(ctx, `INSERT INTO subscriptions (chain, address_id, endpoint_id, url, url_hash, max_confirms,
+  legacy_secret, format, active, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, '', ?, 1, ?, ?)`, string(c), a.ID, endpointID, url, h, maxConfirms,
+				format, now, now)
 			if err != nil {
+				if isDuplicate(err) {
+					return fmt.Errorf("subscribe: %w", errInsertRace)
+				}
 				return fmt.Errorf("subscribe: %w", err)
 			}
 			if sub.ID, err = res.LastInsertId(); err != nil {
@@ -79,12 +92,18 @@ func (l *Ledger) Subscribe(ctx context.Context, c chains.Chain, addr, url string
 		default:
 			return err
 		}
-		if _, _, err := l.refresh(ctx, tx, sub.ID, false); err != nil {
+		if _, _, err := l.refresh(ctx, tx, sub.ID, refreshMode{initial: created}); err != nil {
 			return err
 		}
 		sub, err = subscriptionBy(ctx, tx, `s.id = ?`, sub.ID)
 		return err
-	})
+	}
+	var err error
+	for try := 0; try < 3; try++ { // a concurrent Subscribe of the same pair: the second try sees its row
+		if err = l.ExecTx(ctx, subscribe); !errors.Is(err, errInsertRace) {
+			break
+		}
+	}
 	return sub, created, err
 }
 
@@ -110,8 +129,10 @@ func (l *Ledger) Subscription(ctx context.Context, id int64) (ledger.Subscriptio
 	return subscriptionBy(ctx, l.db, `s.id = ?`, id)
 }
 
-// Redeliver creates a notification with the subscription's current totals,
-// whether or not they changed.
+// Redeliver makes the subscription's newest notification due now: the
+// one still pending (or given up: failed), whatever back-off it was in, or,
+// when it was delivered, a new one with the current totals. Its IPN-Id
+// stays that of the newest notification unless a new one is made.
 func (l *Ledger) Redeliver(ctx context.Context, id int64) (ledger.Notification, error) {
 	var n ledger.Notification
 	err := l.ExecTx(ctx, func(tx *sql.Tx) error {
@@ -122,7 +143,34 @@ func (l *Ledger) Redeliver(ctx context.Context, id int64) (ledger.Notification, 
 		if !sub.Active {
 			return fmt.Errorf("subscription %d is not active: %w", id, ledger.ErrNotFound)
 		}
-		_, n, err = l.refresh(ctx, tx, id, true)
+		// Totals that moved without a chain write (a time lock passed) make
+		// a new notification, due now.
+		made, fresh, err := l.refresh(ctx, tx, id, refreshMode{dueNow: true})
+		if err != nil || made {
+			n = fresh
+			return err
+		}
+		var newest int64
+		var state string
+		err = tx.QueryRowContext(ctx, `SELECT id, state FROM notifications WHERE subscription_id = ? ORDER BY id DESC LIMIT 1`+
+			l.dialect.forUpdate, id).Scan(&newest, &state)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("redeliver: %w", err)
+		}
+		if err == nil && (state == ledger.NotePending || state == ledger.NoteFailed) {
+			now := micros(l.now())
+			if _, err := tx.ExecContext(ctx, `UPDATE notifications SET state = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?`,
+				ledger.NotePending, now, now, newest); err != nil {
+				return fmt.Errorf("redeliver: %w", err)
+			}
+			ns, err := queryNotifications(ctx, tx, l.now(), `n.id = ?`, newest)
+			if err != nil {
+				return err
+			}
+			n = ns[0]
+			return nil
+		}
+		_, n, err = l.refresh(ctx, tx, id, refreshMode{force: true, dueNow: true})
 		return err
 	})
 	return n, err

@@ -105,9 +105,9 @@ type timedLedger struct {
 	claims, claimNs, records, recordNs atomic.Int64
 }
 
-func (t *timedLedger) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]ledger.Notification, error) {
+func (t *timedLedger) ClaimDue(ctx context.Context, owner string, lease time.Duration, limit int) ([]ledger.Notification, error) {
 	s := time.Now()
-	ns, err := t.Ledger.ClaimDue(ctx, owner, now, lease, limit)
+	ns, err := t.Ledger.ClaimDue(ctx, owner, lease, limit)
 	t.claims.Add(1)
 	t.claimNs.Add(int64(time.Since(s)))
 	return ns, err

@@ -41,28 +41,44 @@ const (
 // receiver's clock (README receivers use it).
 const DefaultSignatureWindow = 5 * time.Minute
 
-// SecretPrefix starts every subscription secret made by NewSecret.
+// SecretPrefix starts every endpoint secret made by NewSecret.
 const SecretPrefix = "ipnsec_"
 
 // body is the JSON notification; the field order is the order on the wire.
 type body struct {
-	ID                int64  `json:"id"`
-	SubscriptionID    int64  `json:"subscription_id"`
-	Chain             string `json:"chain"`
-	Address           string `json:"address"`
-	Confirmed         string `json:"confirmed"`
-	Unconfirmed       string `json:"unconfirmed"`
-	ConfirmedAtomic   string `json:"confirmed_atomic"`
-	UnconfirmedAtomic string `json:"unconfirmed_atomic"`
-	MaxConfirms       int    `json:"max_confirms"`
-	Height            int64  `json:"height"`
-	CreatedAt         string `json:"created_at"`
+	ID                int64        `json:"id"`
+	SubscriptionID    int64        `json:"subscription_id"`
+	Chain             string       `json:"chain"`
+	Address           string       `json:"address"`
+	Confirmed         string       `json:"confirmed"`
+	Unconfirmed       string       `json:"unconfirmed"`
+	ConfirmedAtomic   string       `json:"confirmed_atomic"`
+	UnconfirmedAtomic string       `json:"unconfirmed_atomic"`
+	MaxConfirms       int          `json:"max_confirms"`
+	Height            int64        `json:"height"`
+	CreatedAt         string       `json:"created_at"`
+	Changes           []changeJSON `json:"changes"`
+}
+
+// changeJSON is one entry of changes: a deposit whose standing for the
+// subscription changed since its previous IPN, and why.
+type changeJSON struct {
+	TxID         string `json:"txid"`
+	Amount       string `json:"amount"`
+	AmountAtomic string `json:"amount_atomic"`
+	From         string `json:"from"`
+	To           string `json:"to"`
+	Reason       string `json:"reason"`
 }
 
 // Payload renders a notification body once, when the ledger creates the
-// notification (it is a ledger.PayloadBuilder). Amounts are exact decimal strings
-// in coin units plus integer strings in atomic units; a subscription whose
-// Format is "form" gets the same fields form-encoded, anything else JSON.
+// notification (it is a ledger.PayloadBuilder). Amounts are exact decimal
+// strings in coin units plus integer strings in atomic units. changes
+// lists the deposits whose standing changed since the previous IPN (from
+// and to are none, unconfirmed or confirmed; reason one of seen,
+// confirmed, reorg, double_spend, dropped_from_mempool, replaced), oldest
+// first, [] when none did. A subscription whose Format is "form" gets the
+// same fields form-encoded, changes as its JSON text; anything else JSON.
 func Payload(d ledger.NotificationData) ([]byte, string, error) {
 	c := d.Subscription.Chain
 	if !c.Valid() {
@@ -80,6 +96,11 @@ func Payload(d ledger.NotificationData) ([]byte, string, error) {
 		MaxConfirms:       d.Subscription.MaxConfirms,
 		Height:            d.Totals.Height,
 		CreatedAt:         d.CreatedAt.UTC().Format(time.RFC3339),
+		Changes:           make([]changeJSON, 0, len(d.Changes)),
+	}
+	for _, ch := range d.Changes {
+		b.Changes = append(b.Changes, changeJSON{TxID: ch.TxID, Amount: c.FormatAmount(ch.Amount),
+			AmountAtomic: strconv.FormatUint(ch.Amount, 10), From: ch.From, To: ch.To, Reason: ch.Reason})
 	}
 	switch strings.ToLower(d.Subscription.Format) {
 	case "form":
@@ -95,6 +116,11 @@ func Payload(d ledger.NotificationData) ([]byte, string, error) {
 		v.Set("max_confirms", strconv.Itoa(b.MaxConfirms))
 		v.Set("height", strconv.FormatInt(b.Height, 10))
 		v.Set("created_at", b.CreatedAt)
+		changes, err := json.Marshal(b.Changes)
+		if err != nil {
+			return nil, "", fmt.Errorf("ipn payload: notification %d: %w", d.ID, err)
+		}
+		v.Set("changes", string(changes))
 		return []byte(v.Encode()), ContentTypeForm, nil
 	default:
 		out, err := json.Marshal(b)
@@ -105,8 +131,8 @@ func Payload(d ledger.NotificationData) ([]byte, string, error) {
 	}
 }
 
-// NewSecret makes a subscription secret: SecretPrefix followed by 32 random
-// bytes, base64url without padding. It is shown to the subscriber once.
+// NewSecret makes an endpoint secret: SecretPrefix followed by 32 random
+// bytes, base64url without padding.
 func NewSecret() (string, error) {
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -126,8 +152,23 @@ func mac(secret string, ts int64, body []byte) []byte {
 // Sign returns the IPN-Signature header value for body sent at ts:
 // "t=UNIX,v1=HEX(HMAC-SHA256(secret, UNIX + "." + body))".
 func Sign(secret string, ts time.Time, body []byte) string {
+	return SignAll([]string{secret}, ts, body)
+}
+
+// SignAll signs body with each secret, in order: "t=UNIX,v1=…,v1=…". An
+// endpoint whose secret was rotated is signed with the new secret and,
+// during the grace period, the old one; a receiver accepts the IPN when
+// any v1 matches the secret it has.
+func SignAll(secrets []string, ts time.Time, body []byte) string {
 	t := ts.Unix()
-	return "t=" + strconv.FormatInt(t, 10) + ",v1=" + hex.EncodeToString(mac(secret, t, body))
+	var b strings.Builder
+	b.WriteString("t=")
+	b.WriteString(strconv.FormatInt(t, 10))
+	for _, s := range secrets {
+		b.WriteString(",v1=")
+		b.WriteString(hex.EncodeToString(mac(s, t, body)))
+	}
+	return b.String()
 }
 
 // Errors returned by Verify, for errors.Is.
@@ -187,9 +228,10 @@ func Verify(secret, header string, body []byte, now time.Time, window time.Durat
 }
 
 // Headers returns the headers of one delivery attempt of n: User-Agent
-// "ipnd/VERSION", IPN-Id (the notification id, stable across retries),
-// IPN-Attempt (1 for the first), IPN-Timestamp and IPN-Signature signed with
-// the subscription's secret at now.
+// "ipnd/VERSION", IPN-Id (the notification id: stable across retries, and
+// increasing from one notification of a subscription to the next),
+// IPN-Attempt (1 for the first), IPN-Timestamp and IPN-Signature signed at
+// now with the endpoint's secret and n's ExtraSecrets.
 func Headers(version string, n ledger.Notification, attempt int, now time.Time) http.Header {
 	h := http.Header{}
 	if version == "" {
@@ -204,6 +246,6 @@ func Headers(version string, n ledger.Notification, attempt int, now time.Time) 
 	h.Set(HeaderID, strconv.FormatInt(n.ID, 10))
 	h.Set(HeaderAttempt, strconv.Itoa(attempt))
 	h.Set(HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
-	h.Set(HeaderSignature, Sign(n.Secret, now, n.Body))
+	h.Set(HeaderSignature, SignAll(append([]string{n.Secret}, n.ExtraSecrets...), now, n.Body))
 	return h
 }

@@ -19,10 +19,18 @@ func sampleData(c chains.Chain, format string) ledger.NotificationData {
 			ID: 7, Chain: c, Address: "bcrt1qexampleaddress", URL: "http://127.0.0.1/ipn",
 			MaxConfirms: 3, Secret: "ipnsec_test", Format: format,
 		},
-		Totals:    ledger.Totals{Confirmed: 1000000, Unconfirmed: 5, Height: 812},
+		Totals: ledger.Totals{Confirmed: 1000000, Unconfirmed: 5, Height: 812},
+		Changes: []ledger.DepositChange{
+			{TxID: "aa11", Amount: 1000000, From: ledger.CountsUnconfirmed, To: ledger.CountsConfirmed, Reason: ledger.ReasonConfirmed},
+			{TxID: "bb22", OutIndex: 1, Amount: 5, From: ledger.CountsNone, To: ledger.CountsUnconfirmed, Reason: ledger.ReasonSeen},
+		},
 		CreatedAt: time.Date(2024, 5, 6, 7, 8, 9, 0, time.FixedZone("x", 3600)),
 	}
 }
+
+// sampleChanges is sampleData's changes as the body carries them.
+const sampleChanges = `[{"txid":"aa11","amount":"0.01000000","amount_atomic":"1000000","from":"unconfirmed","to":"confirmed","reason":"confirmed"},` +
+	`{"txid":"bb22","amount":"0.00000005","amount_atomic":"5","from":"none","to":"unconfirmed","reason":"seen"}]`
 
 func TestPayloadJSON(t *testing.T) {
 	b, ct, err := Payload(sampleData(chains.BTC, "json"))
@@ -38,6 +46,10 @@ func TestPayloadJSON(t *testing.T) {
 	if err := dec.Decode(&m); err != nil {
 		t.Fatal(err)
 	}
+	if !strings.HasSuffix(string(b), `,"changes":`+sampleChanges+`}`) {
+		t.Errorf("body %s does not end with changes %s", b, sampleChanges)
+	}
+	delete(m, "changes")
 	want := map[string]any{
 		"id": json.Number("42"), "subscription_id": json.Number("7"), "chain": "btc",
 		"address": "bcrt1qexampleaddress", "confirmed": "0.01000000", "unconfirmed": "0.00000005",
@@ -86,6 +98,7 @@ func TestPayloadForm(t *testing.T) {
 		"id": "42", "subscription_id": "7", "chain": "btc", "address": "bcrt1qexampleaddress",
 		"confirmed": "0.01000000", "unconfirmed": "0.00000005", "confirmed_atomic": "1000000",
 		"unconfirmed_atomic": "5", "max_confirms": "3", "height": "812", "created_at": "2024-05-06T06:08:09Z",
+		"changes": sampleChanges,
 	}
 	if len(v) != len(want) {
 		t.Fatalf("fields %v", v)

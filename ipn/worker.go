@@ -19,10 +19,19 @@ import (
 	"github.com/ipnd/ipnd/ledger"
 )
 
-// Ledger is what the Worker needs of the ledger (*db.Ledger).
+// Ledger is what the Worker needs of the ledger (*db.Ledger). Lease and
+// due times are the ledger's: ClaimDue leases for lease from the ledger's
+// clock, RecordAttempt schedules a retry RetryAfter from it.
 type Ledger interface {
-	ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]ledger.Notification, error)
+	ClaimDue(ctx context.Context, owner string, lease time.Duration, limit int) ([]ledger.Notification, error)
 	RecordAttempt(ctx context.Context, n ledger.Notification, res ledger.AttemptResult) error
+}
+
+// Clock is optionally implemented by the ledger: its clock (the database
+// server's), which the Worker then uses for max_age and the attempt times
+// it reports.
+type Clock interface {
+	Now() time.Time
 }
 
 // Observer is told the outcome of every recorded attempt (metrics hook).
@@ -117,9 +126,13 @@ func NewWorker(l Ledger, o Options) *Worker {
 	if s == nil {
 		s = NewSender(SenderOptions{Version: o.Version, Timeout: o.Timeout, AllowPrivate: o.AllowPrivate, MaxIdlePerHost: o.PerHost})
 	}
+	now := time.Now
+	if c, ok := l.(Clock); ok {
+		now = c.Now
+	}
 	return &Worker{
 		l: l, o: o, s: s, log: o.Logger.With("subsystem", "ipn", "owner", o.Owner),
-		poke: make(chan struct{}, 1), now: time.Now,
+		poke: make(chan struct{}, 1), now: now,
 	}
 }
 
@@ -156,9 +169,15 @@ func (w *Worker) Notify() {
 }
 
 // NextAttempt returns when to retry after a failed attempt, given how many
+// attempts were made before it: now + RetryDelay.
+func NextAttempt(schedule []time.Duration, attemptsBefore int, now time.Time) time.Time {
+	return now.Add(RetryDelay(schedule, attemptsBefore))
+}
+
+// RetryDelay is how long to wait after a failed attempt, given how many
 // attempts were made before it: the schedule's entry at that index (the
 // last entry for ever after) with ±10% jitter.
-func NextAttempt(schedule []time.Duration, attemptsBefore int, now time.Time) time.Time {
+func RetryDelay(schedule []time.Duration, attemptsBefore int) time.Duration {
 	if len(schedule) == 0 {
 		schedule = DefaultRetrySchedule
 	}
@@ -176,7 +195,7 @@ func NextAttempt(schedule []time.Duration, attemptsBefore int, now time.Time) ti
 			d = d - d/10 + time.Duration(mrand.Int64N(spread+1))
 		}
 	}
-	return now.Add(d)
+	return d
 }
 
 type held struct {
@@ -255,7 +274,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		if free > 0 && (claimNow || (backlog && free >= batchMin)) {
 			claimNow = false
 			now := w.now()
-			ns, err := w.l.ClaimDue(ctx, w.o.Owner, now, w.o.Lease, free)
+			ns, err := w.l.ClaimDue(ctx, w.o.Owner, w.o.Lease, free)
 			if err != nil {
 				if ctx.Err() == nil {
 					w.log.Error("claim due notifications", "err", err)
@@ -312,7 +331,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.log.Info("ipn worker stopping", "in_flight", inflight, "unstarted", len(queue))
 	if d, ok := w.l.(Deferrer); ok {
 		for _, h := range queue {
-			if err := d.Defer(attemptCx, h.n, w.now()); err != nil {
+			if err := d.Defer(attemptCx, h.n, 0); err != nil {
 				w.log.Warn("release notification", "notification", h.n.ID, "err", err)
 			}
 		}
@@ -374,10 +393,11 @@ func (w *Worker) recorder(ctx context.Context, br BatchRecorder, in <-chan recor
 }
 
 // Deferrer is optionally implemented by the ledger: Defer releases a
-// claimed notification without an attempt, due again at until. Without it a
-// notification left for later waits for its lease to run out.
+// claimed notification without an attempt, due again after (on the
+// ledger's clock). Without it a notification left for later waits for its
+// lease to run out.
 type Deferrer interface {
-	Defer(ctx context.Context, n ledger.Notification, until time.Time) error
+	Defer(ctx context.Context, n ledger.Notification, after time.Duration) error
 }
 
 // leaveForLater gives up a claimed notification that cannot start now
@@ -388,8 +408,8 @@ func (w *Worker) leaveForLater(ctx context.Context, h held) {
 		w.log.Debug("host busy; notification left to its lease", "notification", h.n.ID, "host", h.host)
 		return
 	}
-	until := w.now().Add(w.o.PollInterval + time.Duration(mrand.Int64N(int64(time.Second))))
-	if err := d.Defer(ctx, h.n, until); err != nil {
+	after := w.o.PollInterval + time.Duration(mrand.Int64N(int64(time.Second)))
+	if err := d.Defer(ctx, h.n, after); err != nil {
 		w.log.Warn("defer notification", "notification", h.n.ID, "err", err)
 	}
 }
@@ -407,9 +427,14 @@ func hostKey(raw string) string {
 func (w *Worker) deliver(ctx context.Context, n ledger.Notification, records chan<- recordReq) {
 	out := w.s.Send(ctx, n, n.Attempts+1)
 	now := w.now()
-	res := ledger.AttemptResult{Delivered: out.Delivered, Status: out.Status, Error: out.Error, Duration: out.Duration}
-	if !out.Delivered {
-		res.NextAttemptAt = NextAttempt(w.o.RetrySchedule, n.Attempts, now)
+	res := ledger.AttemptResult{Delivered: out.Delivered, Status: out.Status, Error: out.Error, Duration: out.Duration, At: now}
+	if out.Delivered {
+		// A receiver that failed before and answers again gets its
+		// notifications waiting in back-off, as many at a time as it may
+		// have in flight.
+		res.CatchUp = w.o.PerHost
+	} else {
+		res.RetryAfter = RetryDelay(w.o.RetrySchedule, n.Attempts)
 		if w.o.MaxAge > 0 && !n.CreatedAt.IsZero() && now.Sub(n.CreatedAt) > w.o.MaxAge {
 			res.GiveUp = true
 		}
@@ -436,7 +461,7 @@ func (w *Worker) deliver(ctx context.Context, n ledger.Notification, records cha
 	case res.GiveUp:
 		log.Warn("notification failed: max_age reached", "reason", out.Error)
 	default:
-		log.Info("delivery attempt failed", "reason", out.Error, "next_attempt_at", res.NextAttemptAt)
+		log.Info("delivery attempt failed", "reason", out.Error, "retry_in", res.RetryAfter.Round(time.Second))
 	}
 	if w.o.Observer != nil {
 		w.o.Observer.AttemptDone(n, res)

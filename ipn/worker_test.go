@@ -158,12 +158,19 @@ func TestWorkerDeliversJSONAndForm(t *testing.T) {
 		if r.Fields["unconfirmed"] != "0.00001234" || r.Fields["unconfirmed_atomic"] != "1234" || r.Fields["chain"] != "btc" {
 			t.Fatalf("json IPN %v", r.Fields)
 		}
-		// The signature verifies with the subscription's own secret only.
-		if err := Verify(js.Secret, r.Header.Get(HeaderSignature), r.Body, time.Now(), 0); err != nil {
-			t.Fatalf("own secret: %v", err)
+		// Both subscriptions share their URL's secret; both IPNs verify with
+		// it and not with another.
+		if js.Secret != form.Secret {
+			t.Fatalf("two subscriptions to one URL have secrets %q and %q", js.Secret, form.Secret)
 		}
-		if err := Verify(form.Secret, r.Header.Get(HeaderSignature), r.Body, time.Now(), 0); err == nil {
-			t.Fatal("verified with another subscription's secret")
+		other, _ := NewSecret()
+		for _, r := range []received{r, byID[strconv.FormatInt(nf.ID, 10)]} {
+			if err := Verify(js.Secret, r.Header.Get(HeaderSignature), r.Body, time.Now(), 0); err != nil {
+				t.Fatalf("the endpoint's secret: %v", err)
+			}
+			if err := Verify(other, r.Header.Get(HeaderSignature), r.Body, time.Now(), 0); err == nil {
+				t.Fatal("verified with another secret")
+			}
 		}
 	})
 }
@@ -320,7 +327,7 @@ func TestWorkerRestartDeliversPending(t *testing.T) {
 		}
 		// A process that died holding leases: its claims run out.
 		o := testOptions()
-		dead, err := e.l.ClaimDue(bg, "dead-process", time.Now().Add(time.Second), 300*time.Millisecond, 100)
+		dead, err := e.l.ClaimDueAt(bg, "dead-process", time.Now().Add(time.Second), 300*time.Millisecond, 100)
 		if err != nil || len(dead) == 0 {
 			t.Fatalf("dead process claimed %d: %v", len(dead), err)
 		}
@@ -476,6 +483,7 @@ func TestWorkerGivesUpAfterMaxAge(t *testing.T) {
 		})
 		startWorker(t, e.l, o)
 		n := e.waitState(t, sub, ledger.NoteFailed)
+		waitFor(t, "the observer", func() bool { return failed.Load() > 0 }) // told after the record
 		if n.Attempts != 1 || failed.Load() != 1 {
 			t.Fatalf("failed notification %+v, observer saw %d", n, failed.Load())
 		}
@@ -503,9 +511,9 @@ type countingLedger struct {
 	n atomic.Int64
 }
 
-func (c *countingLedger) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]ledger.Notification, error) {
+func (c *countingLedger) ClaimDue(ctx context.Context, owner string, lease time.Duration, limit int) ([]ledger.Notification, error) {
 	c.n.Add(1)
-	return c.Ledger.ClaimDue(ctx, owner, now, lease, limit)
+	return c.Ledger.ClaimDue(ctx, owner, lease, limit)
 }
 
 // A receiver that does not answer holds only its own per-host slots.

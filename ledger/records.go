@@ -46,16 +46,19 @@ const MaxConfirmsLimit = 1000
 
 // Deposit is a recorded payment.
 type Deposit struct {
-	ID          int64
-	Chain       chains.Chain
-	TxID        string
-	OutIndex    uint32
-	AddressID   int64
-	Address     string
-	Amount      uint64
-	Height      int64 // 0 while in the mempool
-	BlockHash   string
-	Status      string
+	ID        int64
+	Chain     chains.Chain
+	TxID      string
+	OutIndex  uint32
+	AddressID int64
+	Address   string
+	Amount    uint64
+	Height    int64 // 0 while in the mempool
+	BlockHash string
+	Status    string
+	// Reason is why the deposit last changed status (a Reason constant),
+	// as the chain write said; "" on deposits recorded before reasons.
+	Reason      string
 	UnlockTime  uint64
 	DoubleSpend bool
 	FirstSeen   time.Time
@@ -75,11 +78,17 @@ type Subscription struct {
 	Chain       chains.Chain
 	AddressID   int64
 	Address     string
+	EndpointID  int64
 	URL         string
 	MaxConfirms int
-	Secret      string
-	Format      string // "json" or "form"
-	Active      bool
+	// Secret is the endpoint's (the URL's) signing secret.
+	Secret string
+	// LegacySecret is the subscription's own secret from before endpoint
+	// secrets ("" for newer ones); it signs too until the endpoint's first
+	// rotation has passed its grace period.
+	LegacySecret string
+	Format       string // "json" or "form"
+	Active       bool
 	// The totals of the newest notification made for it.
 	LastConfirmed   uint64
 	LastUnconfirmed uint64
@@ -92,7 +101,11 @@ type NotificationData struct {
 	ID           int64
 	Subscription Subscription
 	Totals       Totals
-	CreatedAt    time.Time
+	// Changes lists the deposits whose CountsAs changed since the
+	// subscription's previous notification, oldest deposit first (empty
+	// for a redelivery).
+	Changes   []DepositChange
+	CreatedAt time.Time
 }
 
 // PayloadBuilder renders a notification's body once, when it is created;
@@ -103,25 +116,36 @@ type PayloadBuilder func(NotificationData) (body []byte, contentType string, err
 type Notification struct {
 	ID             int64
 	SubscriptionID int64
+	EndpointID     int64
 	Chain          chains.Chain
 	Address        string
 	URL            string
-	Secret         string
-	Confirmed      uint64
-	Unconfirmed    uint64
-	Height         int64
-	Body           []byte
-	ContentType    string
-	State          string
-	Attempts       int
-	NextAttemptAt  time.Time
-	LeaseOwner     string
-	LeaseUntil     time.Time
-	LastStatus     int
-	LastError      string
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-	DeliveredAt    time.Time
+	// Secret is the endpoint's signing secret; ExtraSecrets sign too (a
+	// rotated secret in its grace period, a legacy subscription secret),
+	// so each attempt carries one signature per secret.
+	Secret       string
+	ExtraSecrets []string
+	// EndpointFailing: an attempt to the endpoint failed since its last
+	// acknowledgement (as of the claim).
+	EndpointFailing bool
+	Confirmed       uint64
+	Unconfirmed     uint64
+	Height          int64
+	Body            []byte
+	ContentType     string
+	State           string
+	Attempts        int
+	NextAttemptAt   time.Time
+	LeaseOwner      string
+	LeaseUntil      time.Time
+	LastStatus      int
+	LastError       string
+	CreatedAt       time.Time
+	// ObservedAt is when the chain event it tells of was observed (zero
+	// for a notification made by a subscription or a redelivery).
+	ObservedAt  time.Time
+	UpdatedAt   time.Time
+	DeliveredAt time.Time
 }
 
 // Attempt is the outcome of one delivery attempt, as recorded.
@@ -141,8 +165,24 @@ type AttemptResult struct {
 	Status    int
 	Error     string
 	Duration  time.Duration
-	// NextAttemptAt is when to try again after a failure.
+	// RetryAfter is how long after the attempt is recorded (on the
+	// ledger's clock) to try again after a failure; when zero,
+	// NextAttemptAt is used.
+	RetryAfter    time.Duration
 	NextAttemptAt time.Time
 	// GiveUp marks the notification failed (ipn.max_age passed).
 	GiveUp bool
+	// CatchUp, on an acknowledgement, is how many of the endpoint's other
+	// notifications waiting in back-off to make due now when an attempt to
+	// it had failed before: a receiver that comes back is caught up at
+	// once (the worker gives its per-host limit).
+	CatchUp int
+	// At is when the attempt ended, on the ledger's clock (metrics).
+	At time.Time
+}
+
+// Pruned counts what a retention pass deleted.
+type Pruned struct {
+	Notifications int64
+	Attempts      int64
 }

@@ -52,6 +52,12 @@ type Registry struct {
 	attempts *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 
+	// Per-payment latency: chain observation → notification created →
+	// acknowledged, by chain.
+	payNotify *prometheus.HistogramVec
+	payAck    *prometheus.HistogramVec
+	payTotal  *prometheus.HistogramVec
+
 	httpReqs *prometheus.CounterVec
 	httpDur  *prometheus.HistogramVec
 
@@ -89,6 +95,22 @@ func New() *Registry {
 		Help:    "Duration of one IPN delivery attempt, by outcome.",
 		Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 	}, []string{"outcome"})
+	payBuckets := []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600}
+	r.payNotify = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "ipnd_payment_notify_seconds",
+		Help:    "From the observation of a chain event (the ledger write it caused) to the notification it made, by chain.",
+		Buckets: payBuckets,
+	}, []string{"chain"})
+	r.payAck = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "ipnd_payment_ack_seconds",
+		Help:    "From a notification's creation to the receiver's acknowledgement, by chain (retries and back-off included).",
+		Buckets: payBuckets,
+	}, []string{"chain"})
+	r.payTotal = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "ipnd_payment_latency_seconds",
+		Help:    "From the observation of a chain event to the receiver's acknowledgement of the notification it made, by chain.",
+		Buckets: payBuckets,
+	}, []string{"chain"})
 	r.httpReqs = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ipnd_http_requests_total",
 		Help: "HTTP API requests, by route, method and status code.",
@@ -98,7 +120,8 @@ func New() *Registry {
 		Help:    "HTTP API request duration, by route.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 	}, []string{"route"})
-	r.reg.MustRegister(r.blocks, r.reorgs, r.deposits, r.notes, r.attempts, r.latency, r.httpReqs, r.httpDur,
+	r.reg.MustRegister(r.blocks, r.reorgs, r.deposits, r.notes, r.attempts, r.latency, r.payNotify, r.payAck, r.payTotal,
+		r.httpReqs, r.httpDur,
 		scrapeCollector{r},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -202,14 +225,42 @@ func Outcome(res ledger.AttemptResult) string {
 }
 
 // AttemptDone records one delivery attempt; it makes *Registry an
-// ipn.Observer (ipn.Options.Observer).
-func (r *Registry) AttemptDone(_ ledger.Notification, res ledger.AttemptResult) {
+// ipn.Observer (ipn.Options.Observer). An acknowledgement also records the
+// notification's latency from its creation, and, for one made by a chain
+// event, from that event's observation.
+func (r *Registry) AttemptDone(n ledger.Notification, res ledger.AttemptResult) {
 	if r == nil {
 		return
 	}
 	o := Outcome(res)
 	r.attempts.WithLabelValues(o).Inc()
 	r.latency.WithLabelValues(o).Observe(res.Duration.Seconds())
+	if !res.Delivered || !n.Chain.Valid() {
+		return
+	}
+	at := res.At
+	if at.IsZero() {
+		at = time.Now()
+	}
+	if !n.CreatedAt.IsZero() {
+		r.payAck.WithLabelValues(string(n.Chain)).Observe(max(at.Sub(n.CreatedAt).Seconds(), 0))
+	}
+	if !n.ObservedAt.IsZero() {
+		r.payTotal.WithLabelValues(string(n.Chain)).Observe(max(at.Sub(n.ObservedAt).Seconds(), 0))
+	}
+}
+
+// NotificationsCreated records how long after its chain event's
+// observation each notification of one chain write was made; it makes
+// *Registry a db.Observer (db.Options.Observer).
+func (r *Registry) NotificationsCreated(c chains.Chain, sinceObserved []time.Duration) {
+	if r == nil {
+		return
+	}
+	h := r.payNotify.WithLabelValues(string(c))
+	for _, d := range sinceObserved {
+		h.Observe(max(d.Seconds(), 0))
+	}
 }
 
 // ObserveHTTP records one API request. route is the route's pattern (never
@@ -234,19 +285,25 @@ var (
 	descLag = prometheus.NewDesc("ipnd_chain_lag_blocks",
 		"Blocks the ledger is behind the node.", []string{"chain"}, nil)
 	descState = prometheus.NewDesc("ipnd_chain_state",
-		"1 for the chain watcher's current state (synced, behind, unreachable, starting).", []string{"chain", "state"}, nil)
+		"1 for the chain's current state as its sync role's heartbeat says (synced, behind, unreachable, starting; stale: no heartbeat for 30 s).", []string{"chain", "state"}, nil)
+	descBeat = prometheus.NewDesc("ipnd_chain_heartbeat_timestamp_seconds",
+		"When the chain's sync role last wrote its heartbeat (unix time, the database's clock).", []string{"chain"}, nil)
 	descNotes = prometheus.NewDesc("ipnd_notifications",
 		"Notifications in the ledger, by state.", []string{"state"}, nil)
 	descScrapeErr = prometheus.NewDesc("ipnd_ledger_scrape_error",
 		"1 when the ledger could not be read for this scrape.", nil, nil)
 )
 
-var allStates = []chains.SyncState{chains.Synced, chains.Behind, chains.Unreachable, chains.Starting}
+// StateStale is a chain's state when no fresh heartbeat of its sync role
+// is in the ledger (the API's readiness rule).
+const StateStale chains.SyncState = "stale"
+
+var allStates = []chains.SyncState{chains.Synced, chains.Behind, chains.Unreachable, chains.Starting, StateStale}
 
 var allNoteStates = []string{ledger.NotePending, ledger.NoteDelivered, ledger.NoteSuperseded, ledger.NoteFailed}
 
 func (c scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descHeight, descNodeHeight, descLag, descState, descNotes, descScrapeErr} {
+	for _, d := range []*prometheus.Desc{descHeight, descNodeHeight, descLag, descState, descBeat, descNotes, descScrapeErr} {
 		ch <- d
 	}
 }
@@ -267,6 +324,9 @@ func (c scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 					v = 1
 				}
 				ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, v, name, string(st))
+			}
+			if !s.LastPoll.IsZero() {
+				ch <- prometheus.MustNewConstMetric(descBeat, prometheus.GaugeValue, float64(s.LastPoll.UnixMicro())/1e6, name)
 			}
 		}
 	}

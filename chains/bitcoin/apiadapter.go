@@ -36,6 +36,17 @@ func (a *APIAdapter) Validate(addr string) error {
 	return nil
 }
 
+// Canonical checks an address's syntax and network and returns the form
+// the ledger stores it in (CanonicalAddress: bech32 in lower case, base58
+// as given).
+func (a *APIAdapter) Canonical(addr string) (string, error) {
+	canonical, err := CanonicalAddress(a.d.Params(), addr)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", chains.ErrRejected, err)
+	}
+	return canonical, nil
+}
+
 // Watch records a subscriber's address (in its canonical form, the one the
 // scanner credits payments to) and watches it.
 func (a *APIAdapter) Watch(ctx context.Context, addr string) (chains.Address, error) {

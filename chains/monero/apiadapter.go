@@ -36,6 +36,15 @@ func (a *APIAdapter) AddressAt(context.Context, uint32, string) (chains.Address,
 // Validate checks the form of a Monero address (ValidateAddressForm).
 func (a *APIAdapter) Validate(addr string) error { return ValidateAddressForm(addr) }
 
+// Canonical checks the form of a Monero address and returns it as given:
+// base58 is case-sensitive, so the given form is the only one.
+func (a *APIAdapter) Canonical(addr string) (string, error) {
+	if err := a.Validate(addr); err != nil {
+		return "", err
+	}
+	return addr, nil
+}
+
 // ValidateAddressForm checks the form of a Monero address: base58, 95
 // characters (standard or subaddress) or 106 (integrated).
 func ValidateAddressForm(addr string) error {

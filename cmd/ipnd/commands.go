@@ -83,12 +83,14 @@ func newLogger(s config.Server, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// openLedger opens the configured ledger (not migrated). Its error names
-// the setting, the masked DSN and the fix.
-func openLedger(ctx context.Context, cfg config.Config, log *slog.Logger) (*db.Ledger, error) {
+// openLedger opens the configured ledger (not migrated); obs (optional)
+// receives its measurements. Its error names the setting, the masked DSN
+// and the fix.
+func openLedger(ctx context.Context, cfg config.Config, log *slog.Logger, obs db.Observer) (*db.Ledger, error) {
 	l, err := db.Open(ctx, cfg.Database.Driver, cfg.Database.DSN.Reveal(), db.Options{
-		Payload: ipn.Payload,
-		Logger:  log,
+		Payload:  ipn.Payload,
+		Logger:   log,
+		Observer: obs,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("database.dsn (%s %s): %w", cfg.Database.Driver, cfg.Database.MaskedDSN(), ledgerFailure(cfg.Database, err))
@@ -134,7 +136,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	log := newLogger(cfg.Server, stderr)
-	l, err := openLedger(ctx, cfg, log)
+	l, err := openLedger(ctx, cfg, log, nil)
 	if err != nil {
 		return err
 	}

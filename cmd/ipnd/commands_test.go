@@ -14,6 +14,7 @@ import (
 	"github.com/ipnd/ipnd/config"
 	"github.com/ipnd/ipnd/db"
 	"github.com/ipnd/ipnd/db/dbtest"
+	"github.com/ipnd/ipnd/metrics"
 )
 
 const testKey = "IPND_SERVER_API_KEYS=test-api-key-0123456789"
@@ -170,7 +171,7 @@ func TestServeLogsWarningsForItsRoles(t *testing.T) {
 // buildRoles is called directly to reach it.
 func TestAPIErrorHasOnePrefix(t *testing.T) {
 	l := dbtest.Ledger(t, "sqlite", db.Options{})
-	_, err := buildRoles(context.Background(), config.Default(), l, map[string]bool{"api": true}, slog.New(slog.DiscardHandler))
+	_, err := buildRoles(context.Background(), config.Default(), l, metrics.New(), map[string]bool{"api": true}, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.HasPrefix(err.Error(), "api: server.api_keys") {
 		t.Errorf("buildRoles without api_keys: %v; want one api: prefix naming server.api_keys", err)
 	}

@@ -38,9 +38,9 @@ type daemon struct {
 // adapters are built whenever a chain is enabled (the API allocates and
 // validates addresses with them); their watchers run only in the sync role,
 // one process per chain at a time.
-func buildRoles(ctx context.Context, cfg config.Config, ledger *db.Ledger, roles map[string]bool, log *slog.Logger) (*daemon, error) {
+func buildRoles(ctx context.Context, cfg config.Config, ledger *db.Ledger, reg *metrics.Registry, roles map[string]bool, log *slog.Logger) (*daemon, error) {
 	d := &daemon{
-		cfg: cfg, ledger: ledger, log: log, metrics: metrics.New(), progress: newProgress(),
+		cfg: cfg, ledger: ledger, log: log, metrics: reg, progress: newProgress(),
 		notifier: newSDNotifier(log.With("subsystem", "ipnd")), chains: map[chains.Chain]api.Chain{},
 	}
 	d.hooks.Observer = d.metrics
@@ -50,6 +50,9 @@ func buildRoles(ctx context.Context, cfg config.Config, ledger *db.Ledger, roles
 		d.worker = ipn.NewWorker(ledger, o)
 		d.hooks.Notify = d.worker.Notify // the in-process hand-off
 		d.addRole("ipn", d.worker.Run)
+		if keep := cfg.IPN.Retention.D(); keep > 0 {
+			d.addRole("retention", ipn.Retention{Ledger: ledger, Keep: keep, Logger: log}.Run)
+		}
 	}
 	if cfg.Bitcoin.Enabled {
 		if err := d.buildBitcoin(roles["sync"]); err != nil {
@@ -79,7 +82,34 @@ func buildRoles(ctx context.Context, cfg config.Config, ledger *db.Ledger, roles
 		}
 		d.addRole("api", srv.ListenAndServe)
 	}
+	if err := d.buildMetricsListener(roles["api"]); err != nil {
+		return nil, err
+	}
 	return d, nil
+}
+
+// buildMetricsListener serves /metrics, /healthz and /readyz on [server]
+// metrics_listen, in a process of any roles; a process without the api
+// role and without it cannot be watched, which is said at start.
+func (d *daemon) buildMetricsListener(apiRole bool) error {
+	listen := d.cfg.Server.MetricsListen
+	if listen == "" {
+		if !apiRole {
+			d.log.Warn("this process has no API listener and server.metrics_listen is empty: nothing can scrape its metrics or "+
+				"probe its readiness; set server.metrics_listen (e.g. 127.0.0.1:9464)", "subsystem", "ipnd")
+		}
+		return nil
+	}
+	var enabled []chains.Chain
+	for c := range d.chains {
+		enabled = append(enabled, c)
+	}
+	ops, err := api.NewOps(api.OpsOptions{Ledger: d.ledger, Chains: enabled, Listen: listen, Logger: d.log, Metrics: d.metrics})
+	if err != nil {
+		return usageError{fmt.Errorf("server.metrics_listen: %w", err)}
+	}
+	d.addRole("metrics", ops.ListenAndServe)
+	return nil
 }
 
 func (d *daemon) addRole(name string, run func(context.Context) error) {
@@ -87,8 +117,9 @@ func (d *daemon) addRole(name string, run func(context.Context) error) {
 }
 
 // runLocked runs a chain watcher while this process holds the chain's sync
-// lock; a second sync process waits here and takes over when the first dies.
-func (d *daemon) runLocked(c chains.Chain, run func(context.Context) error) func(context.Context) error {
+// lock, writing the chain's heartbeat (status reports the watcher's state);
+// a second sync process waits here and takes over when the first dies.
+func (d *daemon) runLocked(c chains.Chain, run func(context.Context) error, status func() chains.Status) func(context.Context) error {
 	return func(ctx context.Context) error {
 		log := d.log.With("subsystem", string(c))
 		held, release, err := d.ledger.LockChain(ctx, c, d.cfg.Database.DSN.Reveal(), func() {
@@ -104,7 +135,10 @@ func (d *daemon) runLocked(c chains.Chain, run func(context.Context) error) func
 		}
 		defer release()
 		log.Info("sync lock held; following the chain")
+		beats := make(chan struct{})
+		go func() { defer close(beats); d.heartbeat(held, c, status, log) }()
 		err = run(held)
+		<-beats
 		if ctx.Err() == nil && held.Err() != nil {
 			return errors.New("sync lock lost; exiting so that a supervisor restarts ipnd")
 		}
@@ -126,7 +160,7 @@ func (d *daemon) buildBitcoin(syncRole bool) error {
 		if err := d.metrics.Register(watcher.Collector()); err != nil {
 			return fmt.Errorf("bitcoin metrics: %w", err)
 		}
-		d.addRole("sync-btc", d.runLocked(chains.BTC, watcher.Run))
+		d.addRole("sync-btc", d.runLocked(chains.BTC, watcher.Run, watcher.Status))
 	}
 	d.chains[chains.BTC] = bitcoin.NewAPIAdapter(deriver, d.ledger, watcher)
 	return nil
@@ -153,7 +187,7 @@ func (d *daemon) buildMonero(ctx context.Context, syncRole, apiRole bool) error 
 		wc := monero.WatcherConfigFrom(c, log)
 		wc.Hooks = d.hooks
 		watcher = monero.NewWatcher(wallet, daemonRPC, d.ledger, wc)
-		d.addRole("sync-xmr", d.runLocked(chains.XMR, watcher.Run))
+		d.addRole("sync-xmr", d.runLocked(chains.XMR, watcher.Run, watcher.Status))
 	}
 	d.chains[chains.XMR] = monero.NewAPIAdapter(alloc, watcher, d.ledger)
 	return nil

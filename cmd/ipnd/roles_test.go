@@ -1,7 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,7 +20,10 @@ import (
 // one standing by), an ipn process and an api process. An address allocated
 // and one subscribed through the api process are paid; the ipn process
 // delivers; the active sync process is killed and the standby takes over
-// and confirms the payments.
+// and confirms the payments. Every process is observable: the sync and ipn
+// processes serve /metrics and /readyz on metrics_listen, and readiness in
+// any process follows the sync role's heartbeat (an api-only process
+// without a sync process is not ready; it used to say "synced" at height 0).
 func TestSeparateRoles(t *testing.T) {
 	s := &stack{t: t, recv: newReceiver(t), apiKey: "test-api-key-0123456789", allLogs: &syncBuffer{}}
 	s.btc = btcdtest.Start(t, btcdtest.Options{})
@@ -42,17 +48,33 @@ func TestSeparateRoles(t *testing.T) {
 			t.Logf("ipnd logs (tail):\n%s", tail(s.allLogs.String(), 80))
 		}
 	})
-	api := startIpnd(t, s.env, s.allLogs, s.apiURL, "-roles", "api")
+	api := startIpnd(t, s.env, s.allLogs, "", "-roles", "api")
 	procs = append(procs, api)
-	sync1 := startIpnd(t, s.env, s.allLogs, "", "-roles", "sync")
+	if code, m := readyz(t, s.apiURL, func(code int, m map[string]any) bool { return code != 0 }); code != 503 ||
+		chainReady(m, "btc")["state"] != "stale" {
+		t.Fatalf("api process without any sync process: /readyz %d %v; want 503, btc stale", code, m)
+	}
+	syncMetrics := "http://" + freeAddr(t)
+	sync1 := startIpnd(t, append(s.env, "IPND_SERVER_METRICS_LISTEN="+strings.TrimPrefix(syncMetrics, "http://")), s.allLogs, "", "-roles", "sync")
 	procs = append(procs, sync1)
 	waitLog(t, sync1, "sync lock held", 20*time.Second)
+	for _, u := range []string{s.apiURL, syncMetrics} {
+		readyz(t, u, func(code int, m map[string]any) bool {
+			return code == 200 && chainReady(m, "btc")["height"] == json.Number("105")
+		})
+	}
+	wantMetric(t, syncMetrics, `ipnd_chain_height{chain="btc"} 105`)
 	notified, sock := listenNotify(t)
 	sync2 := startIpnd(t, append(s.env, "NOTIFY_SOCKET="+sock), s.allLogs, "", "-roles", "sync")
 	procs = append(procs, sync2)
 	waitLog(t, sync2, "standing by", 20*time.Second)
 	notified.waitFor(t, "READY=1", 5*time.Second) // a standby is ready: systemd must not kill it
-	procs = append(procs, startIpnd(t, s.env, s.allLogs, "", "-roles", "ipn"))
+	if !strings.Contains(sync2.logs.String(), "server.metrics_listen is empty") {
+		t.Error("a sync process without metrics_listen did not say it cannot be watched")
+	}
+	ipnMetrics := "http://" + freeAddr(t)
+	procs = append(procs, startIpnd(t, append(s.env, "IPND_SERVER_METRICS_LISTEN="+strings.TrimPrefix(ipnMetrics, "http://")),
+		s.allLogs, ipnMetrics, "-roles", "ipn"))
 
 	allocated := s.allocate(chains.BTC, 2)
 	// An address not derived from the xpub, subscribed through the api process.
@@ -80,6 +102,61 @@ func TestSeparateRoles(t *testing.T) {
 	if strings.Contains(api.logs.String(), "sync lock") {
 		t.Error("the api-only process took part in syncing")
 	}
+	// The ipn process's own metrics: its deliveries and their latency.
+	wantMetric(t, ipnMetrics, `ipnd_delivery_attempts_total{outcome="delivered"}`)
+	wantMetric(t, ipnMetrics, `ipnd_payment_latency_seconds_count{chain="btc"}`)
+	wantMetric(t, ipnMetrics, `ipnd_chain_state{chain="btc",state="synced"} 1`)
+}
+
+// readyz polls url/readyz until done(status, body) holds and returns them
+// (status 0 while nothing answers).
+func readyz(t *testing.T, url string, done func(int, map[string]any) bool) (int, map[string]any) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, m := 0, map[string]any(nil)
+		if resp, err := http.Get(url + "/readyz"); err == nil {
+			dec := json.NewDecoder(resp.Body)
+			dec.UseNumber()
+			dec.Decode(&m)
+			resp.Body.Close()
+			code = resp.StatusCode
+		}
+		if done(code, m) {
+			return code, m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s/readyz: still %d %v", url, code, m)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func chainReady(m map[string]any, c string) map[string]any {
+	cs, _ := m["chains"].(map[string]any)
+	out, _ := cs[c].(map[string]any)
+	return out
+}
+
+// wantMetric waits until url/metrics has a line starting with prefix.
+func wantMetric(t *testing.T, url, prefix string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	var text string
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url + "/metrics"); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			text = string(b)
+			for _, l := range strings.Split(text, "\n") {
+				if strings.HasPrefix(l, prefix) {
+					return
+				}
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s/metrics has no line %q:\n%s", url, prefix, tail(text, 40))
 }
 
 func waitLog(t *testing.T, p *daemonProc, text string, within time.Duration) {

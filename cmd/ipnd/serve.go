@@ -15,6 +15,7 @@ import (
 
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/config"
+	"github.com/ipnd/ipnd/metrics"
 )
 
 // shutdownGrace bounds a graceful stop.
@@ -90,7 +91,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		os.Exit(1)
 	}()
 
-	ledger, err := openLedger(ctx, cfg, base)
+	reg := metrics.New()
+	ledger, err := openLedger(ctx, cfg, base, reg)
 	if err != nil {
 		return err
 	}
@@ -102,7 +104,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log.Info("ipnd starting", "version", version, "roles", *rolesFlag, "ledger", cfg.Database.Driver,
 		"schema_from", from, "schema", to)
 
-	d, err := buildRoles(ctx, cfg, ledger, roles, base)
+	d, err := buildRoles(ctx, cfg, ledger, reg, roles, base)
 	if err != nil {
 		return err
 	}

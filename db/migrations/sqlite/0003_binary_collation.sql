@@ -1,0 +1,3 @@
+-- ipnd ledger, schema version 3 (MySQL: binary collation of addresses,
+-- txids, hashes and secrets). SQLite compares text byte for byte already
+-- (the BINARY collation); nothing to do.
