@@ -97,7 +97,7 @@ func Default() Config {
 		Database: Database{Driver: "sqlite", DSN: "ipnd.db"},
 		IPN: IPN{
 			MaxConfirms: 3,
-			Workers:     16,
+			Workers:     32,
 			PerHost:     4,
 			Timeout:     Duration(10 * time.Second),
 			RetrySchedule: []Duration{

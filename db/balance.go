@@ -30,7 +30,11 @@ const balanceQuery = `SELECT a.address, COALESCE(cs.height, 0), d.id, d.chain, d
 // ever recorded for it (orphaned and flagged ones included, for display),
 // oldest first. An address that is not watched is ErrNotFound.
 func (l *Ledger) Balance(ctx context.Context, c chains.Chain, addr string, maxConfirms int) (ledger.Totals, []ledger.Deposit, error) {
-	rows, err := l.db.QueryContext(ctx, balanceQuery, string(c), addr)
+	stmt, err := l.balanceStmt(ctx)
+	if err != nil {
+		return ledger.Totals{}, nil, fmt.Errorf("read balance: %w", err)
+	}
+	rows, err := stmt.QueryContext(ctx, string(c), addr)
 	if err != nil {
 		return ledger.Totals{}, nil, fmt.Errorf("read balance: %w", err)
 	}
@@ -74,4 +78,21 @@ func (l *Ledger) Balance(ctx context.Context, c chains.Chain, addr string, maxCo
 	slices.SortFunc(ds, func(x, y ledger.Deposit) int { return cmp.Compare(x.ID, y.ID) })
 	t, err := ledger.SumTotals(ds, tip, maxConfirms, l.now())
 	return t, ds, err
+}
+
+// balanceStmt is balanceQuery prepared once: MySQL then parses it once per
+// connection and answers in the binary protocol (the busiest read of the
+// API; parsing was a fifth of mysqld's time per /balance).
+func (l *Ledger) balanceStmt(ctx context.Context) (*sql.Stmt, error) {
+	l.stmtMu.Lock()
+	defer l.stmtMu.Unlock()
+	if l.balance != nil {
+		return l.balance, nil
+	}
+	st, err := l.db.PrepareContext(ctx, balanceQuery)
+	if err != nil {
+		return nil, err
+	}
+	l.balance = st
+	return st, nil
 }

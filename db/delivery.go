@@ -22,9 +22,9 @@ const notificationCols = `n.id, n.subscription_id, s.endpoint_id, s.chain, a.add
   n.created_at, n.observed_at, n.updated_at, n.delivered_at`
 
 // queryNotifications reads notifications with the secrets that sign them
-// at now.
-func queryNotifications(ctx context.Context, q queryer, now time.Time, where string, args ...any) ([]ledger.Notification, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+notificationCols+` FROM notifications n
+// at now; the tables are joined from notifications outwards.
+func (l *Ledger) queryNotifications(ctx context.Context, q queryer, now time.Time, where string, args ...any) ([]ledger.Notification, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+l.dialect.straightJoin+notificationCols+` FROM notifications n
   JOIN subscriptions s ON s.id = n.subscription_id JOIN addresses a ON a.id = s.address_id
   JOIN endpoints e ON e.id = s.endpoint_id WHERE `+where, args...)
 	if err != nil {
@@ -54,12 +54,12 @@ func queryNotifications(ctx context.Context, q queryer, now time.Time, where str
 
 // Notifications returns a subscription's newest notifications.
 func (l *Ledger) Notifications(ctx context.Context, subscriptionID int64, limit int) ([]ledger.Notification, error) {
-	return queryNotifications(ctx, l.db, l.now(), `n.subscription_id = ? ORDER BY n.id DESC LIMIT ?`, subscriptionID, limit)
+	return l.queryNotifications(ctx, l.db, l.now(), `n.subscription_id = ? ORDER BY n.id DESC LIMIT ?`, subscriptionID, limit)
 }
 
 // Notification returns one notification.
 func (l *Ledger) Notification(ctx context.Context, id int64) (ledger.Notification, error) {
-	ns, err := queryNotifications(ctx, l.db, l.now(), `n.id = ?`, id)
+	ns, err := l.queryNotifications(ctx, l.db, l.now(), `n.id = ?`, id)
 	if err != nil {
 		return ledger.Notification{}, err
 	}
@@ -142,7 +142,7 @@ func (l *Ledger) ClaimDueAt(ctx context.Context, owner string, now time.Time, le
 		if _, err := tx.ExecContext(ctx, `UPDATE notifications SET lease_owner = ?, lease_until = ? WHERE id IN (`+placeholders(len(ids))+`)`, upd...); err != nil {
 			return fmt.Errorf("claim notifications: %w", err)
 		}
-		out, err = queryNotifications(ctx, tx, now, `n.id IN (`+placeholders(len(ids))+`) ORDER BY n.next_attempt_at, n.id`, ids...)
+		out, err = l.queryNotifications(ctx, tx, now, `n.id IN (`+placeholders(len(ids))+`) ORDER BY n.next_attempt_at, n.id`, ids...)
 		return err
 	})
 	return out, err

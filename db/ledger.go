@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -62,6 +63,9 @@ type Ledger struct {
 	clock     *dbClock
 	stopClock context.CancelFunc
 	observer  Observer
+	// balance is Balance's prepared statement (balanceStmt).
+	stmtMu  sync.Mutex
+	balance *sql.Stmt
 	// migrationFS replaces the embedded migrations (tests).
 	migrationFS fs.FS
 }
@@ -71,6 +75,10 @@ type dialect struct {
 	insertIgnore string // "INSERT IGNORE" / "INSERT OR IGNORE"
 	forUpdate    string // row lock suffix for a read inside a transaction
 	skipLocked   string // row lock suffix that skips rows others hold
+	// straightJoin after SELECT joins the tables in the order written
+	// (MySQL's optimizer may otherwise start a notification read from
+	// endpoints: one shop URL has every subscription).
+	straightJoin string
 	txOpts       *sql.TxOptions
 }
 
@@ -80,6 +88,7 @@ var (
 		insertIgnore: "INSERT IGNORE",
 		forUpdate:    " FOR UPDATE",
 		skipLocked:   " FOR UPDATE SKIP LOCKED",
+		straightJoin: "STRAIGHT_JOIN ",
 		txOpts:       &sql.TxOptions{Isolation: sql.LevelReadCommitted},
 	}
 	sqliteDialect = dialect{
@@ -172,6 +181,11 @@ func sqliteDSN(path string) string {
 // Close releases the connections.
 func (l *Ledger) Close() error {
 	l.stopClock()
+	l.stmtMu.Lock()
+	if l.balance != nil {
+		l.balance.Close()
+	}
+	l.stmtMu.Unlock()
 	return l.db.Close()
 }
 

@@ -163,7 +163,7 @@ func (l *Ledger) Redeliver(ctx context.Context, id int64) (ledger.Notification, 
 				ledger.NotePending, now, now, newest); err != nil {
 				return fmt.Errorf("redeliver: %w", err)
 			}
-			ns, err := queryNotifications(ctx, tx, l.now(), `n.id = ?`, newest)
+			ns, err := l.queryNotifications(ctx, tx, l.now(), `n.id = ?`, newest)
 			if err != nil {
 				return err
 			}

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -54,7 +53,7 @@ var DefaultRetrySchedule = []time.Duration{
 // Options configures a Worker. Zero values take the defaults of [ipn].
 type Options struct {
 	Owner         string          // lease owner name; default host-pid-random
-	Workers       int             // concurrent attempts; default 16
+	Workers       int             // concurrent attempts; default 32
 	PerHost       int             // concurrent attempts to one receiver host; default 4
 	Timeout       time.Duration   // one attempt; default 10 s
 	RetrySchedule []time.Duration // waits after failures; the last repeats; ±10% jitter
@@ -99,7 +98,7 @@ type Worker struct {
 // NewWorker builds a Worker; call Run to start it.
 func NewWorker(l Ledger, o Options) *Worker {
 	if o.Workers <= 0 {
-		o.Workers = 16
+		o.Workers = 32
 	}
 	if o.PerHost <= 0 {
 		o.PerHost = 4
@@ -198,149 +197,6 @@ func RetryDelay(schedule []time.Duration, attemptsBefore int) time.Duration {
 	return d
 }
 
-type held struct {
-	n        ledger.Notification
-	host     string
-	deadline time.Time // start it no later than this, or leave it to the lease
-}
-
-type done struct{ host string }
-
-// Run delivers until ctx is cancelled, then waits for the attempts in
-// flight (each bounded by the timeout) and records them. Claimed
-// notifications that were not started are left to their lease.
-func (w *Worker) Run(ctx context.Context) error {
-	w.log.Info("ipn worker started", "workers", w.o.Workers, "per_host", w.o.PerHost,
-		"timeout", w.o.Timeout, "lease", w.o.Lease, "poll_interval", w.o.PollInterval)
-	var (
-		wg        sync.WaitGroup
-		results   = make(chan done, w.o.Workers)
-		inflight  int
-		hostBusy  = map[string]int{}
-		queue     []held // claimed, waiting for a host slot
-		backlog   bool   // the last claim was full: more are due
-		claimNow  = true
-		capacity  = 2 * w.o.Workers // in flight + claimed and waiting
-		batchMin  = max(1, capacity/4)
-		hostQueue = w.o.PerHost // claimed and waiting for one host
-		attemptCx = context.WithoutCancel(ctx)
-	)
-	if w.o.Lease < w.o.Timeout+w.o.Timeout/2 {
-		w.log.Warn("ipn.lease is shorter than 1.5 x ipn.timeout: a slow attempt may outlive its lease and be repeated by another process")
-	}
-	timer := time.NewTimer(w.o.PollInterval)
-	defer timer.Stop()
-
-	var records chan recordReq
-	if br, ok := w.l.(BatchRecorder); ok {
-		records = make(chan recordReq, w.o.Workers)
-		recDone := make(chan struct{})
-		go func() { defer close(recDone); w.recorder(attemptCx, br, records) }()
-		defer func() { close(records); <-recDone }()
-	}
-	start := func(h held) {
-		inflight++
-		hostBusy[h.host]++
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w.deliver(attemptCx, h.n, records)
-			results <- done{h.host}
-		}()
-	}
-	// startQueued starts waiting notifications whose host has room, and
-	// drops those whose lease is running out (another claim will retry them).
-	startQueued := func() {
-		now := w.now()
-		kept := queue[:0]
-		for _, h := range queue {
-			switch {
-			case inflight < w.o.Workers && hostBusy[h.host] < w.o.PerHost:
-				start(h)
-			case now.After(h.deadline):
-				w.leaveForLater(ctx, h)
-			default:
-				kept = append(kept, h)
-			}
-		}
-		clear(queue[len(kept):])
-		queue = kept
-	}
-
-	for ctx.Err() == nil {
-		w.lastLoop.Store(time.Now().UnixNano())
-		startQueued()
-		free := capacity - inflight - len(queue)
-		if free > 0 && (claimNow || (backlog && free >= batchMin)) {
-			claimNow = false
-			now := w.now()
-			ns, err := w.l.ClaimDue(ctx, w.o.Owner, w.o.Lease, free)
-			if err != nil {
-				if ctx.Err() == nil {
-					w.log.Error("claim due notifications", "err", err)
-				}
-				backlog = false
-			} else {
-				backlog = len(ns) == free
-				// A notification waiting for its host must still have time
-				// for a whole attempt before its lease runs out.
-				deadline := now.Add(max(0, w.o.Lease-w.o.Timeout-w.o.Timeout/2))
-				waiting := map[string]int{}
-				for _, h := range queue {
-					waiting[h.host]++
-				}
-				left := 0
-				for _, n := range ns {
-					h := held{n: n, host: hostKey(n.URL), deadline: deadline}
-					if inflight < w.o.Workers && hostBusy[h.host] < w.o.PerHost {
-						start(h)
-						continue
-					}
-					// A saturated host keeps one round waiting; the rest is
-					// left for later so it does not take others' capacity.
-					if waiting[h.host] >= hostQueue {
-						w.leaveForLater(ctx, h)
-						left++
-						continue
-					}
-					waiting[h.host]++
-					queue = append(queue, h)
-				}
-				// Claim again at once only while nothing had to be left
-				// for later; otherwise wait for an attempt to finish.
-				backlog = backlog && left == 0
-				if backlog {
-					continue
-				}
-			}
-		}
-		select {
-		case <-ctx.Done():
-		case <-w.poke:
-			claimNow = true
-		case <-timer.C:
-			claimNow = true
-			timer.Reset(w.o.PollInterval)
-		case d := <-results:
-			inflight--
-			if hostBusy[d.host]--; hostBusy[d.host] <= 0 {
-				delete(hostBusy, d.host)
-			}
-		}
-	}
-	w.log.Info("ipn worker stopping", "in_flight", inflight, "unstarted", len(queue))
-	if d, ok := w.l.(Deferrer); ok {
-		for _, h := range queue {
-			if err := d.Defer(attemptCx, h.n, 0); err != nil {
-				w.log.Warn("release notification", "notification", h.n.ID, "err", err)
-			}
-		}
-	}
-	wg.Wait()
-	w.s.Close()
-	return nil
-}
-
 // BatchRecorder is optionally implemented by the ledger: it records many
 // attempt outcomes in one transaction (what RecordAttempt does for one),
 // returning one error per outcome (ledger.ErrLeaseLost for a lost lease) or an
@@ -423,9 +279,12 @@ func hostKey(raw string) string {
 	return strings.ToLower(u.Host)
 }
 
-// deliver makes one attempt of n and records it.
-func (w *Worker) deliver(ctx context.Context, n ledger.Notification, records chan<- recordReq) {
+// deliver makes one attempt of n and records it; sent is called when the
+// HTTP attempt is over (its host and worker slot are free), before the
+// outcome is recorded.
+func (w *Worker) deliver(ctx context.Context, n ledger.Notification, records chan<- recordReq, sent func(time.Duration)) {
 	out := w.s.Send(ctx, n, n.Attempts+1)
+	sent(out.Duration)
 	now := w.now()
 	res := ledger.AttemptResult{Delivered: out.Delivered, Status: out.Status, Error: out.Error, Duration: out.Duration, At: now}
 	if out.Delivered {
