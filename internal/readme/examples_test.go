@@ -23,25 +23,30 @@ import (
 // document means adding a runner to exampleRunners, or a test here, or the
 // example to notRunYet.
 var runBy = map[string]string{
-	"bad-config":            "TestBadConfigExample",
-	"bad-config-output":     "TestBadConfigExample",
-	"config-env":            "TestConfigEnvExample",
-	"mysql-setup":           "TestMySQLSetupAsPrinted",
-	"mysql-config":          "TestMySQLSetupAsPrinted, TestTOMLExamplesLoad",
-	"mysql-config-socket":   "TestMySQLSetupAsPrinted, TestTOMLExamplesLoad",
-	"bitcoin-cookie-config": "TestTOMLExamplesLoad (config loader; check-config pending)",
-	"btcd-config":           "TestTOMLExamplesLoad (config loader; check-config pending)",
-	"bitcoind-zmq-config":   "TestTOMLExamplesLoad (config loader; check-config pending)",
-	"monero-config":         "TestTOMLExamplesLoad (config loader; check-config pending)",
-	"python-receiver":       "ipn.TestReadmePythonReceiver",
-	"systemd-install":       "TestInstallStepsAsPrinted, TestUnitInstallCommentMatchesGuide",
-	"upgrade":               "TestInstallStepsAsPrinted",
+	"bad-config":             "TestBadConfigExample",
+	"bad-config-output":      "TestBadConfigExample",
+	"config-env":             "TestConfigEnvExample",
+	"mysql-setup":            "TestMySQLSetupAsPrinted",
+	"mysql-config":           "TestMySQLSetupAsPrinted, TestTOMLExamplesLoad",
+	"mysql-config-socket":    "TestMySQLSetupAsPrinted, TestTOMLExamplesLoad",
+	"bitcoin-cookie-config":  "TestTOMLExamplesLoad (config loader; check-config pending)",
+	"btcd-config":            "TestTOMLExamplesLoad (config loader; check-config pending)",
+	"bitcoind-zmq-config":    "TestTOMLExamplesLoad (config loader; check-config pending)",
+	"monero-config":          "TestTOMLExamplesLoad (config loader; check-config pending)",
+	"python-receiver":        "ipn.TestReadmePythonReceiver (two orders with one secret and a rotation)",
+	"ipn-body":               "ipn.TestReadmeIPNBody",
+	"endpoint-rotate":        "api.TestReadmeEndpointRotation (curl through sh with KEY and API)",
+	"endpoint-rotate-answer": "api.TestReadmeEndpointRotation",
+	"readyz-stale":           "api.TestReadmeReadyzStale",
+	"retention-config":       "TestTOMLExamplesLoad",
+	"metrics-listen-config":  "TestTOMLExamplesLoad",
+	"systemd-install":        "TestInstallStepsAsPrinted, TestUnitInstallCommentMatchesGuide",
+	"upgrade":                "TestInstallStepsAsPrinted",
 }
 
 // notRunYet lists the examples no test runs as printed yet, with what
 // would run them. Each stream that adds a runner moves its names to runBy.
 var notRunYet = map[string]string{
-	"ipn-body":           "an IPN body to compare with what the sender posts (ipn/api stream)",
 	"go-receiver":        "ipn.ExampleVerify runs a copy of it, not the block as printed (ipn stream)",
 	"bitcoind-cookie":    "Bitcoin Core does not run here; litecoind takes the same options (Litecoin stream)",
 	"bitcoind-zmq":       "Bitcoin Core's ZMQ does not run here (Bitcoin stream: tested against a local publisher)",
