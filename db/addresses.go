@@ -301,8 +301,12 @@ func (l *Ledger) reserveIndex(ctx context.Context, c chains.Chain) (int64, error
 	return next, nil
 }
 
-// ensureCounter creates chain c's allocation counter row (once).
+// ensureCounter creates chain c's allocation counter row (once; a row
+// seen is remembered for the ledger's life).
 func (l *Ledger) ensureCounter(ctx context.Context, c chains.Chain) error {
+	if _, ok := l.counters.Load(c); ok {
+		return nil
+	}
 	var n int
 	err := l.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM address_counters WHERE chain = ?`, string(c)).Scan(&n)
 	if err == nil && n == 0 {
@@ -311,5 +315,6 @@ func (l *Ledger) ensureCounter(ctx context.Context, c chains.Chain) error {
 	if err != nil {
 		return fmt.Errorf("allocate %s address: %w", c, err)
 	}
+	l.counters.Store(c, true)
 	return nil
 }

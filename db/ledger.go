@@ -63,6 +63,8 @@ type Ledger struct {
 	clock     *dbClock
 	stopClock context.CancelFunc
 	observer  Observer
+	// counters holds the chains whose address counter row exists.
+	counters sync.Map
 	// balance is Balance's prepared statement (balanceStmt).
 	stmtMu  sync.Mutex
 	balance *sql.Stmt
