@@ -115,3 +115,28 @@ func TestNilRegistry(t *testing.T) {
 	r.SetChainStatus(nil)
 	r.SetNotificationCounts(nil)
 }
+
+// TestPaymentLatency: the per-payment histograms, per chain: chain event
+// observed → notification made (from the ledger), made → acknowledged and
+// observed → acknowledged (from the worker's acknowledgements only).
+func TestPaymentLatency(t *testing.T) {
+	r := New()
+	r.NotificationsCreated(chains.BTC, []time.Duration{3 * time.Millisecond, 7 * time.Millisecond})
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	n := ledger.Notification{Chain: chains.XMR, ObservedAt: t0, CreatedAt: t0.Add(time.Second)}
+	r.AttemptDone(n, ledger.AttemptResult{Status: 503, At: t0.Add(2 * time.Second)}) // a failure: no latency
+	r.AttemptDone(n, ledger.AttemptResult{Delivered: true, At: t0.Add(31 * time.Second)})
+	redelivered := ledger.Notification{Chain: chains.XMR, CreatedAt: t0} // no chain event
+	r.AttemptDone(redelivered, ledger.AttemptResult{Delivered: true, At: t0.Add(time.Second)})
+	text := scrape(t, r)
+	wantLines(t, text,
+		`ipnd_payment_notify_seconds_count{chain="btc"} 2`,
+		`ipnd_payment_notify_seconds_sum{chain="btc"} 0.01`,
+		`ipnd_payment_ack_seconds_count{chain="xmr"} 2`,
+		`ipnd_payment_ack_seconds_sum{chain="xmr"} 31`,
+		`ipnd_payment_latency_seconds_count{chain="xmr"} 1`,
+		`ipnd_payment_latency_seconds_sum{chain="xmr"} 31`,
+		`ipnd_payment_latency_seconds_bucket{chain="xmr",le="30"} 0`,
+		`ipnd_payment_latency_seconds_bucket{chain="xmr",le="60"} 1`,
+	)
+}
