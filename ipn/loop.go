@@ -62,7 +62,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		queue      []held // claimed, waiting for a slot
 		backlog    bool   // the last claim was full: more are due
 		claimNow   = true
-		capacity   = 2 * w.o.Workers // started and unrecorded + claimed and waiting
+		capacity   = 4 * w.o.Workers // started and unrecorded + claimed and waiting
 		batchMin   = max(1, capacity/4)
 		attemptCx  = context.WithoutCancel(ctx)
 	)
