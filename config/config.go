@@ -75,10 +75,13 @@ type Bitcoin struct {
 // Monero is the [monero] section.
 type Monero struct {
 	Enabled           bool     `toml:"enabled" doc:"watch Monero"`
-	WalletRPCURL      string   `toml:"wallet_rpc_url" doc:"monero-wallet-rpc base URL"`
+	WalletRPCURL      string   `toml:"wallet_rpc_url" doc:"monero-wallet-rpc base URL (or the same ending in /json_rpc)"`
 	WalletRPCUser     string   `toml:"wallet_rpc_user" doc:"wallet-rpc --rpc-login user"`
 	WalletRPCPassword Secret   `toml:"wallet_rpc_password" doc:"wallet-rpc --rpc-login password"`
-	DaemonRPCURL      string   `toml:"daemon_rpc_url" doc:"monerod RPC base URL, for sync monitoring"`
+	DaemonRPCURL      string   `toml:"daemon_rpc_url" doc:"monerod RPC base URL (or the same ending in /json_rpc): sync state and change checks"`
+	DaemonRPCUser     string   `toml:"daemon_rpc_user" doc:"monerod --rpc-login user"`
+	DaemonRPCPassword Secret   `toml:"daemon_rpc_password" doc:"monerod --rpc-login password"`
+	DaemonZMQPub      string   `toml:"daemon_zmq_pub" doc:"monerod's --zmq-pub endpoint (tcp://host:port); empty = poll only"`
 	AccountIndex      uint32   `toml:"account_index" doc:"wallet account whose subaddresses this server hands out"`
 	PollInterval      Duration `toml:"poll_interval" doc:"how often the wallet is polled"`
 	RequireViewOnly   bool     `toml:"require_view_only" doc:"refuse a wallet that can spend"`

@@ -221,3 +221,30 @@ func TestMoneroURLForms(t *testing.T) {
 		t.Errorf("bad URLs: %v", err)
 	}
 }
+
+func TestMoneroDaemonLoginAndZMQ(t *testing.T) {
+	path := write(t, "[monero]\nenabled = true\ndaemon_rpc_user = \"node\"\ndaemon_zmq_pub = \"tcp://0.0.0.0:18084\"\n")
+	got := problems(t, func() error { _, err := Load(path, true, nil); return err }())
+	if !strings.Contains(got["monero.daemon_rpc_user"], "monero.daemon_rpc_password") {
+		t.Errorf("user without password: %q", got["monero.daemon_rpc_user"])
+	}
+	if !strings.Contains(got["monero.daemon_zmq_pub"], "bind address") {
+		t.Errorf("wildcard endpoint: %q", got["monero.daemon_zmq_pub"])
+	}
+	for _, bad := range []string{"127.0.0.1:18084", "tcp://127.0.0.1", "http://127.0.0.1:18084", "tcp://127.0.0.1:0", "ipc://relative"} {
+		_, err := Load(path, true, []string{"IPND_MONERO_DAEMON_RPC_PASSWORD=pw", "IPND_MONERO_DAEMON_ZMQ_PUB=" + bad})
+		if p := problems(t, err); !strings.Contains(p["monero.daemon_zmq_pub"], "tcp://host:port") || len(p) != 1 {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+	for _, good := range []string{"tcp://127.0.0.1:18084", "tcp://[::1]:18084", "tcp://node.lan:18084", "ipc:///run/monerod/zmq"} {
+		cfg, err := Load(path, true, []string{"IPND_MONERO_DAEMON_RPC_PASSWORD=pw", "IPND_MONERO_DAEMON_ZMQ_PUB=" + good})
+		if err != nil || cfg.Monero.DaemonZMQPub != good || cfg.Monero.DaemonRPCPassword.Reveal() != "pw" {
+			t.Errorf("%q: %v", good, err)
+		}
+	}
+	cfg, _ := Load(path, true, []string{"IPND_MONERO_DAEMON_RPC_PASSWORD=hunter2-node", "IPND_MONERO_DAEMON_ZMQ_PUB=tcp://127.0.0.1:1"})
+	if strings.Contains(cfg.Render(), "hunter2") {
+		t.Errorf("daemon password shown:\n%s", cfg.Render())
+	}
+}

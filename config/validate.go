@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -114,9 +115,15 @@ func (c Config) Validate() Problems {
 
 	if m := c.Monero; m.Enabled {
 		httpURL(&p, "monero.wallet_rpc_url", m.WalletRPCURL, "set monero.wallet_rpc_user and monero.wallet_rpc_password instead")
-		httpURL(&p, "monero.daemon_rpc_url", m.DaemonRPCURL, "remove them")
+		httpURL(&p, "monero.daemon_rpc_url", m.DaemonRPCURL, "set monero.daemon_rpc_user and monero.daemon_rpc_password instead")
 		if (m.WalletRPCUser == "") != (m.WalletRPCPassword == "") {
 			p.Add("monero.wallet_rpc_user", "set together with monero.wallet_rpc_password (both, as in wallet-rpc's --rpc-login user:password, or neither)")
+		}
+		if (m.DaemonRPCUser == "") != (m.DaemonRPCPassword == "") {
+			p.Add("monero.daemon_rpc_user", "set together with monero.daemon_rpc_password (both, as in monerod's --rpc-login user:password, or neither)")
+		}
+		if m.DaemonZMQPub != "" {
+			zmqEndpoint(&p, "monero.daemon_zmq_pub", m.DaemonZMQPub, "monerod's --zmq-pub tcp://127.0.0.1:18084")
 		}
 		positive(&p, "monero.poll_interval", m.PollInterval)
 		if m.ReorgWindow < 1 || m.ReorgWindow > 10000 {
@@ -177,6 +184,30 @@ func httpURL(p *Problems, key, s, credHint string) {
 	case u.RawQuery != "" || u.Fragment != "":
 		p.Add(key, "must not have a query or fragment, not %q", u.Redacted())
 	}
+}
+
+// zmqEndpoint checks a ZeroMQ publisher address a subscriber connects to:
+// tcp://host:port (not a wildcard bind address) or ipc:///path.
+func zmqEndpoint(p *Problems, key, s, example string) {
+	scheme, rest, ok := strings.Cut(s, "://")
+	switch {
+	case ok && scheme == "ipc" && strings.HasPrefix(rest, "/"):
+		return
+	case ok && scheme == "tcp":
+		host, port, err := net.SplitHostPort(rest)
+		if err != nil || host == "" || port == "" {
+			break
+		}
+		if host == "*" || host == "0.0.0.0" || host == "::" {
+			p.Add(key, "%q is a bind address: name the host the publisher listens on, such as %s", s, example)
+			return
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			break
+		}
+		return
+	}
+	p.Add(key, "must be a ZeroMQ endpoint tcp://host:port or ipc:///path, such as %s, not %q", example, s)
 }
 
 // MoneroBaseURL normalises a monerod or monero-wallet-rpc URL to the base

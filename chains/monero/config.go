@@ -7,13 +7,13 @@ import (
 )
 
 // Clients builds the wallet-rpc and monerod clients of a [monero] section.
-// The wallet-rpc password is revealed only to the digest computation.
+// The passwords are revealed only to the digest computation.
 func Clients(c config.Monero) (*WalletClient, *DaemonClient, error) {
 	w, err := NewWalletClient(c.WalletRPCURL, ClientOptions{User: c.WalletRPCUser, Password: c.WalletRPCPassword.Reveal()})
 	if err != nil {
 		return nil, nil, err
 	}
-	d, err := NewDaemonClient(c.DaemonRPCURL, ClientOptions{})
+	d, err := NewDaemonClient(c.DaemonRPCURL, ClientOptions{User: c.DaemonRPCUser, Password: c.DaemonRPCPassword.Reveal()})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -11,7 +11,7 @@ type DaemonClient struct{ r *rpc }
 // NewDaemonClient returns a client for the monerod at baseURL
 // (http://host:port).
 func NewDaemonClient(baseURL string, o ClientOptions) (*DaemonClient, error) {
-	r, err := newRPC("monerod", baseURL, o)
+	r, err := newRPC("monerod", "monero.daemon_rpc", baseURL, o)
 	if err != nil {
 		return nil, err
 	}

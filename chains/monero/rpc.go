@@ -32,6 +32,9 @@ var (
 	// ErrUnauthorized: the server refused the credentials (or wants some and
 	// none are configured).
 	ErrUnauthorized = errors.New("monero rpc refused the credentials")
+	// ErrWrongPath: the server answered HTTP 404 at the path the client
+	// uses: the configured URL is not the RPC server's base URL.
+	ErrWrongPath = errors.New("monero rpc: no RPC server at this URL's path")
 )
 
 // RPCError is an error object returned by a JSON-RPC call.
@@ -46,20 +49,48 @@ func (e *RPCError) Error() string {
 }
 
 // HTTPError is a non-200 HTTP answer other than an authentication failure.
+// A 404 matches ErrWrongPath and names the setting to fix.
 type HTTPError struct {
 	Method string
 	Status int
 	Body   string
+	// Setting is the configuration key of the URL ("monero.wallet_rpc_url");
+	// Server, URL (the whole URL requested) and Path (what the client
+	// appended to the base URL) say who answered what. The URL carries no
+	// credentials: the client refuses those.
+	Setting, Server, URL, Path string
 }
 
 func (e *HTTPError) Error() string {
+	if e.Status == http.StatusNotFound {
+		return fmt.Sprintf("%s: HTTP 404 Not Found at %s (%s %s): no %s RPC at that path; set %s "+
+			"to the base URL of %s, such as http://127.0.0.1:%s (ipnd appends %s; the same URL ending in /json_rpc works too)",
+			e.Setting, e.URL, e.Server, e.Method, e.Server, e.Setting, e.Server, defaultPort(e.Server), e.Path)
+	}
 	return fmt.Sprintf("monero rpc %s: HTTP %d: %s", e.Method, e.Status, e.Body)
+}
+
+// Unwrap makes a 404 match ErrWrongPath.
+func (e *HTTPError) Unwrap() error {
+	if e.Status == http.StatusNotFound {
+		return ErrWrongPath
+	}
+	return nil
+}
+
+// defaultPort is the usual mainnet RPC port of a server, for messages.
+func defaultPort(server string) string {
+	if server == "monerod" {
+		return "18081"
+	}
+	return "18083"
 }
 
 // ClientOptions configure an RPC client.
 type ClientOptions struct {
 	// User and Password turn on HTTP digest authentication (wallet-rpc's
-	// --rpc-login). The password never appears in errors or logs.
+	// and monerod's --rpc-login). The password never appears in errors or
+	// logs.
 	User, Password string
 	// Timeout bounds one call (default 30 s); a context deadline applies too.
 	Timeout time.Duration
@@ -73,6 +104,7 @@ type ClientOptions struct {
 type rpc struct {
 	base    *url.URL
 	name    string // "wallet-rpc" or "monerod", for errors
+	setting string // the settings' common prefix: "monero.wallet_rpc" or "monero.daemon_rpc"
 	timeout time.Duration
 	hc      *http.Client
 
@@ -80,15 +112,18 @@ type rpc struct {
 	digest *digestAuth
 }
 
-func newRPC(name, baseURL string, o ClientOptions) (*rpc, error) {
+func newRPC(name, setting, baseURL string, o ClientOptions) (*rpc, error) {
 	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, fmt.Errorf("%s url %q: want http(s)://host:port", name, baseURL)
+		return nil, fmt.Errorf("%s_url: %s URL %q: want http(s)://host:port", setting, name, redact(baseURL))
 	}
 	if u.User != nil {
-		return nil, fmt.Errorf("%s url: put credentials in the user/password settings, not in the URL", name)
+		return nil, fmt.Errorf("%s_url: put credentials in %s_user and %s_password, not in the URL", setting, setting, setting)
 	}
-	r := &rpc{base: u, name: name, timeout: o.Timeout, hc: o.HTTPClient}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("%s_url: %s URL %q: want no query or fragment", setting, name, u.Redacted())
+	}
+	r := &rpc{base: u, name: name, setting: setting, timeout: o.Timeout, hc: o.HTTPClient}
 	if r.timeout <= 0 {
 		r.timeout = 30 * time.Second
 	}
@@ -220,8 +255,8 @@ func (r *rpc) post(ctx context.Context, timeout time.Duration, method, path stri
 			return raw, nil
 		case resp.StatusCode == http.StatusUnauthorized:
 			if r.digest == nil {
-				return nil, fmt.Errorf("%w: %s %s wants a login (HTTP 401) and no user/password is configured",
-					ErrUnauthorized, r.name, method)
+				return nil, fmt.Errorf("%w: %s at %s wants a login (HTTP 401 for %s) and none is configured: set %s_user and "+
+					"%s_password to the USER:PASSWORD of its --rpc-login", ErrUnauthorized, r.name, r.base.Host, method, r.setting, r.setting)
 			}
 			ch, ok := parseDigestChallenges(resp.Header)
 			if !ok {
@@ -230,20 +265,33 @@ func (r *rpc) post(ctx context.Context, timeout time.Duration, method, path stri
 			}
 			if answered && !ch.stale && attempt > 0 {
 				r.digest.have = false
-				return nil, fmt.Errorf("%w: %s %s: user %q was refused (HTTP 401): wrong user or password",
-					ErrUnauthorized, r.name, method, r.digest.user)
+				return nil, r.refused(method)
 			}
 			r.digest.ch, r.digest.nc, r.digest.have = ch, 0, true
 			continue
 		default:
-			return nil, &HTTPError{Method: method, Status: resp.StatusCode, Body: truncate(string(raw), 200)}
+			return nil, &HTTPError{Method: method, Status: resp.StatusCode, Body: truncate(string(raw), 200),
+				Setting: r.setting + "_url", Server: r.name, URL: u.Redacted(), Path: path}
 		}
 	}
 	if r.digest != nil {
 		r.digest.have = false
 	}
-	return nil, fmt.Errorf("%w: %s %s: user %q was refused (HTTP 401) after answering the challenge",
-		ErrUnauthorized, r.name, method, r.digest.user)
+	return nil, r.refused(method)
+}
+
+// refused is the error for credentials the server did not accept.
+func (r *rpc) refused(method string) error {
+	return fmt.Errorf("%w: %s at %s refused user %q (HTTP 401 for %s): wrong user or password; check %s_user and "+
+		"%s_password against its --rpc-login", ErrUnauthorized, r.name, r.base.Host, r.digest.user, method, r.setting, r.setting)
+}
+
+// redact hides what could be credentials in a URL that did not parse.
+func redact(s string) string {
+	if strings.Contains(s, "@") {
+		return "(hidden: it contains credentials)"
+	}
+	return s
 }
 
 func (r *rpc) transportErr(ctx context.Context, method string, err error) error {

@@ -212,6 +212,10 @@ func TestClientsFromConfig(t *testing.T) {
 	if err != nil || w.r.digest == nil || w.r.digest.pass != "pw" || d.r.digest != nil {
 		t.Fatalf("%v", err)
 	}
+	c.DaemonRPCUser, c.DaemonRPCPassword = "d", config.Secret("dpw")
+	if _, d, _ := Clients(c); d.r.digest == nil || d.r.digest.user != "d" || d.r.digest.pass != "dpw" {
+		t.Fatal("daemon credentials not used")
+	}
 	c.DaemonRPCURL = "ftp://x"
 	if _, _, err := Clients(c); err == nil {
 		t.Fatal("bad daemon URL accepted")
@@ -222,5 +226,62 @@ func TestClientsFromConfig(t *testing.T) {
 	}
 	if !AllocatorConfigFrom(config.Default().Monero, nil).RequireViewOnly {
 		t.Fatal("require_view_only default lost")
+	}
+}
+
+// TestWrongPathNamesTheSetting: a server answering 404 at the path the
+// client uses (a URL with an extra path, another service) is ErrWrongPath,
+// and the message names the setting and the form it wants.
+func TestWrongPathNamesTheSetting(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	ctx := context.Background()
+	w, _ := NewWalletClient(srv.URL+"/wallet", ClientOptions{})
+	_, err := w.GetVersion(ctx)
+	if !errors.Is(err, ErrWrongPath) {
+		t.Fatalf("err = %v, want ErrWrongPath", err)
+	}
+	for _, want := range []string{"monero.wallet_rpc_url", "HTTP 404", "/wallet/json_rpc", "base URL", "http://127.0.0.1:18083"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("wallet error %q lacks %q", err, want)
+		}
+	}
+	d, _ := NewDaemonClient(srv.URL, ClientOptions{})
+	if _, err := d.GetInfo(ctx); !errors.Is(err, ErrWrongPath) || !strings.Contains(err.Error(), "monero.daemon_rpc_url") ||
+		!strings.Contains(err.Error(), "18081") {
+		t.Fatalf("daemon: %v", err)
+	}
+	// A URL with credentials, a query, another scheme: refused up front,
+	// naming the setting and never the credentials.
+	for _, u := range []string{"http://u:pw-Secret@127.0.0.1:1", "http://127.0.0.1:1/?x=1", "ftp://127.0.0.1:1", "u:pw-Secret@127.0.0.1"} {
+		_, err := NewDaemonClient(u, ClientOptions{})
+		if err == nil || !strings.Contains(err.Error(), "monero.daemon_rpc_url") || strings.Contains(err.Error(), "pw-Secret") {
+			t.Errorf("%q: %v", u, err)
+		}
+	}
+}
+
+// TestDaemonLoginErrorsNameTheSettings: monerod --rpc-login speaks the
+// same digest as wallet-rpc; without credentials or with wrong ones the
+// error says which settings to set.
+func TestDaemonLoginErrorsNameTheSettings(t *testing.T) {
+	_, srv := newDigestServer(t, "node", "node-Pa55", func(string) string {
+		return `{"result":{"height":12,"top_block_hash":"ab","status":"OK"}}`
+	})
+	ctx := context.Background()
+	none, _ := NewDaemonClient(srv.URL, ClientOptions{})
+	_, err := none.GetInfo(ctx)
+	if !errors.Is(err, ErrUnauthorized) || !strings.Contains(err.Error(), "monero.daemon_rpc_user") ||
+		!strings.Contains(err.Error(), "--rpc-login") {
+		t.Fatalf("no credentials: %v", err)
+	}
+	bad, _ := NewDaemonClient(srv.URL, ClientOptions{User: "node", Password: "wrong-Pa55"})
+	if _, err := bad.GetInfo(ctx); !errors.Is(err, ErrUnauthorized) || !strings.Contains(err.Error(), "monero.daemon_rpc_password") ||
+		strings.Contains(err.Error(), "wrong-Pa55") {
+		t.Fatalf("wrong password: %v", err)
+	}
+	good, _ := NewDaemonClient(srv.URL, ClientOptions{User: "node", Password: "node-Pa55"})
+	if info, err := good.GetInfo(ctx); err != nil || info.Height != 12 {
+		t.Fatalf("right password: %+v %v", info, err)
 	}
 }

@@ -24,7 +24,7 @@ type WalletClient struct{ r *rpc }
 // NewWalletClient returns a client for the wallet-rpc at baseURL
 // (http://host:port).
 func NewWalletClient(baseURL string, o ClientOptions) (*WalletClient, error) {
-	r, err := newRPC("wallet-rpc", baseURL, o)
+	r, err := newRPC("wallet-rpc", "monero.wallet_rpc", baseURL, o)
 	if err != nil {
 		return nil, err
 	}
