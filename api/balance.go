@@ -65,8 +65,13 @@ type txJSON struct {
 	CountsAs      string `json:"counts_as"` // confirmed, unconfirmed or none
 	// Reason is why the deposit last changed (seen, confirmed, reorg,
 	// double_spend, dropped_from_mempool, replaced).
-	Reason    string `json:"reason,omitempty"`
-	FirstSeen string `json:"first_seen,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// Monero: the transaction's unlock_time (exact, as a string) and
+	// whether it has not passed yet; an unlock_time of 2^63-1 stands for
+	// any at or above it (ledger.UnlockNever): locked for ever.
+	UnlockTime string `json:"unlock_time,omitempty"`
+	Locked     bool   `json:"locked,omitempty"`
+	FirstSeen  string `json:"first_seen,omitempty"`
 }
 
 type balanceJSON struct {
@@ -115,11 +120,15 @@ func (s *Server) balance(w http.ResponseWriter, r *http.Request) error {
 		Transactions: make([]txJSON, 0, len(ds)),
 	}
 	for _, d := range ds {
-		out.Transactions = append(out.Transactions, txJSON{
+		tx := txJSON{
 			TxID: d.TxID, OutIndex: d.OutIndex, Amount: c.FormatAmount(d.Amount), AmountAtomic: strconv.FormatUint(d.Amount, 10),
 			Confirmations: d.Confirmations(t.Height), Height: d.Height, Status: d.Status,
 			CountsAs: d.CountsAs(t.Height, mc, now), Reason: d.Reason, FirstSeen: stamp(d.FirstSeen),
-		})
+		}
+		if d.UnlockTime != 0 {
+			tx.UnlockTime, tx.Locked = strconv.FormatUint(d.UnlockTime, 10), d.Locked(t.Height, now)
+		}
+		out.Transactions = append(out.Transactions, tx)
 	}
 	s.writeJSON(w, http.StatusOK, out)
 	return nil

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/ipnd/ipnd/chains"
@@ -10,6 +11,21 @@ import (
 // UnlockHeightLimit: a Monero unlock_time below it is a block height, at or
 // above it a unix time.
 const UnlockHeightLimit = 500_000_000
+
+// UnlockNever is the highest Monero unlock_time the ledger stores: SQLite's
+// INTEGER is a signed 64-bit number, and wallet-rpc reports any uint64 (a
+// sender may set up to 2^64-1). The rule: an unlock_time at or above
+// UnlockNever (2^63-1) is stored as UnlockNever. Read as a unix time it
+// lies 292 billion years ahead, so the payment is locked for ever either
+// way, and such a deposit counts toward neither total (LockedForever).
+const UnlockNever = math.MaxInt64
+
+// LockedForever reports whether a deposit's unlock_time is UnlockNever
+// (or above): it never unlocks, so it counts toward neither total.
+func (d Deposit) LockedForever() bool { return d.UnlockTime >= UnlockNever }
+
+// Locked reports whether a deposit's unlock_time has not passed at tip.
+func (d Deposit) Locked(tip int64, now time.Time) bool { return !unlocked(d, tip, now) }
 
 // Confirmations at tip: 0 in the mempool or when not confirmed.
 func (d Deposit) Confirmations(tip int64) int64 {
@@ -31,9 +47,10 @@ func unlocked(d Deposit, tip int64, now time.Time) bool {
 	}
 }
 
-// Counts reports whether a deposit is live (counts toward a total).
+// Counts reports whether a deposit is live and can ever unlock (counts
+// toward a total).
 func (d Deposit) Counts() bool {
-	return d.Status == StatusMempool || d.Status == StatusConfirmed
+	return (d.Status == StatusMempool || d.Status == StatusConfirmed) && !d.LockedForever()
 }
 
 // IsConfirmed applies the confirmation rule: live, confirmed in a block,
@@ -44,8 +61,8 @@ func (d Deposit) IsConfirmed(tip int64, maxConfirms int, now time.Time) bool {
 }
 
 // SumTotals adds up deposits at tip: confirmed per IsConfirmed, every other
-// live deposit unconfirmed; orphaned and double-spend-flagged deposits count
-// toward neither. Sums are checked for overflow.
+// live deposit unconfirmed; orphaned, double-spend-flagged and
+// locked-for-ever deposits count toward neither. Sums are checked for overflow.
 func SumTotals(ds []Deposit, tip int64, maxConfirms int, now time.Time) (Totals, error) {
 	t := Totals{Height: tip}
 	var err error
