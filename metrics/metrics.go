@@ -61,6 +61,8 @@ type Registry struct {
 	httpReqs *prometheus.CounterVec
 	httpDur  *prometheus.HistogramVec
 
+	watcher watcherMetrics // chains.go
+
 	mu       sync.Mutex
 	statusFn StatusFunc
 	countsFn CountsFunc
@@ -125,6 +127,7 @@ func New() *Registry {
 		scrapeCollector{r},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	r.watcher = newWatcherMetrics(r.reg)
 	return r
 }
 

@@ -27,3 +27,11 @@ func (w Window) Reconcile(ctx context.Context, tip chains.Block, fromHeight int6
 	ch, err := w.Ledger.ReconcileWindow(ctx, w.Chain, tip, fromHeight, seen)
 	return w.Hooks.wrote(w.Chain, ch, err)
 }
+
+// Advanced counts n blocks that the window's writes moved the tip forward
+// (the metrics' blocks processed); a windowed watcher calls it after a
+// successful Reconcile.
+func (w Window) Advanced(n int) { w.Hooks.blocksApplied(w.Chain, n) }
+
+// Reorged counts a reorganisation the windowed watcher found.
+func (w Window) Reorged() { w.Hooks.reorg(w.Chain) }

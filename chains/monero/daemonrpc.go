@@ -37,6 +37,7 @@ type Info struct {
 	BusySyncing  bool   `json:"busy_syncing"`
 	Offline      bool   `json:"offline"`
 	TopBlockHash string `json:"top_block_hash"`
+	TxPoolSize   uint64 `json:"tx_pool_size"`
 	Status       string `json:"status"`
 	Nettype      string `json:"nettype"`
 }

@@ -2,49 +2,100 @@ package monero
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
-	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/chains/chainsync"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 // WatcherLedger is what the watcher needs of the ledger (*db.Ledger).
 type WatcherLedger interface {
 	Tip(ctx context.Context, c chains.Chain) (chains.Block, bool, error)
 	RecentBlocks(ctx context.Context, c chains.Chain, n int) ([]chains.Block, error)
+	// AddressesAfter follows the recorded addresses (a transfer's address
+	// and index are checked against them).
+	AddressesAfter(ctx context.Context, afterID int64) ([]chains.Address, error)
+	// Balance reads an address's deposits (only for implausibly large
+	// amounts, see MaxTransferAmount).
+	Balance(ctx context.Context, c chains.Chain, addr string, maxConfirms int) (ledger.Totals, []ledger.Deposit, error)
 	chainsync.WindowLedger
 }
+
+// Metrics counts what the watcher does besides ledger writes
+// (*metrics.Registry).
+type Metrics interface {
+	// ChainPoll counts one poll: PollChangeCheck, or a wallet poll by
+	// what triggered it (PollInterval, PollPush, PollChange, PollSafety).
+	ChainPoll(c chains.Chain, kind string)
+	// ChainPushEvent counts one event from monerod's ZMQ publisher.
+	ChainPushEvent(c chains.Chain, event string)
+	// ChainTransferSkipped counts one transfer that could not be stored.
+	ChainTransferSkipped(c chains.Chain, reason string)
+	// ChainPushConnected says whether the publisher is connected.
+	ChainPushConnected(c chains.Chain, up bool)
+}
+
+// Poll kinds (Metrics.ChainPoll).
+const (
+	PollChangeCheck = "change_check" // monerod asked whether anything changed; the wallet was not polled
+	PollInterval    = "interval"     // wallet poll every poll_interval (no push)
+	PollPush        = "push"         // wallet poll on a push event
+	PollChange      = "change"       // wallet poll because the change check saw a change
+	PollSafety      = "safety"       // wallet poll every SafetyInterval with push on
+)
+
+// DefaultSafetyInterval is how often a watcher with push on polls the
+// wallet even when nothing seemed to change.
+const DefaultSafetyInterval = 30 * time.Second
 
 // WatcherConfig configures a Watcher.
 type WatcherConfig struct {
 	// Account is the wallet account watched (monero.account_index).
 	Account uint32
 	// PollInterval is the time between polls (monero.poll_interval;
-	// default 1 s).
+	// default 1 s). With push connected, the poll between events is only
+	// the change check against monerod.
 	PollInterval time.Duration
+	// SafetyInterval: with push connected, the wallet is polled at least
+	// this often (default 30 s).
+	SafetyInterval time.Duration
 	// ReorgWindow is how many blocks below the last scanned height every
 	// poll re-reads (monero.reorg_window; default 10). A deeper reorg is
 	// still caught by comparing recent block hashes.
 	ReorgWindow int64
 	// MaxBackoff caps the wait between failing polls (default 30 s).
 	MaxBackoff time.Duration
+	// Gate, when set, holds the first poll until the start checks passed
+	// (Starter); until then Status is the gate's.
+	Gate Gate
 	// Hooks hear of every ledger write (metrics, the IPN worker).
-	Hooks  chainsync.Hooks
-	Logger *slog.Logger
+	Hooks chainsync.Hooks
+	// Metrics counts polls, push events and skipped transfers; optional.
+	Metrics Metrics
+	Logger  *slog.Logger
 }
 
-// maxHeight is get_transfers' max_height: "no upper bound".
+// Gate is what the watcher waits for before its first poll (*Starter).
+type Gate interface {
+	Ready() <-chan struct{}
+	Status() chains.Status
+}
+
+// maxHeight is get_transfers' max_height: "no upper bound"; also the
+// highest chain height the watcher believes (2^40 blocks are two million
+// years of Monero).
 const maxHeight = int64(1) << 40
 
 // Watcher polls the wallet's incoming transfers of one account and reconciles
-// them into the ledger. Run it in one goroutine; Status and Poke are safe
-// from any goroutine.
+// them into the ledger. Run it in one goroutine; Status, Poke and the push
+// methods are safe from any goroutine.
 type Watcher struct {
-	*chainsync.Loop // Run, Poll, Poke, Status
+	*chainsync.Loop // Poll, Poke, SetStatus
 
 	wallet *WalletClient
 	daemon *DaemonClient
@@ -53,9 +104,20 @@ type Watcher struct {
 	cfg    WatcherConfig
 	log    *slog.Logger
 
+	// Push state, set from the push goroutine.
+	pushConfigured atomic.Bool
+	pushUp         atomic.Bool
+	pushed         atomic.Bool // an event asked for a wallet poll
+
 	// Round state (the loop runs one round at a time).
 	refreshedAt int64    // daemon height at the last successful refresh
 	lastWrite   [32]byte // fingerprint of the last reconcile written
+	lastPolled  Info     // monerod's state at the last successful wallet poll
+	lastFull    time.Time
+	lastFailed  bool
+	book        addressBook
+	skipMu      sync.Mutex
+	skipSeen    map[string]bool // skipped transfers already logged and counted
 }
 
 // NewWatcher returns a watcher; call Run (or Poll).
@@ -63,8 +125,11 @@ func NewWatcher(w *WalletClient, d *DaemonClient, l WatcherLedger, c WatcherConf
 	if c.ReorgWindow <= 0 {
 		c.ReorgWindow = 10
 	}
+	if c.SafetyInterval <= 0 {
+		c.SafetyInterval = DefaultSafetyInterval
+	}
 	wt := &Watcher{
-		wallet: w, daemon: d, ledger: l, cfg: c, log: logger(c.Logger),
+		wallet: w, daemon: d, ledger: l, cfg: c, log: logger(c.Logger), skipSeen: map[string]bool{},
 		window: chainsync.Window{Chain: chains.XMR, Ledger: l, Hooks: c.Hooks},
 	}
 	wt.Loop = chainsync.NewLoop(chainsync.LoopConfig{
@@ -73,14 +138,63 @@ func NewWatcher(w *WalletClient, d *DaemonClient, l WatcherLedger, c WatcherConf
 	return wt
 }
 
+// Run waits for the start checks (WatcherConfig.Gate), then polls until ctx
+// ends.
+func (w *Watcher) Run(ctx context.Context) error {
+	if w.cfg.Gate != nil {
+		select {
+		case <-w.cfg.Gate.Ready():
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	return w.Loop.Run(ctx)
+}
+
+// Status is the watcher's health for /readyz and the metrics: the start
+// gate's until the checks passed.
+func (w *Watcher) Status() chains.Status {
+	if g := w.cfg.Gate; g != nil {
+		select {
+		case <-g.Ready():
+		default:
+			st := g.Status()
+			st.Feed = w.feed()
+			return st
+		}
+	}
+	st := w.Loop.Status()
+	st.Feed = w.feed()
+	return st
+}
+
+// Feed values of a Monero watcher's status (chains.Status.Feed): how it
+// hears of new blocks and transactions.
+const (
+	FeedZMQ     = "zmq"     // monerod's publisher is connected
+	FeedPolling = "polling" // push configured but the publisher is down: the wallet is polled every poll interval
+)
+
+// feed is the status's Feed: "" without push configured.
+func (w *Watcher) feed() string {
+	switch {
+	case !w.pushConfigured.Load():
+		return ""
+	case w.pushUp.Load():
+		return FeedZMQ
+	}
+	return FeedPolling
+}
+
 // classify is the state a failed poll is reported as: unreachable when
-// wallet-rpc or monerod does not answer (or refuses the credentials),
-// behind otherwise (the daemon is syncing or the wallet is still scanning).
+// wallet-rpc or monerod does not answer (or refuses the credentials, or
+// answers 404 at the configured URL), behind otherwise (the daemon is
+// syncing or the wallet is still scanning).
 func classify(err error) chains.SyncState {
 	if errors.Is(err, ErrWalletBehind) {
 		return chains.Behind
 	}
-	if errors.Is(err, ErrUnreachable) || errors.Is(err, ErrUnauthorized) {
+	if errors.Is(err, ErrUnreachable) || errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrWrongPath) {
 		return chains.Unreachable
 	}
 	return chains.Behind
@@ -90,211 +204,93 @@ func classify(err error) chains.SyncState {
 // the poll is skipped so transfers it has not seen are not taken as gone.
 var ErrWalletBehind = errors.New("wallet is still scanning")
 
-// round runs one poll: the daemon's state; a wallet refresh when the
-// daemon's height moved (or the wallet is behind it); get_transfers of the
-// account (in and pool) above the last scanned height minus the reorg
-// window; and one ledger write reconciling that window. Its cost depends on
-// the window, not on the wallet's history.
+// round runs one round. With push connected, between push events and
+// safety polls, it only asks monerod whether its tip or pool changed since
+// the last wallet poll (one get_info) and polls the wallet when something
+// did; otherwise (no push, publisher down, a push event, the last round
+// failed, SafetyInterval passed) it polls the wallet (see poll).
 func (w *Watcher) round(ctx context.Context) error {
-	var err error
-	for try := 0; try < 3; try++ {
-		var moved bool
-		moved, err = w.poll(ctx)
-		if err != nil || !moved {
-			break
+	kind := PollInterval
+	var info *Info
+	switch {
+	case w.pushed.Swap(false):
+		kind = PollPush
+	case !w.pushUp.Load() || w.lastFailed:
+	case time.Since(w.lastFull) >= w.cfg.SafetyInterval:
+		kind = PollSafety
+	default:
+		i, err := w.getInfo(ctx)
+		if err != nil {
+			w.lastFailed = true
+			return err
 		}
-		// The chain moved during the poll: what the wallet said may mix two
-		// tips; read again rather than record a blend.
+		w.count(PollChangeCheck)
+		if i.sameState(w.lastPolled) {
+			w.setSynced(i)
+			return nil
+		}
+		kind, info = PollChange, &i
+	}
+	w.count(kind)
+	err := w.pollWallet(ctx, info)
+	w.lastFailed = err != nil
+	if err == nil {
+		w.lastFull = time.Now()
 	}
 	return err
 }
 
-// poll returns moved=true when the daemon's tip changed while polling (the
-// caller polls again).
-func (w *Watcher) poll(ctx context.Context) (moved bool, err error) {
-	info, err := w.daemon.GetInfo(ctx)
-	if err != nil {
-		return false, fmt.Errorf("monerod: %w", err)
-	}
-	if info.Height < 1 || info.TopBlockHash == "" {
-		return false, fmt.Errorf("monerod get_info: no chain yet (height %d)", info.Height)
-	}
-	tip := chains.Block{Height: info.Height - 1, Hash: info.TopBlockHash}
-	target := max(info.TargetHeight, info.Height)
-	w.SetNodeHeight(target - 1)
-
-	wh, err := w.wallet.GetHeight(ctx)
-	if err != nil {
-		return false, fmt.Errorf("wallet: %w", err)
-	}
-	if info.Height != w.refreshedAt || wh < info.Height {
-		if _, err := w.wallet.Refresh(ctx); err != nil {
-			return false, fmt.Errorf("wallet refresh: %w", err)
-		}
-		if wh, err = w.wallet.GetHeight(ctx); err != nil {
-			return false, fmt.Errorf("wallet: %w", err)
-		}
-	}
-	if wh < info.Height {
-		return false, fmt.Errorf("%w: wallet at height %d, daemon at %d", ErrWalletBehind, wh, info.Height)
-	}
-	w.refreshedAt = info.Height
-
-	from, err := w.windowStart(ctx, tip)
-	if err != nil {
-		return false, err
-	}
-	tr, err := w.wallet.GetTransfers(ctx, TransfersQuery{
-		In: true, Pool: true, Account: w.cfg.Account,
-		FilterByHeight: true, MinHeight: from, MaxHeight: maxHeight,
-	})
-	if err != nil {
-		return false, fmt.Errorf("wallet get_transfers: %w", err)
-	}
-	after, err := w.daemon.GetInfo(ctx)
-	if err != nil {
-		return false, fmt.Errorf("monerod: %w", err)
-	}
-	if after.Height != info.Height || after.TopBlockHash != info.TopBlockHash {
-		return true, nil
-	}
-	payments := w.payments(tr)
-	// Nothing moved since the last recorded poll (same tip, window and
-	// transfers): the write would change nothing, skip it.
-	fp := fingerprint(tip, from, payments)
-	if fp == w.lastWrite {
-		w.setSynced(info, tip, target)
-		return false, nil
-	}
-	change, err := w.window.Reconcile(ctx, tip, from, payments)
-	if err != nil {
-		w.lastWrite = [32]byte{}
-		return false, fmt.Errorf("ledger: %w", err)
-	}
-	w.lastWrite = fp
-	if change != (chains.Change{}) {
-		w.log.Info("monero payments reconciled", "tip", tip.Height, "from_height", from, "seen", len(payments),
-			"added", change.DepositsAdded, "updated", change.DepositsUpdated, "removed", change.DepositsRemoved,
-			"notifications", change.Notifications)
-	}
-	w.setSynced(info, tip, target)
-	return false, nil
+// sameState: monerod's tip and pool size are what they were.
+func (i Info) sameState(o Info) bool {
+	return i.Height == o.Height && i.TopBlockHash == o.TopBlockHash && i.TxPoolSize == o.TxPoolSize && o.Height > 0
 }
 
-func (w *Watcher) setSynced(info Info, tip chains.Block, target int64) {
-	w.SetStatus(func(s *chains.Status) { s.Height, s.NodeHeight = tip.Height, target-1 })
-	note := ""
-	if info.BusySyncing {
-		note = "monerod is busy syncing"
+func (w *Watcher) count(kind string) {
+	if w.cfg.Metrics != nil {
+		w.cfg.Metrics.ChainPoll(chains.XMR, kind)
 	}
-	w.RoundDone(info.BusySyncing || !info.Synchronized, note)
 }
 
-// fingerprint identifies what a ReconcileWindow call would write.
-func fingerprint(tip chains.Block, from int64, ps []chains.Payment) [32]byte {
-	h := sha256.New()
-	fmt.Fprintf(h, "%d %s %d\n", tip.Height, tip.Hash, from)
-	for _, p := range ps {
-		fmt.Fprintf(h, "%s %s %d %d %d %t\n", p.TxID, p.Address, p.Amount, p.Height, p.UnlockTime, p.DoubleSpend)
+// PushEvent is called for each event of monerod's publisher: a message of
+// a subscribed topic or a resync after (re)connecting; it counts it and
+// has the wallet polled now.
+func (w *Watcher) PushEvent(event string) {
+	if w.cfg.Metrics != nil {
+		w.cfg.Metrics.ChainPushEvent(chains.XMR, event)
 	}
-	var out [32]byte
-	h.Sum(out[:0])
-	return out
+	w.pushed.Store(true)
+	w.Poke()
 }
 
-// windowStart is the exclusive min_height of this poll: the last scanned
-// height minus the reorg window, lowered to the fork point when a block the
-// ledger recorded is no longer on the daemon's chain.
-func (w *Watcher) windowStart(ctx context.Context, tip chains.Block) (int64, error) {
-	stored, ok, err := w.ledger.Tip(ctx, chains.XMR)
-	if err != nil {
-		return 0, fmt.Errorf("ledger: %w", err)
+// SetPush records whether monerod's publisher is configured and connected:
+// while it is not, the wallet is polled every poll interval.
+func (w *Watcher) SetPush(configured, connected bool) {
+	w.pushConfigured.Store(configured)
+	was := w.pushUp.Swap(connected && configured)
+	if configured && w.cfg.Metrics != nil {
+		w.cfg.Metrics.ChainPushConnected(chains.XMR, connected)
 	}
-	if !ok {
-		return 0, nil // first start: read the account's whole history once
+	if was && !connected {
+		w.Poke() // poll now rather than wait a change check's interval
 	}
-	from := min(stored.Height, tip.Height) - w.cfg.ReorgWindow
-	if stored == tip {
-		return max(from, 0), nil
-	}
-	// Is the stored tip still on the chain? Usually one header call.
-	recent, err := w.ledger.RecentBlocks(ctx, chains.XMR, 64)
-	if err != nil {
-		return 0, fmt.Errorf("ledger: %w", err)
-	}
-	// The daemon's hash at a height; its tip's is known already.
-	hashAt := func(ctx context.Context, h int64) (string, error) {
-		if h == tip.Height {
-			return tip.Hash, nil
-		}
-		hdr, err := w.daemon.BlockHeaderByHeight(ctx, h)
-		if err != nil {
-			return "", fmt.Errorf("monerod: %w", err)
-		}
-		return hdr.Hash, nil
-	}
-	anc, err := chainsync.CommonAncestor(ctx, recent, tip.Height, hashAt)
-	if err != nil {
-		return 0, err
-	}
-	fork := int64(-1)
-	if anc >= 0 {
-		fork = recent[anc].Height
-	}
-	if fork < 0 && len(recent) > 0 {
-		fork = 0 // deeper than every recorded block: re-read everything once
-		w.log.Warn("monero reorg deeper than the recorded blocks; re-reading the account's whole history",
-			"stored_tip", stored.Height, "tip", tip.Height)
-	}
-	if fork >= 0 && fork < stored.Height {
-		w.log.Warn("monero reorg", "fork_height", fork, "old_tip", stored.Height, "new_tip", tip.Height)
-		from = min(from, fork)
-	}
-	return max(from, 0), nil
 }
 
-// payments turns the wallet's transfers into ledger payments, one per
-// (txid, subaddress). A transaction reported both mined and in the pool
-// counts as mined.
-func (w *Watcher) payments(tr Transfers) []chains.Payment {
-	type key struct {
-		txid  string
-		minor uint32
-	}
-	seen := make(map[key]int, len(tr.In)+len(tr.Pool))
-	out := make([]chains.Payment, 0, len(tr.In)+len(tr.Pool))
-	add := func(t Transfer, pool bool) {
-		if t.SubaddrIndex.Major != w.cfg.Account || t.TxID == "" || t.Address == "" {
-			return
+// reportSkipped logs and counts each skipped transfer once.
+func (w *Watcher) reportSkipped(skips []skipped) {
+	w.skipMu.Lock()
+	defer w.skipMu.Unlock()
+	for _, s := range skips {
+		if w.skipSeen[s.key()] {
+			continue
 		}
-		k := key{t.TxID, t.SubaddrIndex.Minor}
-		height := t.Height
-		if pool {
-			height = 0
+		if len(w.skipSeen) >= 10_000 {
+			clear(w.skipSeen) // bounded: a hostile wallet could report endless variants
 		}
-		acct, sub := t.SubaddrIndex.Major, t.SubaddrIndex.Minor
-		p := chains.Payment{
-			TxID: t.TxID, Address: t.Address, Amount: t.Amount, UnlockTime: t.UnlockTime,
-			DoubleSpend: t.DoubleSpendSeen, Height: height,
-			// A payment to a subaddress of the account this ledger has not
-			// recorded (handed out by an earlier install, or the account's
-			// base address) is recorded rather than lost.
-			Watch: &chains.Address{Chain: chains.XMR, AccountIndex: &acct, SubaddressIndex: &sub, Label: "seen by watcher"},
+		w.skipSeen[s.key()] = true
+		w.log.Warn("monero transfer skipped: it cannot be stored; every other transfer proceeds",
+			"category", s.category, "txid", s.txid, "address", s.address, "reason", s.reason, "detail", s.detail)
+		if w.cfg.Metrics != nil {
+			w.cfg.Metrics.ChainTransferSkipped(chains.XMR, s.reason)
 		}
-		if i, dup := seen[k]; dup {
-			if out[i].Height == 0 && height > 0 {
-				out[i] = p
-			}
-			return
-		}
-		seen[k] = len(out)
-		out = append(out, p)
 	}
-	for _, t := range tr.In {
-		add(t, false)
-	}
-	for _, t := range tr.Pool {
-		add(t, true)
-	}
-	return out
 }

@@ -185,7 +185,7 @@ func (d *daemon) buildMonero(ctx context.Context, syncRole, apiRole bool) error 
 	var watcher *monero.Watcher
 	if syncRole {
 		wc := monero.WatcherConfigFrom(c, log)
-		wc.Hooks = d.hooks
+		wc.Hooks, wc.Metrics = d.hooks, d.metrics
 		watcher = monero.NewWatcher(wallet, daemonRPC, d.ledger, wc)
 		d.addRole("sync-xmr", d.runLocked(chains.XMR, watcher.Run, watcher.Status))
 	}
