@@ -12,20 +12,36 @@ import (
 // APIAdapter is the Monero side of the HTTP API (an api.Chain). Errors
 // caused by the request wrap chains.ErrRejected.
 type APIAdapter struct {
-	alloc   *Allocator // nil in a process with neither the api nor the sync role
-	watcher *Watcher   // nil when another process syncs
+	start   *Starter // its Allocator once the start checks passed
+	watcher *Watcher // nil when another process syncs
 	ledger  AllocatorLedger
 }
 
-// NewAPIAdapter makes the API's view of the chain; alloc and watcher may be
-// nil (see APIAdapter).
-func NewAPIAdapter(alloc *Allocator, watcher *Watcher, ledger AllocatorLedger) *APIAdapter {
-	return &APIAdapter{alloc: alloc, watcher: watcher, ledger: ledger}
+// NewAPIAdapter makes the API's view of the chain; watcher is nil when
+// another process syncs, start is nil in a process with neither the api
+// nor the sync role.
+func NewAPIAdapter(start *Starter, watcher *Watcher, ledger AllocatorLedger) *APIAdapter {
+	return &APIAdapter{start: start, watcher: watcher, ledger: ledger}
+}
+
+// allocator is the checked allocator, or ErrNotReady (answered 503).
+func (a *APIAdapter) allocator() (*Allocator, error) {
+	if a.start == nil {
+		return nil, fmt.Errorf("%w: this process runs neither the api nor the sync role", ErrNotReady)
+	}
+	if al := a.start.Allocator(); al != nil {
+		return al, nil
+	}
+	return nil, fmt.Errorf("%w: %s", ErrNotReady, a.start.Status().Error)
 }
 
 // Allocate creates and records a new subaddress (Allocator.Allocate).
 func (a *APIAdapter) Allocate(ctx context.Context, label string) (chains.Address, error) {
-	return a.alloc.Allocate(ctx, label)
+	al, err := a.allocator()
+	if err != nil {
+		return chains.Address{}, err
+	}
+	return al.Allocate(ctx, label)
 }
 
 // AddressAt is refused: the wallet allocates subaddresses in order.
@@ -70,9 +86,13 @@ func (a *APIAdapter) Watch(ctx context.Context, addr string) (chains.Address, er
 	if rec, err := a.ledger.AddressByString(ctx, chains.XMR, addr); err == nil {
 		return rec, nil
 	}
-	idx, err := a.alloc.Validate(ctx, addr)
+	al, err := a.allocator()
 	if err != nil {
-		if errors.Is(err, ErrUnreachable) {
+		return chains.Address{}, err
+	}
+	idx, err := al.Validate(ctx, addr)
+	if err != nil {
+		if errors.Is(err, ErrUnreachable) || errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrWrongPath) {
 			return chains.Address{}, err
 		}
 		return chains.Address{}, fmt.Errorf("%w: %v", chains.ErrRejected, err)
@@ -81,10 +101,14 @@ func (a *APIAdapter) Watch(ctx context.Context, addr string) (chains.Address, er
 	return a.ledger.EnsureAddress(ctx, chains.Address{Chain: chains.XMR, Address: addr, AccountIndex: &major, SubaddressIndex: &minor})
 }
 
-// Status is the watcher's, or "synced elsewhere" without one.
+// Status is the watcher's; without one, the start checks' until they
+// passed, then "synced elsewhere".
 func (a *APIAdapter) Status() chains.Status {
 	if a.watcher != nil {
 		return a.watcher.Status()
+	}
+	if a.start != nil && a.start.Allocator() == nil {
+		return a.start.Status()
 	}
 	return chains.SyncedElsewhere(chains.XMR)
 }

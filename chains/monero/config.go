@@ -20,6 +20,11 @@ func Clients(c config.Monero) (*WalletClient, *DaemonClient, error) {
 	return w, d, nil
 }
 
+// StarterConfigFrom maps a [monero] section to StarterConfig.
+func StarterConfigFrom(c config.Monero, log *slog.Logger) StarterConfig {
+	return StarterConfig{AllocatorConfig: AllocatorConfigFrom(c, log)}
+}
+
 // AllocatorConfigFrom maps a [monero] section to AllocatorConfig.
 func AllocatorConfigFrom(c config.Monero, log *slog.Logger) AllocatorConfig {
 	return AllocatorConfig{Account: c.AccountIndex, WalletCheck: WalletCheck{RequireViewOnly: c.RequireViewOnly, Logger: log}}

@@ -60,7 +60,7 @@ func buildRoles(ctx context.Context, cfg config.Config, ledger *db.Ledger, reg *
 		}
 	}
 	if cfg.Monero.Enabled {
-		if err := d.buildMonero(ctx, roles["sync"], roles["api"]); err != nil {
+		if err := d.buildMonero(roles["sync"], roles["api"]); err != nil {
 			return nil, err
 		}
 	}
@@ -166,29 +166,34 @@ func (d *daemon) buildBitcoin(syncRole bool) error {
 	return nil
 }
 
-func (d *daemon) buildMonero(ctx context.Context, syncRole, apiRole bool) error {
+func (d *daemon) buildMonero(syncRole, apiRole bool) error {
 	c := d.cfg.Monero
 	log := d.log // the monero package adds its own subsystem attribute
 	wallet, daemonRPC, err := monero.Clients(c)
 	if err != nil {
 		return usageError{fmt.Errorf("monero: %w", err)}
 	}
-	var alloc *monero.Allocator
+	var start *monero.Starter
 	if apiRole || syncRole {
-		// The start checks: a view-only wallet (unless allowed otherwise) and
-		// the wallet-replacement guard, before anything is served.
-		alloc, err = monero.NewAllocator(ctx, wallet, d.ledger, monero.AllocatorConfigFrom(c, log))
-		if err != nil {
-			return fmt.Errorf("monero: %w", err)
-		}
+		// The start checks (a view-only wallet unless allowed otherwise, the
+		// wallet-replacement guard) run as soon as wallet-rpc answers; until
+		// then /readyz says why and the API answers 503 for Monero. A failing
+		// check stops ipnd with its message.
+		start = monero.NewStarter(wallet, daemonRPC, d.ledger, monero.StarterConfigFrom(c, log))
+		d.addRole("monero-start", func(ctx context.Context) error {
+			if err := start.Run(ctx); err != nil {
+				return fmt.Errorf("monero: %w", err)
+			}
+			return nil
+		})
 	}
 	var watcher *monero.Watcher
 	if syncRole {
 		wc := monero.WatcherConfigFrom(c, log)
-		wc.Hooks, wc.Metrics = d.hooks, d.metrics
+		wc.Hooks, wc.Metrics, wc.Gate = d.hooks, d.metrics, start
 		watcher = monero.NewWatcher(wallet, daemonRPC, d.ledger, wc)
 		d.addRole("sync-xmr", d.runLocked(chains.XMR, watcher.Run, watcher.Status))
 	}
-	d.chains[chains.XMR] = monero.NewAPIAdapter(alloc, watcher, d.ledger)
+	d.chains[chains.XMR] = monero.NewAPIAdapter(start, watcher, d.ledger)
 	return nil
 }
