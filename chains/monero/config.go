@@ -32,5 +32,6 @@ func AllocatorConfigFrom(c config.Monero, log *slog.Logger) AllocatorConfig {
 
 // WatcherConfigFrom maps a [monero] section to WatcherConfig.
 func WatcherConfigFrom(c config.Monero, log *slog.Logger) WatcherConfig {
-	return WatcherConfig{Account: c.AccountIndex, PollInterval: c.PollInterval.D(), ReorgWindow: c.ReorgWindow, Logger: log}
+	return WatcherConfig{Account: c.AccountIndex, PollInterval: c.PollInterval.D(), ReorgWindow: c.ReorgWindow,
+		ZMQPub: c.DaemonZMQPub, Logger: log}
 }

@@ -18,11 +18,15 @@ import (
 	"github.com/ipnd/ipnd/ledger"
 )
 
-// One regtest network for the whole package (monerod uses ~560 MB):
+// One regtest network for the whole package (monerod uses ~560 MB), its
+// daemon publishing on ZMQ (offline: blocks only, see push_test.go):
 //   - miner: a full wallet that mined the first blocks and pays;
 //   - merchant: the merchant's full (spending) wallet;
 //   - view: a view-only restore of the merchant wallet behind --rpc-login,
 //     the one ipnd uses.
+//
+// The push tests of relayed transactions start a second, two-daemon network
+// when they first run (relayNet).
 type fixture struct {
 	net       *monerotest.Net
 	miner     *monerotest.WalletRPC
@@ -50,6 +54,9 @@ func TestMain(m *testing.M) {
 	if fx != nil {
 		fx.net.Close()
 	}
+	if relay != nil {
+		relay.net.Close()
+	}
 	os.Exit(code)
 }
 
@@ -59,7 +66,7 @@ func setup() (*fixture, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	n, err := monerotest.Start(ctx)
+	n, err := monerotest.StartWith(ctx, monerotest.Options{ZMQPub: true})
 	if err != nil {
 		return nil, err
 	}

@@ -70,6 +70,9 @@ type WatcherConfig struct {
 	ReorgWindow int64
 	// MaxBackoff caps the wait between failing polls (default 30 s).
 	MaxBackoff time.Duration
+	// ZMQPub is monerod's ZMQ publisher endpoint (monero.daemon_zmq_pub);
+	// empty: no push, the wallet is polled every PollInterval.
+	ZMQPub string
 	// Gate, when set, holds the first poll until the start checks passed
 	// (Starter); until then Status is the gate's.
 	Gate Gate
@@ -105,6 +108,7 @@ type Watcher struct {
 	log    *slog.Logger
 
 	// Push state, set from the push goroutine.
+	push           *Push // nil without ZMQPub
 	pushConfigured atomic.Bool
 	pushUp         atomic.Bool
 	pushed         atomic.Bool // an event asked for a wallet poll
@@ -138,8 +142,22 @@ func NewWatcher(w *WalletClient, d *DaemonClient, l WatcherLedger, c WatcherConf
 	return wt
 }
 
-// Run waits for the start checks (WatcherConfig.Gate), then polls until ctx
-// ends.
+// NewWatcherWithPush is NewWatcher plus, when c.ZMQPub is set, the
+// subscription to monerod's publisher that Run starts.
+func NewWatcherWithPush(w *WalletClient, d *DaemonClient, l WatcherLedger, c WatcherConfig) (*Watcher, error) {
+	wt := NewWatcher(w, d, l, c)
+	if c.ZMQPub != "" {
+		p, err := NewPush(c.ZMQPub, wt, c.Logger)
+		if err != nil {
+			return nil, err
+		}
+		wt.push = p
+	}
+	return wt, nil
+}
+
+// Run waits for the start checks (WatcherConfig.Gate), then listens to
+// monerod's publisher (if configured) and polls until ctx ends.
 func (w *Watcher) Run(ctx context.Context) error {
 	if w.cfg.Gate != nil {
 		select {
@@ -147,6 +165,12 @@ func (w *Watcher) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		}
+	}
+	if w.push != nil {
+		pushCtx, stopPush := context.WithCancel(ctx)
+		done := make(chan struct{})
+		defer func() { stopPush(); <-done }()
+		go func() { defer close(done); _ = w.push.Run(pushCtx) }()
 	}
 	return w.Loop.Run(ctx)
 }

@@ -191,7 +191,9 @@ func (d *daemon) buildMonero(syncRole, apiRole bool) error {
 	if syncRole {
 		wc := monero.WatcherConfigFrom(c, log)
 		wc.Hooks, wc.Metrics, wc.Gate = d.hooks, d.metrics, start
-		watcher = monero.NewWatcher(wallet, daemonRPC, d.ledger, wc)
+		if watcher, err = monero.NewWatcherWithPush(wallet, daemonRPC, d.ledger, wc); err != nil {
+			return usageError{err}
+		}
 		d.addRole("sync-xmr", d.runLocked(chains.XMR, watcher.Run, watcher.Status))
 	}
 	d.chains[chains.XMR] = monero.NewAPIAdapter(start, watcher, d.ledger)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/chains/monero"
@@ -174,4 +175,75 @@ func TestHostileTransfersAreSkippedNotStalling(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantTotals(t, l, fakeAddr('a'), 1, 5001, 100)
+}
+
+// TestRoundsWithPush: with push connected the watcher asks monerod only
+// whether its tip or pool changed and polls the wallet when it did, on a
+// push event, and every SafetyInterval; with push down (or not configured)
+// it polls the wallet every round.
+func TestRoundsWithPush(t *testing.T) {
+	node := &fakeNode{height: 50, calls: map[string]int{}, transfers: `{}`}
+	srv := httptest.NewServer(node)
+	defer srv.Close()
+	wallet, _ := monero.NewWalletClient(srv.URL, monero.ClientOptions{})
+	daemon, _ := monero.NewDaemonClient(srv.URL, monero.ClientOptions{})
+	m := newCountingMetrics()
+	w := monero.NewWatcher(wallet, daemon, newLedger(t), monero.WatcherConfig{Metrics: m, SafetyInterval: time.Hour})
+	ctx := context.Background()
+	poll := func(n int) {
+		t.Helper()
+		for i := 0; i < n; i++ {
+			if err := w.Poll(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	transfersCalls := func() int { node.mu.Lock(); defer node.mu.Unlock(); return node.calls["get_transfers"] }
+	poll(2) // no push configured: wallet polls
+	if w.Status().Feed != "" || transfersCalls() != 2 {
+		t.Fatalf("without push: %+v, %d wallet polls", w.Status(), transfersCalls())
+	}
+	w.SetPush(true, true)
+	poll(5)
+	_, polls := m.snapshot()
+	if transfersCalls() != 2 || polls[monero.PollChangeCheck] != 5 || w.Status().Feed != monero.FeedZMQ || w.Status().State != chains.Synced {
+		t.Fatalf("push connected, nothing changed: %d wallet polls, %v, %+v", transfersCalls(), polls, w.Status())
+	}
+	node.mu.Lock()
+	node.height++ // a block
+	node.mu.Unlock()
+	poll(3)
+	_, polls = m.snapshot()
+	if transfersCalls() != 3 || polls[monero.PollChange] != 1 || w.Status().Height != 50 {
+		t.Fatalf("a block seen by the change check: %d wallet polls, %v, %+v", transfersCalls(), polls, w.Status())
+	}
+	w.PushEvent("json-minimal-txpool_add")
+	poll(1)
+	_, polls = m.snapshot()
+	if transfersCalls() != 4 || polls[monero.PollPush] != 1 {
+		t.Fatalf("push event: %d wallet polls, %v", transfersCalls(), polls)
+	}
+	w.SetPush(true, false) // publisher gone: poll the wallet every round
+	poll(2)
+	if transfersCalls() != 6 || w.Status().Feed != monero.FeedPolling {
+		t.Fatalf("push down: %d wallet polls, %+v", transfersCalls(), w.Status())
+	}
+	m.mu.Lock()
+	ups := append([]bool(nil), m.pushUp...)
+	m.mu.Unlock()
+	if len(ups) != 2 || !ups[0] || ups[1] {
+		t.Fatalf("push connected metric: %v", ups)
+	}
+	// SafetyInterval passed: a wallet poll although nothing changed.
+	ws := monero.NewWatcher(wallet, daemon, newLedger(t), monero.WatcherConfig{Metrics: m, SafetyInterval: time.Nanosecond})
+	ws.SetPush(true, true)
+	before := transfersCalls()
+	for i := 0; i < 3; i++ {
+		if err := ws.Poll(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, polls = m.snapshot(); transfersCalls() != before+3 || polls[monero.PollSafety] != 3 {
+		t.Fatalf("safety polls: %d wallet polls, %v", transfersCalls()-before, polls)
+	}
 }
