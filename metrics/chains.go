@@ -21,7 +21,7 @@ func newWatcherMetrics(reg *prometheus.Registry) watcherMetrics {
 		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ipnd_chain_polls_total",
 			Help: "Watcher polls, by chain and kind (Monero: change_check = monerod asked whether anything changed; " +
-				"interval, push, change, safety = a wallet poll and what triggered it).",
+				"interval, push, change, safety, pool_again = a wallet poll and what triggered it).",
 		}, []string{"chain", "kind"}),
 		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ipnd_chain_push_events_total",

@@ -51,6 +51,9 @@ func (f *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		result = fmt.Sprintf(`{"block_header":{"height":%d,"hash":"%064x"}}`, p.Height, p.Height+1)
 	case "get_transfers":
 		result = f.transfers
+		if strings.Contains(string(req.Params), `"pool":true`) {
+			f.calls["get_transfers with pool"]++
+		}
 	}
 	_, _ = io.WriteString(w, `{"jsonrpc":"2.0","id":"0","result":`+result+`}`)
 }
@@ -199,6 +202,7 @@ func TestRoundsWithPush(t *testing.T) {
 		}
 	}
 	transfersCalls := func() int { node.mu.Lock(); defer node.mu.Unlock(); return node.calls["get_transfers"] }
+	poolCalls := func() int { node.mu.Lock(); defer node.mu.Unlock(); return node.calls["get_transfers with pool"] }
 	poll(2) // no push configured: wallet polls
 	if w.Status().Feed != "" || transfersCalls() != 2 {
 		t.Fatalf("without push: %+v, %d wallet polls", w.Status(), transfersCalls())
@@ -212,20 +216,27 @@ func TestRoundsWithPush(t *testing.T) {
 	node.mu.Lock()
 	node.height++ // a block
 	node.mu.Unlock()
-	poll(3)
+	// A block: the change check sees it; the wallet poll reads the mined
+	// transfers only (keeping the last pool view), the next one the pool.
+	poll(1)
 	_, polls = m.snapshot()
-	if transfersCalls() != 3 || polls[monero.PollChange] != 1 || w.Status().Height != 50 {
-		t.Fatalf("a block seen by the change check: %d wallet polls, %v, %+v", transfersCalls(), polls, w.Status())
+	if transfersCalls() != 3 || poolCalls() != 2 || polls[monero.PollChange] != 1 || w.Status().Height != 50 {
+		t.Fatalf("a block seen by the change check: %d wallet polls (%d with the pool), %v, %+v", transfersCalls(), poolCalls(), polls, w.Status())
+	}
+	poll(2)
+	_, polls = m.snapshot()
+	if transfersCalls() != 4 || poolCalls() != 3 || polls[monero.PollPoolAgain] != 1 || polls[monero.PollChangeCheck] != 7 {
+		t.Fatalf("after the block: %d wallet polls (%d with the pool), %v", transfersCalls(), poolCalls(), polls)
 	}
 	w.PushEvent("json-minimal-txpool_add")
 	poll(1)
 	_, polls = m.snapshot()
-	if transfersCalls() != 4 || polls[monero.PollPush] != 1 {
+	if transfersCalls() != 5 || polls[monero.PollPush] != 1 {
 		t.Fatalf("push event: %d wallet polls, %v", transfersCalls(), polls)
 	}
 	w.SetPush(true, false) // publisher gone: poll the wallet every round
 	poll(2)
-	if transfersCalls() != 6 || w.Status().Feed != monero.FeedPolling {
+	if transfersCalls() != 7 || w.Status().Feed != monero.FeedPolling {
 		t.Fatalf("push down: %d wallet polls, %+v", transfersCalls(), w.Status())
 	}
 	m.mu.Lock()

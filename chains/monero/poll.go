@@ -67,7 +67,15 @@ func (w *Watcher) poll(ctx context.Context, first *Info) (moved bool, err error)
 	if err != nil {
 		return false, fmt.Errorf("wallet: %w", err)
 	}
+	// A new block: the wallet scans it (refresh); this poll then reads only
+	// the mined transfers and keeps the last poll's pool view (the wallet's
+	// pool query costs ~40-90 ms), and an immediate second poll reads the
+	// pool again. So a block's confirmations reach the ledger one pool query
+	// sooner; a pool transaction the block displaced is seen gone by the
+	// second poll.
+	quick := false
 	if info.Height != w.refreshedAt || wh < info.Height {
+		quick = w.poolKnown && w.refreshedAt > 0
 		if _, err := w.wallet.Refresh(ctx); err != nil {
 			return false, fmt.Errorf("wallet refresh: %w", err)
 		}
@@ -89,7 +97,7 @@ func (w *Watcher) poll(ctx context.Context, first *Info) (moved bool, err error)
 		return false, err
 	}
 	tr, err := w.wallet.GetTransfers(ctx, TransfersQuery{
-		In: true, Pool: true, Account: w.cfg.Account,
+		In: true, Pool: !quick, Account: w.cfg.Account,
 		FilterByHeight: true, MinHeight: from, MaxHeight: maxHeight,
 	})
 	if err != nil {
@@ -106,6 +114,9 @@ func (w *Watcher) poll(ctx context.Context, first *Info) (moved bool, err error)
 		return false, err
 	}
 	payments, skips := w.payments(tr, tip)
+	if quick {
+		payments = withPool(payments, w.lastPool)
+	}
 	payments, more, err := w.checkTotals(ctx, payments)
 	if err != nil {
 		return false, err
@@ -113,6 +124,16 @@ func (w *Watcher) poll(ctx context.Context, first *Info) (moved bool, err error)
 	w.reportSkipped(append(skips, more...))
 	// Nothing moved since the last recorded poll (same tip, window and
 	// transfers): the write would change nothing, skip it.
+	if quick {
+		defer func() {
+			if err == nil && !moved {
+				w.poolAgain.Store(true) // the second poll, with the pool
+				w.Poke()
+			}
+		}()
+	} else {
+		w.lastPool, w.poolKnown = poolOf(payments), true
+	}
 	fp := fingerprint(tip, from, payments)
 	if fp == w.lastWrite {
 		w.polled(after)
@@ -166,6 +187,35 @@ func fingerprint(tip chains.Block, from int64, ps []chains.Payment) [32]byte {
 	var out [32]byte
 	h.Sum(out[:0])
 	return out
+}
+
+// poolOf is the pool payments of a poll.
+func poolOf(ps []chains.Payment) []chains.Payment {
+	var out []chains.Payment
+	for _, p := range ps {
+		if p.Height == 0 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// withPool adds the pool payments of the last poll to mined ones, except
+// those now mined (one per transaction and address).
+func withPool(mined, pool []chains.Payment) []chains.Payment {
+	if len(pool) == 0 {
+		return mined
+	}
+	have := make(map[string]bool, len(mined))
+	for _, p := range mined {
+		have[p.TxID+" "+p.Address] = true
+	}
+	for _, p := range pool {
+		if !have[p.TxID+" "+p.Address] {
+			mined = append(mined, p)
+		}
+	}
+	return mined
 }
 
 func isNotFound(err error) bool { return errors.Is(err, ledger.ErrNotFound) }

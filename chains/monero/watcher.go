@@ -30,7 +30,8 @@ type WatcherLedger interface {
 // (*metrics.Registry).
 type Metrics interface {
 	// ChainPoll counts one poll: PollChangeCheck, or a wallet poll by
-	// what triggered it (PollInterval, PollPush, PollChange, PollSafety).
+	// what triggered it (PollInterval, PollPush, PollChange, PollSafety,
+	// PollPoolAgain).
 	ChainPoll(c chains.Chain, kind string)
 	// ChainPushEvent counts one event from monerod's ZMQ publisher.
 	ChainPushEvent(c chains.Chain, event string)
@@ -47,6 +48,7 @@ const (
 	PollPush        = "push"         // wallet poll on a push event
 	PollChange      = "change"       // wallet poll because the change check saw a change
 	PollSafety      = "safety"       // wallet poll every SafetyInterval with push on
+	PollPoolAgain   = "pool_again"   // wallet poll reading the pool right after a block's quick poll
 )
 
 // DefaultSafetyInterval is how often a watcher with push on polls the
@@ -112,6 +114,7 @@ type Watcher struct {
 	pushConfigured atomic.Bool
 	pushUp         atomic.Bool
 	pushed         atomic.Bool // an event asked for a wallet poll
+	poolAgain      atomic.Bool // a block's quick poll asked for one with the pool
 
 	// Round state (the loop runs one round at a time).
 	refreshedAt int64    // daemon height at the last successful refresh
@@ -119,6 +122,8 @@ type Watcher struct {
 	lastPolled  Info     // monerod's state at the last successful wallet poll
 	lastFull    time.Time
 	lastFailed  bool
+	lastPool    []chains.Payment // the pool payments of the last poll that read the pool
+	poolKnown   bool
 	book        addressBook
 	skipMu      sync.Mutex
 	skipSeen    map[string]bool // skipped transfers already logged and counted
@@ -239,6 +244,9 @@ func (w *Watcher) round(ctx context.Context) error {
 	switch {
 	case w.pushed.Swap(false):
 		kind = PollPush
+		w.poolAgain.Store(false)
+	case w.poolAgain.Swap(false):
+		kind = PollPoolAgain
 	case !w.pushUp.Load() || w.lastFailed:
 	case time.Since(w.lastFull) >= w.cfg.SafetyInterval:
 		kind = PollSafety
