@@ -32,6 +32,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	btcdtest.CloseShared()
+	closeXMR()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
