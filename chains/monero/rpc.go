@@ -2,10 +2,14 @@
 // monero-wallet-rpc and monitors monerod's sync state.
 //
 // The wallet-rpc client (WalletClient) and the monerod client (DaemonClient)
-// speak JSON-RPC 2.0 over HTTP with digest authentication; Allocator hands out
-// subaddresses of one account, recording each in the ledger before returning
-// it; Watcher polls the wallet's incoming transfers within a reorg window and
-// reconciles them into the ledger.
+// speak JSON-RPC 2.0 over HTTP with digest authentication (both servers'
+// --rpc-login); their errors name the setting to fix. Starter runs the start
+// checks as soon as wallet-rpc answers and then holds the Allocator, which
+// hands out subaddresses of one account, recording each in the ledger
+// before returning it. Watcher polls the wallet's incoming transfers within
+// a reorg window and reconciles them into the ledger, checking every value
+// first (payments.go); with Push, monerod's ZMQ publisher makes it poll at
+// once, and between events it only asks monerod whether anything changed.
 package monero
 
 import (

@@ -28,7 +28,8 @@ import (
 //     returning to the confirmed IPN;
 //   - local: a payment submitted to the merchant's own node (no pool event:
 //     the change check finds it), from transfer returning to the
-//     unconfirmed IPN.
+//     unconfirmed IPN; and the same with ipnd restarted without push (the
+//     wallet polled every second, as before push existed).
 //
 // IPND_BENCH_PAYMENTS payments each (default 30).
 func BenchmarkMoneroPushLatency(b *testing.B) {
@@ -62,21 +63,35 @@ func BenchmarkMoneroPushLatency(b *testing.B) {
 		// Local submissions: the payer's wallet-rpc switches to the
 		// merchant's node.
 		must(b, payer.UseDaemon(ctx, s.xmr.Main))
-		for i := 0; i < n; i++ {
-			w := s.allocate(chains.XMR, 1)
-			amount := uint64(2_000_000_000 + i)
-			time.Sleep(randomDuration(time.Second))
-			txid := payAndNote(b, s, payer, w, amount)
-			local = append(local, s.arrival(w, 0, amount, 60*time.Second).Sub(s.lastTransfer))
-			if _, err := s.xmr.MineTx(ctx, payerAddr, txid); err != nil {
-				b.Fatal(err)
+		localRun := func() []time.Duration {
+			var ds []time.Duration
+			for i := 0; i < n; i++ {
+				w := s.allocate(chains.XMR, 1)
+				amount := uint64(2_000_000_000 + i)
+				time.Sleep(randomDuration(time.Second))
+				txid := payAndNote(b, s, payer, w, amount)
+				ds = append(ds, s.arrival(w, 0, amount, 60*time.Second).Sub(s.lastTransfer))
+				if _, err := s.xmr.MineTx(ctx, payerAddr, txid); err != nil {
+					b.Fatal(err)
+				}
 			}
+			return ds
 		}
+		local = localRun()
+		s.stop(syscall.SIGTERM)
+		env := s.env
+		s.env = append(append([]string(nil), env...), "IPND_MONERO_DAEMON_ZMQ_PUB=")
+		s.start()
+		localNoPush := localRun()
+		s.stop(syscall.SIGTERM)
+		s.env = env
+		s.start()
 		must(b, payer.UseDaemon(ctx, s.xmr.Customer))
 		for _, m := range []struct {
 			name string
 			ds   []time.Duration
-		}{{"pool_event_to_unconfirmed_ipn", relayed}, {"block_to_confirmed_ipn", confirmed}, {"local_transfer_to_unconfirmed_ipn", local}} {
+		}{{"pool_event_to_unconfirmed_ipn", relayed}, {"block_to_confirmed_ipn", confirmed},
+			{"local_transfer_to_unconfirmed_ipn", local}, {"local_transfer_to_unconfirmed_ipn_no_push", localNoPush}} {
 			p50, p95 := quantiles(m.ds)
 			b.ReportMetric(float64(p50.Microseconds())/1000, m.name+"_p50_ms")
 			b.ReportMetric(float64(p95.Microseconds())/1000, m.name+"_p95_ms")
