@@ -228,7 +228,11 @@ func (w *Watcher) checkTotals(ctx context.Context, ps []chains.Payment) ([]chain
 		}
 		t := satAdd(totals[p.Address], p.Amount)
 		if t > MaxTransferAmount {
-			skips = append(skips, skipped{category: "in", txid: p.TxID, address: p.Address, reason: SkipTotalTooBig,
+			category := "in"
+			if p.Height == 0 {
+				category = "pool"
+			}
+			skips = append(skips, skipped{category: category, txid: p.TxID, address: p.Address, reason: SkipTotalTooBig,
 				detail: fmt.Sprintf("the address's deposits would sum to more than %d piconero", uint64(MaxTransferAmount))})
 			continue
 		}

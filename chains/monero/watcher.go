@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -125,7 +124,6 @@ type Watcher struct {
 	lastPool    []chains.Payment // the pool payments of the last poll that read the pool
 	poolKnown   bool
 	book        addressBook
-	skipMu      sync.Mutex
 	skipSeen    map[string]bool // skipped transfers already logged and counted
 }
 
@@ -309,8 +307,6 @@ func (w *Watcher) SetPush(configured, connected bool) {
 
 // reportSkipped logs and counts each skipped transfer once.
 func (w *Watcher) reportSkipped(skips []skipped) {
-	w.skipMu.Lock()
-	defer w.skipMu.Unlock()
 	for _, s := range skips {
 		if w.skipSeen[s.key()] {
 			continue
