@@ -357,7 +357,7 @@ func TestDigestLogin(t *testing.T) {
 	// through digest authentication; here the wrong password.
 	bad, _ := monero.NewWalletClient(f.view.URL, monero.ClientOptions{User: "ipnd", Password: "not-the-Pa55"})
 	_, err := bad.GetVersion(ctx)
-	if !errors.Is(err, monero.ErrUnauthorized) || !strings.Contains(err.Error(), "wrong user or password") {
+	if !errors.Is(err, monero.ErrUnauthorized) || !strings.Contains(err.Error(), "wrong monero.wallet_rpc_user or monero.wallet_rpc_password") {
 		t.Fatalf("wrong password: %v", err)
 	}
 	if strings.Contains(err.Error(), "not-the-Pa55") {

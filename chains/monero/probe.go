@@ -4,17 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/ipnd/ipnd/chains"
+	"github.com/ipnd/ipnd/chains/zmqsub"
 	"github.com/ipnd/ipnd/config"
 )
 
 // ConnectChecks are the [monero] checks of `ipnd check-config -connect`:
 // wallet-rpc answers with the configured login and has a wallet open, the
-// wallet is view-only (unless monero.require_view_only is false), and
-// monerod answers. The view-only check is not made when wallet-rpc fails.
+// wallet is view-only (unless monero.require_view_only is false), monerod
+// answers, and its ZMQ publisher accepts a subscription (when
+// daemon_zmq_pub is set). The view-only check is not made when wallet-rpc
+// fails.
 func ConnectChecks(c config.Monero) []chains.Check {
 	wallet, daemon, err := Clients(c)
 	if err != nil {
@@ -24,7 +29,7 @@ func ConnectChecks(c config.Monero) []chains.Check {
 		return []chains.Check{{Name: "monero", Run: fail}}
 	}
 	opened := false
-	return []chains.Check{
+	checks := []chains.Check{
 		{Name: "monero wallet-rpc " + hostOf(c.WalletRPCURL), Run: func(ctx context.Context) (string, error) {
 			v, err := wallet.GetVersion(ctx)
 			if err != nil {
@@ -68,6 +73,44 @@ func ConnectChecks(c config.Monero) []chains.Check {
 			return found + ")", nil
 		}},
 	}
+	if c.DaemonZMQPub != "" {
+		checks = append(checks, chains.Check{Name: "monero zmq " + c.DaemonZMQPub, Run: func(ctx context.Context) (string, error) {
+			return probeZMQ(ctx, c.DaemonZMQPub)
+		}})
+	}
+	return checks
+}
+
+// zmqProbeTime bounds the publisher check: a ZMTP handshake on loopback
+// takes milliseconds.
+const zmqProbeTime = 5 * time.Second
+
+// probeZMQ connects to monerod's publisher and subscribes, then hangs up.
+func probeZMQ(ctx context.Context, endpoint string) (string, error) {
+	const fix = "start monerod with --zmq-pub %s (and without --no-zmq), or set monero.daemon_zmq_pub " +
+		"to the address it publishes on (empty: no push, the wallet is polled every poll_interval)"
+	sub, err := zmqsub.New(zmqsub.Options{Name: "xmr", Endpoints: []string{endpoint}, Format: zmqsub.FormatMonero,
+		Topics: []string{zmqsub.TopicMoneroTxPoolAdd, zmqsub.TopicMoneroChainMain}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return "", chains.Fail(err, fix, endpoint)
+	}
+	ctx, cancel := context.WithTimeout(ctx, zmqProbeTime)
+	defer cancel()
+	connected := false
+	_ = sub.Run(ctx, func(ev zmqsub.Event) {
+		if ev.Kind == zmqsub.KindResync {
+			connected = true
+			cancel()
+		}
+	})
+	if connected {
+		return "publishes (subscribed to " + zmqsub.TopicMoneroTxPoolAdd + " and " + zmqsub.TopicMoneroChainMain + ")", nil
+	}
+	why := "no answer within " + zmqProbeTime.String()
+	if h := sub.Health(); len(h.Endpoints) > 0 && h.Endpoints[0].LastError != "" {
+		why = h.Endpoints[0].LastError
+	}
+	return "", chains.Fail(fmt.Errorf("no ZMQ publisher at %s: %s", endpoint, why), fix, endpoint)
 }
 
 // hostOf is a base URL's host:port (the URL itself may carry no
@@ -105,7 +148,8 @@ func daemonFailure(err error) error {
 		return chains.Fail(err, "start monerod, or set monero.daemon_rpc_url to its RPC address "+
 			"(--rpc-bind-port: 18081 mainnet, 28081 testnet, 38081 stagenet)")
 	case errors.Is(err, ErrUnauthorized):
-		return chains.Fail(err, "monerod asks for a login (--rpc-login): give ipnd its credentials or run monerod's RPC without a login on loopback")
+		return chains.Fail(err, "set monero.daemon_rpc_user and monero.daemon_rpc_password to monerod's --rpc-login "+
+			"user:password (or run monerod's RPC without a login on loopback and leave both empty)")
 	case errors.As(err, &he) && he.Status == http.StatusNotFound:
 		return chains.Fail(err, "set monero.daemon_rpc_url to monerod's base URL, http://host:port")
 	}

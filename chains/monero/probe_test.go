@@ -98,8 +98,9 @@ func TestConnectChecks(t *testing.T) {
 		c.WalletRPCPassword = "hunter2-wrong"
 		lines := probeLines(t, monero.ConnectChecks(c))
 		matchLines(t, lines,
-			regexp.QuoteMeta(`FAIL monero wallet-rpc `+hostPort(f.view.URL)+`: monero rpc refused the credentials: wallet-rpc `+
-				`get_version: user "ipnd" was refused (HTTP 401): wrong user or password; fix: set monero.wallet_rpc_user and `+
+			regexp.QuoteMeta(`FAIL monero wallet-rpc `+hostPort(f.view.URL)+`: monero rpc refused the credentials: wallet-rpc at `+
+				hostPort(f.view.URL)+` refused user "ipnd" (HTTP 401 for get_version): wrong monero.wallet_rpc_user or `+
+				`monero.wallet_rpc_password; fix: set monero.wallet_rpc_user and `+
 				`monero.wallet_rpc_password to wallet-rpc's --rpc-login user:password (or start wallet-rpc without a login and leave both empty)`),
 			regexp.QuoteMeta(`skip monero wallet view-only: not checked: wallet-rpc did not answer with an open wallet`),
 			`ok monero daemon .*`)
@@ -122,6 +123,21 @@ func TestConnectChecks(t *testing.T) {
 				`fix: start monero-wallet-rpc with --wallet-file pointing at the view-only wallet (and its --password-file)`),
 			`skip monero wallet view-only: .*`,
 			`ok monero daemon .*`)
+	})
+	t.Run("zmq publisher", func(t *testing.T) {
+		c := good
+		c.DaemonZMQPub = f.net.Main.ZMQPub
+		lines := probeLines(t, monero.ConnectChecks(c))
+		matchLines(t, lines[3:], regexp.QuoteMeta(`ok monero zmq `+c.DaemonZMQPub+
+			`: publishes (subscribed to json-minimal-txpool_add and json-minimal-chain_main)`))
+		c.DaemonZMQPub = "tcp://" + freeAddr(t)
+		lines = probeLines(t, monero.ConnectChecks(c))
+		matchLines(t, lines[3:], regexp.QuoteMeta(`FAIL monero zmq `+c.DaemonZMQPub+`: no ZMQ publisher at `+c.DaemonZMQPub+`: `)+
+			`.*connection refused; `+regexp.QuoteMeta(`fix: start monerod with --zmq-pub `+c.DaemonZMQPub+` (and without --no-zmq), `+
+			`or set monero.daemon_zmq_pub to the address it publishes on (empty: no push, the wallet is polled every poll_interval)`))
+		c.DaemonZMQPub = "tcp://" + hostPort(f.net.DaemonURL) // an HTTP server, not a publisher
+		lines = probeLines(t, monero.ConnectChecks(c))
+		matchLines(t, lines[3:], regexp.QuoteMeta(`FAIL monero zmq `+c.DaemonZMQPub+`: no ZMQ publisher at `)+`.*`)
 	})
 	t.Run("nothing listening", func(t *testing.T) {
 		c := good

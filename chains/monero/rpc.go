@@ -286,8 +286,8 @@ func (r *rpc) post(ctx context.Context, timeout time.Duration, method, path stri
 
 // refused is the error for credentials the server did not accept.
 func (r *rpc) refused(method string) error {
-	return fmt.Errorf("%w: %s at %s refused user %q (HTTP 401 for %s): wrong user or password; check %s_user and "+
-		"%s_password against its --rpc-login", ErrUnauthorized, r.name, r.base.Host, r.digest.user, method, r.setting, r.setting)
+	return fmt.Errorf("%w: %s at %s refused user %q (HTTP 401 for %s): wrong %s_user or %s_password",
+		ErrUnauthorized, r.name, r.base.Host, r.digest.user, method, r.setting, r.setting)
 }
 
 // redact hides what could be credentials in a URL that did not parse.
