@@ -139,8 +139,15 @@ func NewWatcher(w *WalletClient, d *DaemonClient, l WatcherLedger, c WatcherConf
 		wallet: w, daemon: d, ledger: l, cfg: c, log: logger(c.Logger), skipSeen: map[string]bool{},
 		window: chainsync.Window{Chain: chains.XMR, Ledger: l, Hooks: c.Hooks},
 	}
+	poll := c.PollInterval
+	if poll <= 0 {
+		poll = time.Second
+	}
 	wt.Loop = chainsync.NewLoop(chainsync.LoopConfig{
-		Chain: chains.XMR, PollInterval: c.PollInterval, MaxBackoff: c.MaxBackoff, Classify: classify, Logger: wt.log,
+		Chain: chains.XMR, PollInterval: poll, MaxBackoff: c.MaxBackoff, Classify: classify, Logger: wt.log,
+		// Not ready when no round succeeded and no push event came for this
+		// long (a wallet-rpc or monerod that hangs), as for every chain.
+		StaleAfter: max(3*poll, 30*time.Second),
 	}, wt.round)
 	return wt
 }
@@ -288,6 +295,7 @@ func (w *Watcher) PushEvent(event string) {
 	if w.cfg.Metrics != nil {
 		w.cfg.Metrics.ChainPushEvent(chains.XMR, event)
 	}
+	w.Alive()
 	w.pushed.Store(true)
 	w.Poke()
 }
