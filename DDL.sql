@@ -9,7 +9,8 @@ CREATE TABLE schema_version (
   applied_at BIGINT       NOT NULL
 );
 INSERT INTO schema_version (version, name, applied_at) VALUES (1, '0001_init.sql', 0), (2, '0002_deposits_unlock.sql', 0),
-  (3, '0003_binary_collation.sql', 0), (4, '0004_endpoint_secrets.sql', 0), (5, '0005_reasons_heartbeats_retention.sql', 0);
+  (3, '0003_binary_collation.sql', 0), (4, '0004_endpoint_secrets.sql', 0), (5, '0005_reasons_heartbeats_retention.sql', 0),
+  (6, '0006_list_indexes.sql', 0);
 
 -- The steps done of a migration not finished yet (MySQL commits each DDL
 -- statement on its own; a migration that stopped half-way resumes here).
@@ -53,7 +54,8 @@ CREATE TABLE addresses (
   created_at       BIGINT       NOT NULL,
   UNIQUE KEY addresses_chain_address (chain, address),
   UNIQUE KEY addresses_chain_derivation (chain, derivation_index),
-  UNIQUE KEY addresses_chain_subaddress (chain, account_index, subaddress_index)
+  UNIQUE KEY addresses_chain_subaddress (chain, account_index, subaddress_index),
+  KEY addresses_label (label)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
 -- One row per (transaction, address, output): Bitcoin out_index is the
@@ -93,7 +95,8 @@ CREATE TABLE endpoints (
   failing         TINYINT       NOT NULL DEFAULT 0,   -- an attempt failed since the last acknowledgement
   created_at      BIGINT        NOT NULL,
   updated_at      BIGINT        NOT NULL,
-  UNIQUE KEY endpoints_url (url_hash)
+  UNIQUE KEY endpoints_url (url_hash),
+  KEY endpoints_url_order (url(255))
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
 CREATE TABLE subscriptions (
@@ -141,6 +144,8 @@ CREATE TABLE notifications (
   KEY notifications_subscription (subscription_id, state),
   KEY notifications_lease (subscription_id, lease_until),
   KEY notifications_retention (state, created_at),
+  KEY notifications_newest (subscription_id, id),
+  KEY notifications_delivered (state, delivered_at),
   CONSTRAINT notifications_subscription_fk FOREIGN KEY (subscription_id) REFERENCES subscriptions (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 

@@ -8,6 +8,11 @@ import (
 	"github.com/ipnd/ipnd/ledger"
 )
 
+// db.ConsoleStore is the console's store on the real ledger: *db.Ledger's
+// lists and actions plus what needs the enabled chains and the secret
+// settings.
+var _ console.Store = db.ConsoleStore{}
+
 // ledgerHas is the part of console.Store that *db.Ledger already has: the
 // ledger implements the Store by adding the list queries and the endpoint
 // actions, not by adapting these. Both assignments compile only while the

@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/ipnd/ipnd/chains"
@@ -89,177 +88,42 @@ type Notifier interface {
 // Errors a Store wraps so that the console can answer 404 or 400.
 var (
 	ErrNotFound      = ledger.ErrNotFound
-	ErrInvalidCursor = errors.New("invalid cursor")
+	ErrInvalidCursor = ledger.ErrInvalidCursor
 )
 
 // MaxLimit is the largest Limit the console asks for.
 const MaxLimit = 100
 
-// Page is one page of a list; Next is the cursor of the following page, ""
-// on the last.
-type Page[T any] struct {
-	Items []T
-	Next  string
-}
-
-// Cursor is the position in a list: After is the Next of the previous page
-// ("" for the first), Limit the number of items wanted.
-type Cursor struct {
-	After string
-	Limit int
-}
-
-// AddressQuery filters ListAddresses. Search matches an address exactly or
-// labels by prefix (both indexed); "" matches every address.
-type AddressQuery struct {
-	Chain  chains.Chain // "" for every chain
-	Search string
-	Cursor
-}
-
-// SubscriptionState filters subscriptions.
-type SubscriptionState string
-
-const (
-	AnySubscription      SubscriptionState = ""
-	ActiveSubscriptions  SubscriptionState = "active"
-	FailingSubscriptions SubscriptionState = "failing" // active, newest notification failing (see Notification.Failing)
-	EndedSubscriptions   SubscriptionState = "ended"
+// The list types are the ledger's (package ledger documents them): the
+// GET list endpoints of the API and the CLI use the same queries.
+type (
+	Page[T any]       = ledger.Page[T]
+	Cursor            = ledger.Cursor
+	AddressQuery      = ledger.AddressQuery
+	SubscriptionState = ledger.SubscriptionState
+	SubscriptionQuery = ledger.SubscriptionQuery
+	EndpointQuery     = ledger.EndpointQuery
+	NotificationQuery = ledger.NotificationQuery
+	ChainStatus       = ledger.ChainStatus
+	DeliveryStats     = ledger.DeliveryStats
+	Latency           = ledger.Latency
+	Subscription      = ledger.SubscriptionView
+	Notification      = ledger.NotificationView
+	Endpoint          = ledger.EndpointView
+	Rotation          = ledger.Rotation
 )
 
-// SubscriptionQuery filters ListSubscriptions; empty fields match everything.
-type SubscriptionQuery struct {
-	Chain   chains.Chain
-	Address string // exact
-	URL     string // exact receiver URL
-	State   SubscriptionState
-	Cursor
-}
-
-// EndpointQuery filters ListEndpoints: URLs starting with Prefix, only the ones
-// with a failing subscription when Failing.
-type EndpointQuery struct {
-	Prefix  string
-	Failing bool
-	Cursor
-}
-
-// NotificationQuery filters ListNotifications; Failing keeps only failing
-// ones.
-type NotificationQuery struct {
-	Chain          chains.Chain
-	SubscriptionID int64 // 0 for every subscription
-	Failing        bool
-	Cursor
-}
+// Subscription states of a SubscriptionQuery.
+const (
+	AnySubscription      = ledger.AnySubscription
+	ActiveSubscriptions  = ledger.ActiveSubscriptions
+	FailingSubscriptions = ledger.FailingSubscriptions
+	EndedSubscriptions   = ledger.EndedSubscriptions
+)
 
 // InvoiceQuery filters ListInvoices; empty fields match everything.
 type InvoiceQuery struct {
 	Status  invoice.Status
 	OrderID string // exact
 	Cursor
-}
-
-// ChainStatus is one chain's line on the overview.
-type ChainStatus struct {
-	Chain chains.Chain
-	// Height is the ledger's tip; NodeHeight the node's best height when
-	// the sync role last looked (0 when unknown).
-	Height, NodeHeight int64
-	// Push: the node pushes blocks and transactions (ZMQ, websocket);
-	// otherwise the watcher polls.
-	Push bool
-	// LastBlockHash and LastBlockAt are the ledger's tip block and when
-	// the sync role recorded it.
-	LastBlockHash string
-	LastBlockAt   time.Time
-	// State and Error are the watcher's last report (Error has no secret).
-	State chains.SyncState
-	Error string
-	// HeartbeatAt is when the sync role last wrote this row; zero: never.
-	HeartbeatAt time.Time
-}
-
-// Lag is how many blocks the ledger is behind the node (0 when unknown).
-func (c ChainStatus) Lag() int64 {
-	if c.NodeHeight <= c.Height {
-		return 0
-	}
-	return c.NodeHeight - c.Height
-}
-
-// DeliveryStats are the overview's delivery figures.
-type DeliveryStats struct {
-	Pending      int64 // waiting, no failed attempt for their current totals
-	Failing      int64 // pending after a failed attempt, or given up
-	Acknowledged int64 // acknowledged at or after the query's since
-	// AckLatency is the time from the observation of a payment to the
-	// acknowledgement of the notification about it, over the
-	// notifications acknowledged since.
-	AckLatency Latency
-}
-
-// Latency summarises a distribution of durations.
-type Latency struct {
-	P50, P95 time.Duration
-	Count    int64 // how many samples; the percentiles mean nothing at 0
-}
-
-// Subscription is one subscription and the state of its newest
-// notification (Newest.ID is 0 when none was made yet).
-type Subscription struct {
-	ID          int64
-	Chain       chains.Chain
-	Address     string
-	Label       string // the address's label
-	URL         string
-	MaxConfirms int
-	Format      string
-	Active      bool
-	CreatedAt   time.Time
-	Newest      Notification
-}
-
-// Notification is one IPN and where its delivery stands.
-type Notification struct {
-	ID             int64
-	SubscriptionID int64
-	Chain          chains.Chain
-	Address        string
-	URL            string
-	Confirmed      uint64 // atomic units
-	Unconfirmed    uint64
-	State          string // ledger.NotePending, NoteDelivered, NoteSuperseded, NoteFailed
-	Attempts       int
-	LastAttemptAt  time.Time
-	LastStatus     int    // HTTP status of the last attempt, 0 when none
-	LastError      string // "" when none
-	NextAttemptAt  time.Time
-	CreatedAt      time.Time
-	DeliveredAt    time.Time
-}
-
-// Failing is the definition the store's Failing filters use: given up,
-// or pending after at least one failed attempt.
-func (n Notification) Failing() bool {
-	return n.State == ledger.NoteFailed || (n.State == ledger.NotePending && n.Attempts > 0)
-}
-
-// Endpoint is one receiver URL: its subscriptions share a signing secret.
-type Endpoint struct {
-	URL           string
-	Subscriptions int64          // active
-	Failing       int64          // active and failing
-	LastAttempt   ledger.Attempt // zero At when none
-	// SecretSince is when the current secret was issued;
-	// PreviousValidUntil the end of the previous one's grace period (zero
-	// when there is none).
-	SecretSince        time.Time
-	PreviousValidUntil time.Time
-}
-
-// Rotation is the answer of RotateSecret.
-type Rotation struct {
-	Secret             string
-	PreviousValidUntil time.Time
 }
