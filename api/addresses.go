@@ -25,7 +25,7 @@ type addressJSON struct {
 	Index           *uint32      `json:"index,omitempty"`
 	AccountIndex    *uint32      `json:"account_index,omitempty"`
 	SubaddressIndex *uint32      `json:"subaddress_index,omitempty"`
-	Label           string       `json:"label,omitempty"`
+	Label           string       `json:"label"`
 	URI             string       `json:"uri"`
 	Amount          string       `json:"amount,omitempty"`
 	AmountAtomic    string       `json:"amount_atomic,omitempty"`

@@ -77,6 +77,7 @@ type txJSON struct {
 type balanceJSON struct {
 	Chain             chains.Chain `json:"chain"`
 	Address           string       `json:"address"`
+	Label             string       `json:"label"`
 	Confirmed         string       `json:"confirmed"`
 	Unconfirmed       string       `json:"unconfirmed"`
 	ConfirmedAtomic   string       `json:"confirmed_atomic"`
@@ -105,16 +106,17 @@ func (s *Server) balance(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	t, ds, err := s.o.Ledger.Balance(ctx, c, addr, mc)
+	b, err := s.o.Ledger.AddressBalance(ctx, c, addr, mc)
 	if errors.Is(err, ledger.ErrNotFound) {
 		return notWatched(c)
 	}
 	if err != nil {
 		return err
 	}
+	t, ds := b.Totals, b.Deposits
 	now := s.o.Now()
 	out := balanceJSON{
-		Chain: c, Address: addr, MaxConfirms: mc, Height: t.Height,
+		Chain: c, Address: addr, Label: b.Label, MaxConfirms: mc, Height: t.Height,
 		Confirmed: c.FormatAmount(t.Confirmed), Unconfirmed: c.FormatAmount(t.Unconfirmed),
 		ConfirmedAtomic: strconv.FormatUint(t.Confirmed, 10), UnconfirmedAtomic: strconv.FormatUint(t.Unconfirmed, 10),
 		Transactions: make([]txJSON, 0, len(ds)),

@@ -190,7 +190,8 @@ func testOptions(l Ledger, cs map[chains.Chain]Chain, o harnessOpts) Options {
 		srvCfg.APIKeys = nil
 		srvCfg.AllowUnauthenticated = true
 	}
-	return Options{Ledger: l, Chains: cs, Server: srvCfg, IPN: ipnCfg, CheckURL: ipn.CheckURL, NewSecret: ipn.NewSecret}
+	return Options{Ledger: l, Chains: cs, Server: srvCfg, IPN: ipnCfg, CheckURL: ipn.CheckURL, NewSecret: ipn.NewSecret,
+		Networks: map[chains.Chain]string{chains.BTC: "regtest"}, Version: "test"}
 }
 
 func newHarness(t testing.TB, o harnessOpts) *harness {

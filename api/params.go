@@ -10,12 +10,15 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/ipnd/ipnd/chains"
+	"github.com/ipnd/ipnd/config"
 )
 
 // Error is an answer to bad input: HTTP status, the field at fault and a
@@ -46,9 +49,22 @@ type params struct {
 	query url.Values
 }
 
-// readParams reads a request's fields from its body (JSON, form-encoded or
-// multipart, at most MaxBodyBytes) and its query string.
+// paramsKey holds a request's params in its context: the router reads them
+// (and refuses unknown fields) before the handler runs.
+type paramsKey struct{}
+
+// readParams returns the request's fields: the ones the router read, or
+// (for a handler called without the router) the body and query string.
 func readParams(w http.ResponseWriter, r *http.Request) (*params, error) {
+	if p, ok := r.Context().Value(paramsKey{}).(*params); ok {
+		return p, nil
+	}
+	return parseRequest(w, r)
+}
+
+// parseRequest reads a request's fields from its body (JSON, form-encoded
+// or multipart, at most MaxBodyBytes) and its query string.
+func parseRequest(w http.ResponseWriter, r *http.Request) (*params, error) {
 	query, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return nil, badField("query", "malformed query string")
@@ -96,6 +112,15 @@ func parseParams(ctype string, body []byte, query url.Values) (*params, error) {
 		}
 		return &params{json: m, query: query}, nil
 	case mt == "application/x-www-form-urlencoded":
+		if looksLikeJSON(body) {
+			// A JSON object sent as a form (curl -d without a
+			// Content-Type) means what it says.
+			m, err := decodeObject(body)
+			if err != nil {
+				return nil, err
+			}
+			return &params{json: m, query: query}, nil
+		}
 		if !utf8.Valid(body) {
 			return nil, badField("body", "form body is not UTF-8")
 		}
@@ -118,8 +143,61 @@ func parseParams(ctype string, body []byte, query url.Values) (*params, error) {
 		}
 		return &params{form: merge(url.Values(f.Value), query)}, nil
 	}
-	return nil, &Error{Status: http.StatusUnsupportedMediaType, Field: "body",
-		Message: "send application/json, application/x-www-form-urlencoded or multipart/form-data"}
+	msg := "send application/json, application/x-www-form-urlencoded or multipart/form-data"
+	if looksLikeJSON(body) {
+		msg = "the body is JSON: send it with the header Content-Type: application/json"
+	}
+	return nil, &Error{Status: http.StatusUnsupportedMediaType, Field: "body", Message: msg}
+}
+
+// looksLikeJSON: the body is one JSON object.
+func looksLikeJSON(body []byte) bool {
+	t := bytes.TrimSpace(body)
+	return len(t) > 1 && t[0] == '{' && t[len(t)-1] == '}' && json.Valid(t)
+}
+
+// names are the fields the request carries: a JSON body's keys and the
+// query string's, or the form's.
+func (p *params) names() []string {
+	var out []string
+	for k := range p.json {
+		out = append(out, k)
+	}
+	vals := p.form
+	if p.json != nil {
+		vals = p.query
+	}
+	for k := range vals {
+		if _, dup := p.json[k]; !dup {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// maxFieldNameShown bounds an unknown field's name in an answer.
+const maxFieldNameShown = 64
+
+// onlyKnown refuses a request carrying a field the endpoint does not take
+// (a typo would otherwise be ignored: amout=1 allocated an address without
+// an amount), naming it and the likely one.
+func (p *params) onlyKnown(known []string) error {
+	for _, name := range p.names() {
+		if slices.Contains(known, name) {
+			continue
+		}
+		shown := name
+		if len(shown) > maxFieldNameShown {
+			shown = strings.ToValidUTF8(shown[:maxFieldNameShown], "") + "…"
+		}
+		takes := "no fields"
+		if len(known) > 0 {
+			takes = strings.Join(known, ", ")
+		}
+		return badField(shown, "unknown field%s; this endpoint takes %s", config.DidYouMean(name, known), takes)
+	}
+	return nil
 }
 
 // merge returns body's values, then the query's for keys the body lacks.

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -30,9 +31,14 @@ func Routes() []Route {
 		{Method: "POST", Path: "/balance", handle: (*Server).balance},
 		{Method: "POST", Path: "/subscribe", handle: (*Server).subscribe},
 		{Method: "DELETE", Path: "/subscribe/{id}", handle: (*Server).unsubscribe},
+		{Method: "GET", Path: "/subscriptions", handle: (*Server).subscriptionList},
 		{Method: "GET", Path: "/subscriptions/{id}", handle: (*Server).subscription},
 		{Method: "POST", Path: "/subscriptions/{id}/redeliver", handle: (*Server).redeliver},
+		{Method: "POST", Path: "/subscriptions/redeliver", handle: (*Server).redeliverMatching},
+		{Method: "GET", Path: "/notifications", handle: (*Server).notificationList},
 		{Method: "POST", Path: "/endpoints/rotate", handle: (*Server).rotateEndpoint},
+		{Method: "POST", Path: "/endpoints/test", handle: (*Server).testEndpoint},
+		{Method: "GET", Path: "/addresses", handle: (*Server).addressList},
 		{Method: "POST", Path: "/addresses", handle: (*Server).addresses},
 		{Method: "GET", Path: "/btc", handle: (*Server).btc},
 		{Method: "POST", Path: "/btc", handle: (*Server).btc},
@@ -41,12 +47,14 @@ func Routes() []Route {
 		{Method: "GET", Path: "/healthz", Public: true, handle: (*Server).healthz},
 		{Method: "GET", Path: "/readyz", Public: true, handle: (*Server).readyz},
 		{Method: "GET", Path: "/metrics", handle: (*Server).metricsPage},
-		{Method: "GET", Path: "/openapi.json", handle: (*Server).openAPI},
+		{Method: "GET", Path: "/openapi.json", Public: true, handle: (*Server).openAPI},
 	}
 }
 
 // routes builds the handler: one mux entry per path, which dispatches on
-// the method (405 with Allow otherwise), checks the key and records metrics.
+// the method (405 with Allow otherwise), checks the key, reads the fields
+// (refusing any the route's description does not list) and records
+// metrics. The console, when mounted, has /console and everything under it.
 func (s *Server) routes() http.Handler {
 	byPath := map[string]map[string]Route{}
 	var paths []string
@@ -93,10 +101,21 @@ func (s *Server) routes() http.Handler {
 					Message: "missing or wrong API key: send Authorization: Bearer KEY"})
 				return
 			}
-			if err := rt.handle(s, w, r); err != nil {
+			p, err := parseRequest(w, r)
+			if err == nil {
+				err = p.onlyKnown(knownFields(rt))
+			}
+			if err == nil {
+				err = rt.handle(s, w, r.WithContext(context.WithValue(r.Context(), paramsKey{}, p)))
+			}
+			if err != nil {
 				s.writeError(w, r, rt.Plain, err)
 			}
 		})))
+	}
+	if s.console != nil {
+		mux.Handle("/console", s.instrument("/console", s.console))
+		mux.Handle("/console/", s.instrument("/console", s.console))
 	}
 	mux.Handle("/", s.instrument("unmatched", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, false, &Error{Status: http.StatusNotFound, Field: "path", Message: "no such endpoint"})

@@ -42,6 +42,7 @@ type OpsLedger interface {
 type Ledger interface {
 	OpsLedger
 	Balance(ctx context.Context, c chains.Chain, addr string, maxConfirms int) (ledger.Totals, []ledger.Deposit, error)
+	AddressBalance(ctx context.Context, c chains.Chain, addr string, maxConfirms int) (ledger.AddressBalance, error)
 	AddressByString(ctx context.Context, c chains.Chain, addr string) (chains.Address, error)
 	AddressByIndex(ctx context.Context, c chains.Chain, index uint32) (chains.Address, error)
 	Subscribe(ctx context.Context, c chains.Chain, addr, url string, maxConfirms int, format, secret string) (ledger.Subscription, bool, error)
@@ -51,6 +52,12 @@ type Ledger interface {
 	Attempts(ctx context.Context, subscriptionID int64, limit int) ([]ledger.Attempt, error)
 	Notifications(ctx context.Context, subscriptionID int64, limit int) ([]ledger.Notification, error)
 	RotateEndpointSecret(ctx context.Context, url, newSecret string, grace time.Duration) (ledger.Endpoint, error)
+	Endpoint(ctx context.Context, url string) (ledger.Endpoint, error)
+	// The lists (package ledger documents them).
+	ListAddresses(ctx context.Context, q ledger.AddressQuery) (ledger.Page[chains.Address], error)
+	ListSubscriptions(ctx context.Context, q ledger.SubscriptionQuery) (ledger.Page[ledger.SubscriptionView], error)
+	ListNotifications(ctx context.Context, q ledger.NotificationQuery) (ledger.Page[ledger.NotificationView], error)
+	RedeliverAll(ctx context.Context, q ledger.SubscriptionQuery) ([]int64, error)
 }
 
 // Chain is what the API needs of one enabled chain adapter.
@@ -110,6 +117,22 @@ type Options struct {
 	Metrics *metrics.Registry
 	// Now is the clock; nil uses time.Now.
 	Now func() time.Time
+	// Networks names each enabled chain's network (bitcoin.network:
+	// "mainnet", "testnet", "signet", "regtest"): the receiver test's
+	// synthetic address is of that network. A chain without one gets its
+	// mainnet address.
+	Networks map[chains.Chain]string
+	// Version is ipnd's version, in the receiver test's User-Agent.
+	Version string
+}
+
+// Console is the operator console (*console.Console), served at /console
+// without the API key (it has its own sign-in).
+type Console interface {
+	http.Handler
+	// Close ends its sessions and live streams (called when the server
+	// stops: an open event stream would hold a graceful stop).
+	Close()
 }
 
 // MaxBodyBytes caps a request body.
@@ -127,6 +150,7 @@ type Server struct {
 	order   []chains.Chain // enabled chains, sorted
 	tls     *tls.Config
 	handler http.Handler
+	console Console
 
 	metricsHandler http.Handler
 	// ops: a metrics listener (metrics_listen) serving only /metrics,
@@ -152,6 +176,9 @@ func New(o Options) (*Server, error) {
 	}
 	if (o.Server.TLSCert == "") != (o.Server.TLSKey == "") {
 		return nil, errors.New("api: server.tls_cert and server.tls_key must be set together")
+	}
+	if _, err := documentedFields(); err != nil {
+		return nil, fmt.Errorf("api: %w", err)
 	}
 	s := &Server{o: o, metrics: o.Metrics}
 	if s.o.Now == nil {
@@ -240,6 +267,13 @@ func NewOps(o OpsOptions) (*Server, error) {
 	return s, nil
 }
 
+// MountConsole serves c at /console and /console/... and closes it when
+// Serve stops. Call it before Serve.
+func (s *Server) MountConsole(c Console) {
+	s.console = c
+	s.handler = s.routes()
+}
+
 // Handler is the API's http.Handler (no TLS: Serve adds it).
 func (s *Server) Handler() http.Handler { return s.handler }
 
@@ -323,6 +357,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	if s.console != nil {
+		srv.RegisterOnShutdown(s.console.Close)
 	}
 	if s.tls != nil {
 		srv.TLSConfig = s.tls.Clone()

@@ -82,6 +82,7 @@ type subscribedJSON struct {
 	Created     bool         `json:"created"`
 	Chain       chains.Chain `json:"chain"`
 	Address     string       `json:"address"`
+	Label       string       `json:"label"`
 	URL         string       `json:"url"`
 	MaxConfirms int          `json:"max_confirms"`
 	Format      string       `json:"format"`
@@ -130,7 +131,7 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.writeJSON(w, http.StatusOK, subscribedJSON{Status: "success", ID: sub.ID, Secret: sub.Secret, Created: created,
-		Chain: c, Address: sub.Address, URL: sub.URL, MaxConfirms: sub.MaxConfirms, Format: sub.Format})
+		Chain: c, Address: sub.Address, Label: sub.Label, URL: sub.URL, MaxConfirms: sub.MaxConfirms, Format: sub.Format})
 	return nil
 }
 
@@ -154,7 +155,9 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) error {
 }
 
 type deliveryJSON struct {
-	State             string `json:"state"` // of the newest notification; "none" before the first
+	State string `json:"state"` // of the newest notification; "none" before the first
+	// Failing: given up, or pending after a failed attempt.
+	Failing           bool   `json:"failing"`
 	NotificationID    int64  `json:"notification_id,omitempty"`
 	Confirmed         string `json:"confirmed,omitempty"`
 	Unconfirmed       string `json:"unconfirmed,omitempty"`
@@ -162,6 +165,7 @@ type deliveryJSON struct {
 	UnconfirmedAtomic string `json:"unconfirmed_atomic,omitempty"`
 	Height            int64  `json:"height,omitempty"`
 	Attempts          int    `json:"attempts"`
+	LastAttemptAt     string `json:"last_attempt_at,omitempty"`
 	NextAttemptAt     string `json:"next_attempt_at,omitempty"`
 	LastStatus        int    `json:"last_status,omitempty"`
 	LastError         string `json:"last_error,omitempty"`
@@ -182,6 +186,7 @@ type subscriptionJSON struct {
 	ID                    int64         `json:"id"`
 	Chain                 chains.Chain  `json:"chain"`
 	Address               string        `json:"address"`
+	Label                 string        `json:"label"`
 	URL                   string        `json:"url"`
 	MaxConfirms           int           `json:"max_confirms"`
 	Format                string        `json:"format"`
@@ -219,7 +224,7 @@ func (s *Server) subscription(w http.ResponseWriter, r *http.Request) error {
 	}
 	c := sub.Chain
 	out := subscriptionJSON{
-		ID: sub.ID, Chain: c, Address: sub.Address, URL: sub.URL, MaxConfirms: sub.MaxConfirms, Format: sub.Format,
+		ID: sub.ID, Chain: c, Address: sub.Address, Label: sub.Label, URL: sub.URL, MaxConfirms: sub.MaxConfirms, Format: sub.Format,
 		Active: sub.Active, LastConfirmed: c.FormatAmount(sub.LastConfirmed), LastUnconfirmed: c.FormatAmount(sub.LastUnconfirmed),
 		LastConfirmedAtomic: strconv.FormatUint(sub.LastConfirmed, 10), LastUnconfirmedAtomic: strconv.FormatUint(sub.LastUnconfirmed, 10),
 		CreatedAt: stamp(sub.CreatedAt), UpdatedAt: stamp(sub.UpdatedAt),
@@ -228,12 +233,19 @@ func (s *Server) subscription(w http.ResponseWriter, r *http.Request) error {
 	if len(notes) > 0 {
 		n := notes[0]
 		out.Delivery = deliveryJSON{State: n.State, NotificationID: n.ID,
+			Failing:   n.State == ledger.NoteFailed || (n.State == ledger.NotePending && n.Attempts > 0),
 			Confirmed: c.FormatAmount(n.Confirmed), Unconfirmed: c.FormatAmount(n.Unconfirmed),
 			ConfirmedAtomic: strconv.FormatUint(n.Confirmed, 10), UnconfirmedAtomic: strconv.FormatUint(n.Unconfirmed, 10),
 			Height: n.Height, Attempts: n.Attempts, LastStatus: n.LastStatus, LastError: n.LastError,
 			CreatedAt: stamp(n.CreatedAt), DeliveredAt: stamp(n.DeliveredAt)}
 		if n.State == ledger.NotePending {
 			out.Delivery.NextAttemptAt = stamp(n.NextAttemptAt)
+		}
+		for _, a := range atts { // newest first
+			if a.NotificationID == n.ID {
+				out.Delivery.LastAttemptAt = stamp(a.At)
+				break
+			}
 		}
 	}
 	for _, a := range atts {

@@ -19,7 +19,7 @@ import (
 // deposits (address_id, status) index. There is no ORDER BY: that index
 // yields rows by (status, id), so MySQL would sort them in a temporary
 // table on every call; Balance sorts the few rows by id itself.
-const balanceQuery = `SELECT a.address, COALESCE(cs.height, 0), d.id, d.chain, d.txid, d.out_index, d.address_id, d.amount,
+const balanceQuery = `SELECT a.address, a.label, COALESCE(cs.height, 0), d.id, d.chain, d.txid, d.out_index, d.address_id, d.amount,
   d.height, d.block_hash, d.status, d.reason, d.unlock_time, d.double_spend, d.first_seen, d.updated_at
   FROM addresses a
   LEFT JOIN chain_state cs ON cs.chain = a.chain
@@ -30,18 +30,27 @@ const balanceQuery = `SELECT a.address, COALESCE(cs.height, 0), d.id, d.chain, d
 // ever recorded for it (orphaned and flagged ones included, for display),
 // oldest first. An address that is not watched is ErrNotFound.
 func (l *Ledger) Balance(ctx context.Context, c chains.Chain, addr string, maxConfirms int) (ledger.Totals, []ledger.Deposit, error) {
+	b, err := l.AddressBalance(ctx, c, addr, maxConfirms)
+	return b.Totals, b.Deposits, err
+}
+
+// AddressBalance is Balance with the address's label, from the same
+// statement.
+func (l *Ledger) AddressBalance(ctx context.Context, c chains.Chain, addr string, maxConfirms int) (ledger.AddressBalance, error) {
+	fail := func(err error) (ledger.AddressBalance, error) { return ledger.AddressBalance{}, err }
 	stmt, err := l.balanceStmt(ctx)
 	if err != nil {
-		return ledger.Totals{}, nil, fmt.Errorf("read balance: %w", err)
+		return fail(fmt.Errorf("read balance: %w", err))
 	}
 	rows, err := stmt.QueryContext(ctx, string(c), addr)
 	if err != nil {
-		return ledger.Totals{}, nil, fmt.Errorf("read balance: %w", err)
+		return fail(fmt.Errorf("read balance: %w", err))
 	}
 	defer rows.Close()
 	var (
 		tip    int64
 		stored string // the address as recorded
+		label  string
 		found  bool
 		ds     []ledger.Deposit
 	)
@@ -55,9 +64,9 @@ func (l *Ledger) Balance(ctx context.Context, c chains.Chain, addr string, maxCo
 			reason                      sql.NullString
 			doubleSpend                 sql.NullBool
 		)
-		if err := rows.Scan(&stored, &tip, &id, &chain, &txid, &out, &aid, &amount, &height, &hash, &status, &reason,
+		if err := rows.Scan(&stored, &label, &tip, &id, &chain, &txid, &out, &aid, &amount, &height, &hash, &status, &reason,
 			&unlock, &doubleSpend, &first, &upd); err != nil {
-			return ledger.Totals{}, nil, fmt.Errorf("read balance: %w", err)
+			return fail(fmt.Errorf("read balance: %w", err))
 		}
 		if !id.Valid { // the address has no deposit
 			continue
@@ -70,14 +79,14 @@ func (l *Ledger) Balance(ctx context.Context, c chains.Chain, addr string, maxCo
 		})
 	}
 	if err := rows.Err(); err != nil {
-		return ledger.Totals{}, nil, fmt.Errorf("read balance: %w", err)
+		return fail(fmt.Errorf("read balance: %w", err))
 	}
 	if !found {
-		return ledger.Totals{}, nil, fmt.Errorf("address: %w", ledger.ErrNotFound)
+		return fail(fmt.Errorf("address: %w", ledger.ErrNotFound))
 	}
 	slices.SortFunc(ds, func(x, y ledger.Deposit) int { return cmp.Compare(x.ID, y.ID) })
 	t, err := ledger.SumTotals(ds, tip, maxConfirms, l.now())
-	return t, ds, err
+	return ledger.AddressBalance{Label: label, Totals: t, Deposits: ds}, err
 }
 
 // balanceStmt is balanceQuery prepared once: MySQL then parses it once per

@@ -12,7 +12,7 @@ import (
 	"github.com/ipnd/ipnd/ledger"
 )
 
-const subscriptionCols = `s.id, s.chain, s.address_id, a.address, s.endpoint_id, s.url, s.max_confirms, e.secret, s.legacy_secret,
+const subscriptionCols = `s.id, s.chain, s.address_id, a.address, a.label, s.endpoint_id, s.url, s.max_confirms, e.secret, s.legacy_secret,
   s.format, s.active, s.last_confirmed, s.last_unconfirmed, s.created_at, s.updated_at`
 
 func subscriptionBy(ctx context.Context, q queryer, where string, args ...any) (ledger.Subscription, error) {
@@ -21,7 +21,7 @@ func subscriptionBy(ctx context.Context, q queryer, where string, args ...any) (
 	var created, updated int64
 	err := q.QueryRowContext(ctx, `SELECT `+subscriptionCols+` FROM subscriptions s JOIN addresses a ON a.id = s.address_id
   JOIN endpoints e ON e.id = s.endpoint_id WHERE `+where, args...).
-		Scan(&s.ID, &chain, &s.AddressID, &s.Address, &s.EndpointID, &s.URL, &s.MaxConfirms, &s.Secret, &s.LegacySecret,
+		Scan(&s.ID, &chain, &s.AddressID, &s.Address, &s.Label, &s.EndpointID, &s.URL, &s.MaxConfirms, &s.Secret, &s.LegacySecret,
 			&s.Format, &s.Active, &s.LastConfirmed, &s.LastUnconfirmed, &created, &updated)
 	if err != nil {
 		return ledger.Subscription{}, notFound(err, "subscription")

@@ -216,3 +216,11 @@ type Rotation struct {
 	Secret             string
 	PreviousValidUntil time.Time
 }
+
+// AddressBalance is an address's label, totals and every deposit ever
+// recorded for it (oldest first), as GET /balance shows them.
+type AddressBalance struct {
+	Label    string
+	Totals   Totals
+	Deposits []Deposit
+}

@@ -78,6 +78,7 @@ type Subscription struct {
 	Chain       chains.Chain
 	AddressID   int64
 	Address     string
+	Label       string // the address's
 	EndpointID  int64
 	URL         string
 	MaxConfirms int

@@ -1,0 +1,331 @@
+package api
+
+// GET /addresses, /subscriptions and /notifications (the ledger's list
+// queries, keyset-paginated) and POST /subscriptions/redeliver.
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/ipnd/ipnd/chains"
+	"github.com/ipnd/ipnd/ledger"
+)
+
+// Page sizes of the list endpoints.
+const (
+	defaultListLimit = 100
+	maxListLimit     = ledger.MaxListLimit
+)
+
+// listCursor reads limit and after.
+func listCursor(p *params) (ledger.Cursor, error) {
+	n, ok, err := p.uint("limit", 1, maxListLimit)
+	if err != nil {
+		return ledger.Cursor{}, err
+	}
+	if !ok {
+		n = defaultListLimit
+	}
+	after, _, err := p.str("after", 512)
+	return ledger.Cursor{After: after, Limit: int(n)}, err
+}
+
+// listError answers a list query's failure: a cursor the ledger did not
+// make is the request's fault.
+func listError(err error) error {
+	if errors.Is(err, ledger.ErrInvalidCursor) {
+		return badField("after", "not a cursor of this list: pass the next value of the previous page, or leave it out for the first")
+	}
+	return err
+}
+
+// listChain reads the chain filter: any chain ipnd knows, enabled or not
+// (a disabled chain's records stay in the ledger).
+func listChain(p *params) (chains.Chain, error) {
+	name, ok, err := p.str("chain", 16)
+	if err != nil || !ok {
+		return "", err
+	}
+	c, err := chains.ParseChain(name)
+	if err != nil {
+		return "", badField("chain", "unknown chain %q; use %s", name, chains.Choices())
+	}
+	return c, nil
+}
+
+// listAddress reads the address filter in its canonical form.
+func (s *Server) listAddress(p *params, c chains.Chain) (string, error) {
+	addr, ok, err := p.str("address", maxAddressLen)
+	if err != nil || !ok {
+		return "", err
+	}
+	if c != "" {
+		if _, enabled := s.o.Chains[c]; !enabled {
+			return addr, nil // no adapter to check it with: compared as given
+		}
+		return s.canonical(c, addr)
+	}
+	for _, c := range s.order {
+		if canonical, err := s.o.Chains[c].Canonical(addr); err == nil {
+			return canonical, nil
+		}
+	}
+	return addr, nil
+}
+
+type addressItemJSON struct {
+	Chain           chains.Chain `json:"chain"`
+	Address         string       `json:"address"`
+	Label           string       `json:"label"`
+	Index           *uint32      `json:"index,omitempty"`
+	AccountIndex    *uint32      `json:"account_index,omitempty"`
+	SubaddressIndex *uint32      `json:"subaddress_index,omitempty"`
+	CreatedAt       string       `json:"created_at"`
+}
+
+func (s *Server) addressList(w http.ResponseWriter, r *http.Request) error {
+	p, err := readParams(w, r)
+	if err != nil {
+		return err
+	}
+	q := ledger.AddressQuery{}
+	if q.Chain, err = listChain(p); err != nil {
+		return err
+	}
+	if q.Address, err = s.listAddress(p, q.Chain); err != nil {
+		return err
+	}
+	if q.Label, _, err = p.str("label", maxLabelLen); err != nil {
+		return err
+	}
+	if q.Cursor, err = listCursor(p); err != nil {
+		return err
+	}
+	page, err := s.o.Ledger.ListAddresses(r.Context(), q)
+	if err != nil {
+		return listError(err)
+	}
+	out := struct {
+		Addresses []addressItemJSON `json:"addresses"`
+		Next      string            `json:"next,omitempty"`
+	}{Addresses: make([]addressItemJSON, 0, len(page.Items)), Next: page.Next}
+	for _, a := range page.Items {
+		out.Addresses = append(out.Addresses, addressItemJSON{Chain: a.Chain, Address: a.Address, Label: a.Label,
+			Index: a.DerivationIndex, AccountIndex: a.AccountIndex, SubaddressIndex: a.SubaddressIndex, CreatedAt: stamp(a.CreatedAt)})
+	}
+	s.writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// subscriptionQuery reads the subscription filters of GET /subscriptions
+// and POST /subscriptions/redeliver.
+func (s *Server) subscriptionQuery(p *params) (ledger.SubscriptionQuery, error) {
+	var q ledger.SubscriptionQuery
+	var err error
+	if q.Chain, err = listChain(p); err != nil {
+		return q, err
+	}
+	if q.Address, err = s.listAddress(p, q.Chain); err != nil {
+		return q, err
+	}
+	if q.Label, _, err = p.str("label", maxLabelLen); err != nil {
+		return q, err
+	}
+	if q.URL, _, err = p.str("url", maxURLLen); err != nil {
+		return q, err
+	}
+	if q.URLPrefix, _, err = p.str("url_prefix", maxURLLen); err != nil {
+		return q, err
+	}
+	state, _, err := p.str("state", 16)
+	if err != nil {
+		return q, err
+	}
+	st, ok := ledger.ParseSubscriptionState(strings.ToLower(state))
+	if !ok {
+		return q, badField("state", "must be active, failing or ended")
+	}
+	q.State = st
+	return q, nil
+}
+
+// subscriptionItemJSON is a subscription in a list.
+type subscriptionItemJSON struct {
+	ID          int64        `json:"id"`
+	Chain       chains.Chain `json:"chain"`
+	Address     string       `json:"address"`
+	Label       string       `json:"label"`
+	URL         string       `json:"url"`
+	MaxConfirms int          `json:"max_confirms"`
+	Format      string       `json:"format"`
+	Active      bool         `json:"active"`
+	CreatedAt   string       `json:"created_at"`
+	Delivery    deliveryJSON `json:"delivery"`
+}
+
+// viewDelivery is where a listed subscription's newest notification stands.
+func viewDelivery(n ledger.NotificationView) deliveryJSON {
+	if n.ID == 0 {
+		return deliveryJSON{State: "none"}
+	}
+	c := n.Chain
+	d := deliveryJSON{State: n.State, Failing: n.Failing(), NotificationID: n.ID,
+		Confirmed: c.FormatAmount(n.Confirmed), Unconfirmed: c.FormatAmount(n.Unconfirmed),
+		ConfirmedAtomic: strconv.FormatUint(n.Confirmed, 10), UnconfirmedAtomic: strconv.FormatUint(n.Unconfirmed, 10),
+		Height: n.Height, Attempts: n.Attempts, LastAttemptAt: stamp(n.LastAttemptAt), LastStatus: n.LastStatus,
+		LastError: n.LastError, CreatedAt: stamp(n.CreatedAt), DeliveredAt: stamp(n.DeliveredAt)}
+	if n.State == ledger.NotePending {
+		d.NextAttemptAt = stamp(n.NextAttemptAt)
+	}
+	return d
+}
+
+func (s *Server) subscriptionList(w http.ResponseWriter, r *http.Request) error {
+	p, err := readParams(w, r)
+	if err != nil {
+		return err
+	}
+	q, err := s.subscriptionQuery(p)
+	if err != nil {
+		return err
+	}
+	if q.Cursor, err = listCursor(p); err != nil {
+		return err
+	}
+	page, err := s.o.Ledger.ListSubscriptions(r.Context(), q)
+	if err != nil {
+		return listError(err)
+	}
+	out := struct {
+		Subscriptions []subscriptionItemJSON `json:"subscriptions"`
+		Next          string                 `json:"next,omitempty"`
+	}{Subscriptions: make([]subscriptionItemJSON, 0, len(page.Items)), Next: page.Next}
+	for _, v := range page.Items {
+		out.Subscriptions = append(out.Subscriptions, subscriptionItemJSON{ID: v.ID, Chain: v.Chain, Address: v.Address,
+			Label: v.Label, URL: v.URL, MaxConfirms: v.MaxConfirms, Format: v.Format, Active: v.Active,
+			CreatedAt: stamp(v.CreatedAt), Delivery: viewDelivery(v.Newest)})
+	}
+	s.writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// redeliverMatching redelivers every active subscription the filters match
+// (state active, the default, or failing), as POST
+// /subscriptions/{id}/redeliver does one.
+func (s *Server) redeliverMatching(w http.ResponseWriter, r *http.Request) error {
+	p, err := readParams(w, r)
+	if err != nil {
+		return err
+	}
+	q, err := s.subscriptionQuery(p)
+	if err != nil {
+		return err
+	}
+	switch q.State {
+	case ledger.AnySubscription:
+		q.State = ledger.ActiveSubscriptions
+	case ledger.EndedSubscriptions:
+		return badField("state", "ended subscriptions get no IPNs: use active or failing")
+	}
+	if q.State != ledger.FailingSubscriptions && q.URL == "" && q.URLPrefix == "" && q.Address == "" && q.Label == "" && q.Chain == "" {
+		return badField("state", "give a filter (state=failing, url_prefix, url, address, label or chain): "+
+			"redelivering every subscription at once is rarely what is meant")
+	}
+	ids, err := s.o.Ledger.RedeliverAll(r.Context(), q)
+	if len(ids) > 0 {
+		s.o.Notify()
+		s.log.Info("bulk redelivery requested", "subscriptions", len(ids), "state", q.State)
+	}
+	if err != nil {
+		return err
+	}
+	if ids == nil {
+		ids = []int64{}
+	}
+	s.writeJSON(w, http.StatusOK, map[string]any{"status": "success", "redelivered": len(ids), "ids": ids})
+	return nil
+}
+
+// notificationJSON is a notification in a list.
+type notificationJSON struct {
+	ID                int64        `json:"id"`
+	SubscriptionID    int64        `json:"subscription_id"`
+	Chain             chains.Chain `json:"chain"`
+	Address           string       `json:"address"`
+	Label             string       `json:"label"`
+	URL               string       `json:"url"`
+	Confirmed         string       `json:"confirmed"`
+	Unconfirmed       string       `json:"unconfirmed"`
+	ConfirmedAtomic   string       `json:"confirmed_atomic"`
+	UnconfirmedAtomic string       `json:"unconfirmed_atomic"`
+	Height            int64        `json:"height"`
+	State             string       `json:"state"`
+	Failing           bool         `json:"failing"`
+	Attempts          int          `json:"attempts"`
+	LastAttemptAt     string       `json:"last_attempt_at,omitempty"`
+	LastStatus        int          `json:"last_status,omitempty"`
+	LastError         string       `json:"last_error,omitempty"`
+	NextAttemptAt     string       `json:"next_attempt_at,omitempty"`
+	CreatedAt         string       `json:"created_at"`
+	DeliveredAt       string       `json:"delivered_at,omitempty"`
+}
+
+var noteStates = []string{ledger.NotePending, ledger.NoteDelivered, ledger.NoteSuperseded, ledger.NoteFailed, "failing"}
+
+func (s *Server) notificationList(w http.ResponseWriter, r *http.Request) error {
+	p, err := readParams(w, r)
+	if err != nil {
+		return err
+	}
+	var q ledger.NotificationQuery
+	if q.Chain, err = listChain(p); err != nil {
+		return err
+	}
+	if q.Address, err = s.listAddress(p, q.Chain); err != nil {
+		return err
+	}
+	if q.Label, _, err = p.str("label", maxLabelLen); err != nil {
+		return err
+	}
+	sub, _, err := p.uint("subscription_id", 1, 1<<63-1)
+	if err != nil {
+		return err
+	}
+	q.SubscriptionID = int64(sub)
+	state, _, err := p.str("state", 16)
+	if err != nil {
+		return err
+	}
+	switch state = strings.ToLower(state); state {
+	case "":
+	case "failing":
+		q.Failing = true
+	case ledger.NotePending, ledger.NoteDelivered, ledger.NoteSuperseded, ledger.NoteFailed:
+		q.State = state
+	default:
+		return badField("state", "must be one of %s", strings.Join(noteStates, ", "))
+	}
+	if q.Cursor, err = listCursor(p); err != nil {
+		return err
+	}
+	page, err := s.o.Ledger.ListNotifications(r.Context(), q)
+	if err != nil {
+		return listError(err)
+	}
+	out := struct {
+		Notifications []notificationJSON `json:"notifications"`
+		Next          string             `json:"next,omitempty"`
+	}{Notifications: make([]notificationJSON, 0, len(page.Items)), Next: page.Next}
+	for _, n := range page.Items {
+		d := viewDelivery(n)
+		out.Notifications = append(out.Notifications, notificationJSON{ID: n.ID, SubscriptionID: n.SubscriptionID,
+			Chain: n.Chain, Address: n.Address, Label: n.Label, URL: n.URL, Confirmed: d.Confirmed, Unconfirmed: d.Unconfirmed,
+			ConfirmedAtomic: d.ConfirmedAtomic, UnconfirmedAtomic: d.UnconfirmedAtomic, Height: n.Height, State: n.State,
+			Failing: d.Failing, Attempts: n.Attempts, LastAttemptAt: d.LastAttemptAt, LastStatus: n.LastStatus,
+			LastError: n.LastError, NextAttemptAt: d.NextAttemptAt, CreatedAt: d.CreatedAt, DeliveredAt: d.DeliveredAt})
+	}
+	s.writeJSON(w, http.StatusOK, out)
+	return nil
+}
