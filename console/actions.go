@@ -2,6 +2,7 @@ package console
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -134,4 +135,35 @@ func (c *Console) rotateSecret(w http.ResponseWriter, r *http.Request, s *sessio
 		msg += " IPNs carry both signatures until " + formatTime(rot.PreviousValidUntil) + "."
 	}
 	c.done(w, r, s, to, &flash{Message: msg, Secret: rot.Secret})
+}
+
+// testReceiver runs the receiver test kit against the endpoint (signed
+// with its secret) and shows the report on its page.
+func (c *Console) testReceiver(w http.ResponseWriter, r *http.Request, s *session) {
+	u := endpointURL(r)
+	to := c.endpointPage(u)
+	if u == "" {
+		c.done(w, r, s, to, errorFlash("Testing: which endpoint? The form had no URL."))
+		return
+	}
+	rep, err := c.o.TestReceiver(r.Context(), u)
+	if err != nil && len(rep.Steps) == 0 {
+		if errors.Is(err, ErrNotFound) {
+			c.done(w, r, s, to, errorFlash("Testing "+u+": no subscription uses this URL, so it has no secret."))
+			return
+		}
+		c.log.Warn("receiver test could not run", "host", hostOf(u), "err", err)
+		c.done(w, r, s, to, errorFlash("Testing "+u+" failed: "+err.Error()))
+		return
+	}
+	c.log.Info("operator tested a receiver", "host", hostOf(u), "pass", rep.Pass)
+	f := &flash{Report: &rep, Error: !rep.Pass,
+		Message: fmt.Sprintf("Receiver test of %s: %d of %d required steps passed.", u, rep.Passed, rep.Required)}
+	if rep.Pass {
+		f.Message = fmt.Sprintf("Receiver test of %s: every required step passed (%d of %d).", u, rep.Passed, rep.Required)
+	}
+	if err != nil {
+		f.Message += " It stopped early: " + err.Error() + "."
+	}
+	c.done(w, r, s, to, f)
 }

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ipnd/ipnd/ipn/receivertest"
 )
 
 // Options configures a Console. Store and Auth are required.
@@ -20,6 +23,10 @@ type Options struct {
 	Invoices InvoiceStore
 	// Notifier wakes the live views early; nil: they poll only.
 	Notifier Notifier
+	// TestReceiver runs the receiver test kit against an endpoint URL with
+	// its secret (api.Server.TestEndpoint); nil leaves the endpoints
+	// page's test button out.
+	TestReceiver func(ctx context.Context, url string) (receivertest.Report, error)
 	// Logger receives the console's log lines (subsystem=console); nil
 	// discards.
 	Logger *slog.Logger
@@ -189,6 +196,9 @@ func (c *Console) routes() *http.ServeMux {
 	action("/subscriptions/{id}/end", c.endSubscription)
 	action("/endpoints/redeliver", c.redeliverEndpoint)
 	action("/endpoints/rotate", c.rotateSecret)
+	if c.o.TestReceiver != nil {
+		action("/endpoints/test", c.testReceiver)
+	}
 	action("/signout", c.signOut)
 
 	mux.HandleFunc("GET "+p+"/signin", c.signInForm)

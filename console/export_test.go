@@ -15,3 +15,4 @@ func OpenStreams(c *Console) int {
 func Sessions(c *Console) int { return c.sessions.count() }
 
 const CSP = csp
+const WakeGap = wakeGap

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipnd/ipnd/chains"
@@ -36,6 +37,7 @@ type fakeStore struct {
 	invoices    []invoice.Invoice
 	err         error // when set, every call fails with it
 	onChange    func()
+	chainReads  atomic.Int64 // ChainStatuses calls
 }
 
 var (
@@ -157,6 +159,7 @@ func (f *fakeStore) fail() error {
 }
 
 func (f *fakeStore) ChainStatuses(ctx context.Context) ([]console.ChainStatus, error) {
+	f.chainReads.Add(1)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.fail(); err != nil {

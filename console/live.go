@@ -53,6 +53,12 @@ func (b *Broadcaster) Watch() (<-chan struct{}, func()) {
 // it).
 const heartbeatEvery = 15 * time.Second
 
+// wakeGap is the least time between two updates of a stream caused by
+// Notifier wake-ups: a busy IPN worker wakes the console after every
+// attempt, thousands of times a second, and each update reads the store.
+// A wake-up within the gap is served when it ends.
+const wakeGap = 250 * time.Millisecond
+
 // writeWindow bounds each write to a stream (the server's WriteTimeout is
 // extended write by write).
 const writeWindow = 30 * time.Second
@@ -143,6 +149,10 @@ func (c *Console) stream(w http.ResponseWriter, r *http.Request, s *session, ren
 	if update() != nil {
 		return
 	}
+	var (
+		lastWake time.Time
+		deferred <-chan time.Time // a wake-up held back by wakeGap
+	)
 	for {
 		var err error
 		select {
@@ -154,6 +164,16 @@ func (c *Console) stream(w http.ResponseWriter, r *http.Request, s *session, ren
 			_ = write(sseEvent("end", []byte("signed out")))
 			return
 		case <-wake:
+			if wait := wakeGap - time.Since(lastWake); wait > 0 {
+				if deferred == nil {
+					deferred = time.After(wait)
+				}
+				continue
+			}
+			lastWake = time.Now()
+			err = update()
+		case <-deferred:
+			deferred, lastWake = nil, time.Now()
 			err = update()
 		case <-poll.C:
 			if !c.sessions.alive(s) {

@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -90,4 +91,38 @@ func TestBroadcaster(t *testing.T) {
 	}
 	<-ch2
 	stop2()
+}
+
+// Wake-ups (a busy IPN worker wakes the console after every attempt) update
+// a stream at most once per wake gap, and the last change still reaches the
+// page.
+func TestLiveStreamWakeBurst(t *testing.T) {
+	h := newHarness(t, func(o *console.Options) { o.Refresh = time.Hour })
+	console.SetHeartbeat(h.console, time.Hour)
+	c := h.signedIn()
+	_, events, cancel := c.stream("/console/events/overview")
+	defer cancel()
+	next(t, events, false)
+	before := h.store.chainReads.Load()
+	start := time.Now()
+	for i := range 60 {
+		h.store.mu.Lock()
+		h.store.stats.Acknowledged = int64(1000 + i)
+		h.store.mu.Unlock()
+		h.bc.Notify()
+		// Give the stream the chance to read at once (it must not).
+		reads := h.store.chainReads.Load()
+		for wait := time.Now().Add(10 * time.Millisecond); time.Now().Before(wait) && h.store.chainReads.Load() == reads; {
+			runtime.Gosched()
+		}
+	}
+	for {
+		if ev := next(t, events, false); strings.Contains(ev.data, ">1059<") {
+			break
+		}
+	}
+	reads, most := h.store.chainReads.Load()-before, int64(time.Since(start)/console.WakeGap)+3
+	if reads > most {
+		t.Errorf("60 wake-ups over %v read the store %d times; at most %d (one per %v)", time.Since(start), reads, most, console.WakeGap)
+	}
 }

@@ -105,6 +105,7 @@ type view struct {
 	CSRF     string // the forms' token
 	SignedIn bool
 	Invoices bool   // the invoice page exists
+	Tests    bool   // endpoints have a receiver test button
 	Live     string // the event stream of the page's live region, "" for none
 	Flash    *flash
 	Data     any
@@ -127,6 +128,7 @@ func (c *Console) page(s *session, nav, title string, data any) view {
 func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
 	v.Prefix = c.o.Prefix
 	v.Invoices = c.o.Invoices != nil
+	v.Tests = c.o.TestReceiver != nil
 	var buf bytes.Buffer
 	if err := c.pages.byName[name].ExecuteTemplate(&buf, "layout", v); err != nil {
 		c.log.Error("rendering a page failed", "page", name, "err", err)

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/ipnd/ipnd/ipn/receivertest"
 )
 
 // Sessions live in this process's memory only: signing out ends one at
@@ -38,6 +40,8 @@ type flash struct {
 	Message string
 	// Secret is a new endpoint secret, shown this once.
 	Secret string
+	// Report is a receiver test's outcome.
+	Report *receivertest.Report
 }
 
 // setFlash replaces the pending message.
