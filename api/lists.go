@@ -75,7 +75,8 @@ func (s *Server) listAddress(p *params, c chains.Chain) (string, error) {
 	return addr, nil
 }
 
-type addressItemJSON struct {
+// AddressItem is an address in GET /addresses.
+type AddressItem struct {
 	Chain           chains.Chain `json:"chain"`
 	Address         string       `json:"address"`
 	Label           string       `json:"label"`
@@ -107,16 +108,19 @@ func (s *Server) addressList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return listError(err)
 	}
-	out := struct {
-		Addresses []addressItemJSON `json:"addresses"`
-		Next      string            `json:"next,omitempty"`
-	}{Addresses: make([]addressItemJSON, 0, len(page.Items)), Next: page.Next}
+	out := AddressPage{Addresses: make([]AddressItem, 0, len(page.Items)), Next: page.Next}
 	for _, a := range page.Items {
-		out.Addresses = append(out.Addresses, addressItemJSON{Chain: a.Chain, Address: a.Address, Label: a.Label,
+		out.Addresses = append(out.Addresses, AddressItem{Chain: a.Chain, Address: a.Address, Label: a.Label,
 			Index: a.DerivationIndex, AccountIndex: a.AccountIndex, SubaddressIndex: a.SubaddressIndex, CreatedAt: stamp(a.CreatedAt)})
 	}
 	s.writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// AddressPage is an answer of GET /addresses.
+type AddressPage struct {
+	Addresses []AddressItem `json:"addresses"`
+	Next      string        `json:"next,omitempty"`
 }
 
 // subscriptionQuery reads the subscription filters of GET /subscriptions
@@ -151,8 +155,9 @@ func (s *Server) subscriptionQuery(p *params) (ledger.SubscriptionQuery, error) 
 	return q, nil
 }
 
-// subscriptionItemJSON is a subscription in a list.
-type subscriptionItemJSON struct {
+// SubscriptionItem is a subscription in GET /subscriptions (and the CLI's
+// ipnd subscriptions -json).
+type SubscriptionItem struct {
 	ID          int64        `json:"id"`
 	Chain       chains.Chain `json:"chain"`
 	Address     string       `json:"address"`
@@ -162,16 +167,33 @@ type subscriptionItemJSON struct {
 	Format      string       `json:"format"`
 	Active      bool         `json:"active"`
 	CreatedAt   string       `json:"created_at"`
-	Delivery    deliveryJSON `json:"delivery"`
+	Delivery    Delivery     `json:"delivery"`
+}
+
+// SubscriptionPage is an answer of GET /subscriptions.
+type SubscriptionPage struct {
+	Subscriptions []SubscriptionItem `json:"subscriptions"`
+	Next          string             `json:"next,omitempty"`
+}
+
+// SubscriptionPageOf renders a page of the ledger's subscription list.
+func SubscriptionPageOf(page ledger.Page[ledger.SubscriptionView]) SubscriptionPage {
+	out := SubscriptionPage{Subscriptions: make([]SubscriptionItem, 0, len(page.Items)), Next: page.Next}
+	for _, v := range page.Items {
+		out.Subscriptions = append(out.Subscriptions, SubscriptionItem{ID: v.ID, Chain: v.Chain, Address: v.Address,
+			Label: v.Label, URL: v.URL, MaxConfirms: v.MaxConfirms, Format: v.Format, Active: v.Active,
+			CreatedAt: stamp(v.CreatedAt), Delivery: viewDelivery(v.Newest)})
+	}
+	return out
 }
 
 // viewDelivery is where a listed subscription's newest notification stands.
-func viewDelivery(n ledger.NotificationView) deliveryJSON {
+func viewDelivery(n ledger.NotificationView) Delivery {
 	if n.ID == 0 {
-		return deliveryJSON{State: "none"}
+		return Delivery{State: "none"}
 	}
 	c := n.Chain
-	d := deliveryJSON{State: n.State, Failing: n.Failing(), NotificationID: n.ID,
+	d := Delivery{State: n.State, Failing: n.Failing(), NotificationID: n.ID,
 		Confirmed: c.FormatAmount(n.Confirmed), Unconfirmed: c.FormatAmount(n.Unconfirmed),
 		ConfirmedAtomic: strconv.FormatUint(n.Confirmed, 10), UnconfirmedAtomic: strconv.FormatUint(n.Unconfirmed, 10),
 		Height: n.Height, Attempts: n.Attempts, LastAttemptAt: stamp(n.LastAttemptAt), LastStatus: n.LastStatus,
@@ -198,16 +220,7 @@ func (s *Server) subscriptionList(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return listError(err)
 	}
-	out := struct {
-		Subscriptions []subscriptionItemJSON `json:"subscriptions"`
-		Next          string                 `json:"next,omitempty"`
-	}{Subscriptions: make([]subscriptionItemJSON, 0, len(page.Items)), Next: page.Next}
-	for _, v := range page.Items {
-		out.Subscriptions = append(out.Subscriptions, subscriptionItemJSON{ID: v.ID, Chain: v.Chain, Address: v.Address,
-			Label: v.Label, URL: v.URL, MaxConfirms: v.MaxConfirms, Format: v.Format, Active: v.Active,
-			CreatedAt: stamp(v.CreatedAt), Delivery: viewDelivery(v.Newest)})
-	}
-	s.writeJSON(w, http.StatusOK, out)
+	s.writeJSON(w, http.StatusOK, SubscriptionPageOf(page))
 	return nil
 }
 
@@ -248,8 +261,9 @@ func (s *Server) redeliverMatching(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
-// notificationJSON is a notification in a list.
-type notificationJSON struct {
+// NotificationItem is a notification in GET /notifications (and the CLI's
+// ipnd deliveries -json).
+type NotificationItem struct {
 	ID                int64        `json:"id"`
 	SubscriptionID    int64        `json:"subscription_id"`
 	Chain             chains.Chain `json:"chain"`
@@ -270,6 +284,26 @@ type notificationJSON struct {
 	NextAttemptAt     string       `json:"next_attempt_at,omitempty"`
 	CreatedAt         string       `json:"created_at"`
 	DeliveredAt       string       `json:"delivered_at,omitempty"`
+}
+
+// NotificationPage is an answer of GET /notifications.
+type NotificationPage struct {
+	Notifications []NotificationItem `json:"notifications"`
+	Next          string             `json:"next,omitempty"`
+}
+
+// NotificationPageOf renders a page of the ledger's notification list.
+func NotificationPageOf(page ledger.Page[ledger.NotificationView]) NotificationPage {
+	out := NotificationPage{Notifications: make([]NotificationItem, 0, len(page.Items)), Next: page.Next}
+	for _, n := range page.Items {
+		d := viewDelivery(n)
+		out.Notifications = append(out.Notifications, NotificationItem{ID: n.ID, SubscriptionID: n.SubscriptionID,
+			Chain: n.Chain, Address: n.Address, Label: n.Label, URL: n.URL, Confirmed: d.Confirmed, Unconfirmed: d.Unconfirmed,
+			ConfirmedAtomic: d.ConfirmedAtomic, UnconfirmedAtomic: d.UnconfirmedAtomic, Height: n.Height, State: n.State,
+			Failing: d.Failing, Attempts: n.Attempts, LastAttemptAt: d.LastAttemptAt, LastStatus: n.LastStatus,
+			LastError: n.LastError, NextAttemptAt: d.NextAttemptAt, CreatedAt: d.CreatedAt, DeliveredAt: d.DeliveredAt})
+	}
+	return out
 }
 
 var noteStates = []string{ledger.NotePending, ledger.NoteDelivered, ledger.NoteSuperseded, ledger.NoteFailed, "failing"}
@@ -314,18 +348,6 @@ func (s *Server) notificationList(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return listError(err)
 	}
-	out := struct {
-		Notifications []notificationJSON `json:"notifications"`
-		Next          string             `json:"next,omitempty"`
-	}{Notifications: make([]notificationJSON, 0, len(page.Items)), Next: page.Next}
-	for _, n := range page.Items {
-		d := viewDelivery(n)
-		out.Notifications = append(out.Notifications, notificationJSON{ID: n.ID, SubscriptionID: n.SubscriptionID,
-			Chain: n.Chain, Address: n.Address, Label: n.Label, URL: n.URL, Confirmed: d.Confirmed, Unconfirmed: d.Unconfirmed,
-			ConfirmedAtomic: d.ConfirmedAtomic, UnconfirmedAtomic: d.UnconfirmedAtomic, Height: n.Height, State: n.State,
-			Failing: d.Failing, Attempts: n.Attempts, LastAttemptAt: d.LastAttemptAt, LastStatus: n.LastStatus,
-			LastError: n.LastError, NextAttemptAt: d.NextAttemptAt, CreatedAt: d.CreatedAt, DeliveredAt: d.DeliveredAt})
-	}
-	s.writeJSON(w, http.StatusOK, out)
+	s.writeJSON(w, http.StatusOK, NotificationPageOf(page))
 	return nil
 }

@@ -154,7 +154,8 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-type deliveryJSON struct {
+// Delivery is where a subscription's newest notification stands.
+type Delivery struct {
 	State string `json:"state"` // of the newest notification; "none" before the first
 	// Failing: given up, or pending after a failed attempt.
 	Failing           bool   `json:"failing"`
@@ -197,7 +198,7 @@ type subscriptionJSON struct {
 	LastUnconfirmedAtomic string        `json:"last_unconfirmed_atomic"`
 	CreatedAt             string        `json:"created_at"`
 	UpdatedAt             string        `json:"updated_at"`
-	Delivery              deliveryJSON  `json:"delivery"`
+	Delivery              Delivery      `json:"delivery"`
 	Attempts              []attemptJSON `json:"attempts"`
 }
 
@@ -228,11 +229,11 @@ func (s *Server) subscription(w http.ResponseWriter, r *http.Request) error {
 		Active: sub.Active, LastConfirmed: c.FormatAmount(sub.LastConfirmed), LastUnconfirmed: c.FormatAmount(sub.LastUnconfirmed),
 		LastConfirmedAtomic: strconv.FormatUint(sub.LastConfirmed, 10), LastUnconfirmedAtomic: strconv.FormatUint(sub.LastUnconfirmed, 10),
 		CreatedAt: stamp(sub.CreatedAt), UpdatedAt: stamp(sub.UpdatedAt),
-		Delivery: deliveryJSON{State: "none"}, Attempts: make([]attemptJSON, 0, len(atts)),
+		Delivery: Delivery{State: "none"}, Attempts: make([]attemptJSON, 0, len(atts)),
 	}
 	if len(notes) > 0 {
 		n := notes[0]
-		out.Delivery = deliveryJSON{State: n.State, NotificationID: n.ID,
+		out.Delivery = Delivery{State: n.State, NotificationID: n.ID,
 			Failing:   n.State == ledger.NoteFailed || (n.State == ledger.NotePending && n.Attempts > 0),
 			Confirmed: c.FormatAmount(n.Confirmed), Unconfirmed: c.FormatAmount(n.Unconfirmed),
 			ConfirmedAtomic: strconv.FormatUint(n.Confirmed, 10), UnconfirmedAtomic: strconv.FormatUint(n.Unconfirmed, 10),

@@ -77,6 +77,7 @@ var ToolVariables = []string{
 	"IPND_CHROMIUM",            // Chromium for the browser tests
 	"IPND_BTC_BLOCKS",          // mainnet block files for the scan tests
 	"IPND_WRK_ARGS",            // wrk arguments of the API benchmark
+	"IPND_API_KEY",             // API key of the CLI's -api mode (ipnd subscriptions, deliveries, redeliver)
 }
 
 // toolPrefixes start variables reserved for tests and benchmarks.

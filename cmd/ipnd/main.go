@@ -39,6 +39,10 @@ func commands() []command {
 		{"migrate", "bring the ledger schema up to date", runMigrate},
 		{"check-config", "make serve's checks, print the effective configuration (secrets masked); -connect: reach the ledger, nodes and wallets", runCheckConfig},
 		{"derive", "print addresses derived from the configured key: derive -chain btc -index N [-count N]", runDerive},
+		{"subscriptions", "list subscriptions and their deliveries: subscriptions [-state failing] [-url-prefix P] [-api URL]", runSubscriptions},
+		{"deliveries", "list notifications, failing first: deliveries [-failing] [-subscription N] [-api URL]", runDeliveries},
+		{"redeliver", "make deliveries due now: redeliver (-subscription N | -url PREFIX | -failing) [-api URL]", runRedeliver},
+		{"test-receiver", "grade a shop's IPN endpoint with signed test IPNs: test-receiver -url URL (-secret S | -subscription N) [-format json|form] [-json]", runTestReceiver},
 		{"version", "print the version", runVersion},
 	}
 }
@@ -82,7 +86,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: ipnd <command> [-config settings.toml] [flags]")
 	fmt.Fprintln(w, "commands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-14s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "Every configuration key can be set with IPND_<SECTION>_<KEY>, e.g. IPND_DATABASE_DSN.")
 }

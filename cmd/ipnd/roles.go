@@ -13,6 +13,7 @@ import (
 	"github.com/ipnd/ipnd/chains/chainsync"
 	"github.com/ipnd/ipnd/chains/monero"
 	"github.com/ipnd/ipnd/config"
+	"github.com/ipnd/ipnd/console"
 	"github.com/ipnd/ipnd/db"
 	"github.com/ipnd/ipnd/ipn"
 	"github.com/ipnd/ipnd/metrics"
@@ -32,6 +33,8 @@ type daemon struct {
 	roles    []role
 	// standby holds the chains whose sync lock another process has.
 	standby sync.Map
+	// live wakes the console's live views (api role only).
+	live *console.Broadcaster
 }
 
 // buildRoles makes the parts of the daemon this process runs. Chain
@@ -43,12 +46,16 @@ func buildRoles(ctx context.Context, cfg config.Config, ledger *db.Ledger, reg *
 		cfg: cfg, ledger: ledger, log: log, metrics: reg, progress: newProgress(),
 		notifier: newSDNotifier(log.With("subsystem", "ipnd")), chains: map[chains.Chain]api.Chain{},
 	}
-	d.hooks.Observer = d.metrics
+	if roles["api"] {
+		d.live = console.NewBroadcaster()
+	}
+	d.hooks.Observer = chainObserver{Observer: d.metrics, wake: d.wake}
+	d.hooks.Notify = d.wake
 	if roles["ipn"] {
 		o := ipn.OptionsFromConfig(cfg.IPN, version, log)
-		o.Observer = d.metrics
+		o.Observer = d.attemptObserver()
 		d.worker = ipn.NewWorker(ledger, o)
-		d.hooks.Notify = d.worker.Notify // the in-process hand-off
+		d.hooks.Notify = func() { d.worker.Notify(); d.wake() } // the in-process hand-off
 		d.addRole("ipn", d.worker.Run)
 		if keep := cfg.IPN.Retention.D(); keep > 0 {
 			d.addRole("retention", ipn.Retention{Ledger: ledger, Keep: keep, Logger: log}.Run)
@@ -68,17 +75,21 @@ func buildRoles(ctx context.Context, cfg config.Config, ledger *db.Ledger, reg *
 		log.Warn("the sync role has nothing to do: neither [bitcoin] nor [monero] is enabled", "subsystem", "ipnd")
 	}
 	if roles["api"] {
-		var notify func()
+		notify := d.wake
 		if d.worker != nil {
-			notify = d.worker.Notify
+			notify = func() { d.worker.Notify(); d.wake() }
 		}
+		networks := map[chains.Chain]string{chains.BTC: cfg.Bitcoin.Network}
 		srv, err := api.New(api.Options{
 			Ledger: ledger, Chains: d.chains, Server: cfg.Server, IPN: cfg.IPN,
 			CheckURL: ipn.CheckURL, NewSecret: ipn.NewSecret, Notify: notify,
-			Logger: log, Metrics: d.metrics,
+			Logger: log, Metrics: d.metrics, Networks: networks, Version: version,
 		})
 		if err != nil {
 			return nil, usageError{err} // api.New's messages start with "api: "
+		}
+		if err := d.mountConsole(srv); err != nil {
+			return nil, err
 		}
 		d.addRole("api", srv.ListenAndServe)
 	}
