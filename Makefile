@@ -4,7 +4,8 @@ VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo
 GO           ?= go
 LDFLAGS      := -s -w -X main.version=$(VERSION)
 # Every package's tests; integration tests use real MariaDB, btcd, litecoind and monerod.
-TEST_FLAGS   ?= -count=1 -timeout 20m
+# -artifacts keeps what tests save (the browser tests' screenshots) in _artifacts/.
+TEST_FLAGS   ?= -count=1 -timeout 20m -artifacts
 
 .PHONY: all build test bench lint demo clean
 
@@ -37,6 +38,6 @@ demo: bin/btcd bin/ipnd
 	./scripts/demo.sh
 
 clean:
-	rm -rf bin ipnd.db ipnd.db-wal ipnd.db-shm
+	rm -rf bin _artifacts ipnd.db ipnd.db-wal ipnd.db-shm
 
 FORCE:

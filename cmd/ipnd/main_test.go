@@ -16,6 +16,7 @@ import (
 	"github.com/ipnd/ipnd/chains/bitcoin/btcdtest"
 	"github.com/ipnd/ipnd/db"
 	"github.com/ipnd/ipnd/db/dbtest"
+	"github.com/ipnd/ipnd/internal/browsertest"
 )
 
 var ipndBin string
@@ -32,6 +33,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	btcdtest.CloseShared()
+	browsertest.CloseShared()
 	closeXMR()
 	os.RemoveAll(dir)
 	os.Exit(code)
