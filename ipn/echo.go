@@ -20,11 +20,17 @@ var ErrNotAcknowledged = errors.New("not acknowledged")
 // and are compared as exact decimals ("0.0100", "0.01" and 0.01 are equal);
 // extra fields are ignored. The error says why an answer does not count.
 func CheckEcho(n ledger.Notification, status int, body []byte) error {
+	return CheckEchoOf(n.Chain, n.Address, n.Confirmed, n.Unconfirmed, status, body)
+}
+
+// CheckEchoOf is CheckEcho for an IPN that is no ledger row (the receiver
+// test kit's): address and the totals sent on chain c, in atomic units.
+func CheckEchoOf(c chains.Chain, address string, confirmed, unconfirmed uint64, status int, body []byte) error {
 	if status < 200 || status > 299 {
 		return fmt.Errorf("%w: HTTP status %d", ErrNotAcknowledged, status)
 	}
-	if !n.Chain.Valid() {
-		return fmt.Errorf("%w: notification has unknown chain %q", ErrNotAcknowledged, n.Chain)
+	if !c.Valid() {
+		return fmt.Errorf("%w: notification has unknown chain %q", ErrNotAcknowledged, c)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -39,7 +45,7 @@ func CheckEcho(n ledger.Notification, status int, body []byte) error {
 	if !ok {
 		return fmt.Errorf("%w: echo has no address string", ErrNotAcknowledged)
 	}
-	if addr != n.Address {
+	if addr != address {
 		return fmt.Errorf("%w: echoed address differs", ErrNotAcknowledged)
 	}
 	check := func(field string, sent uint64) error {
@@ -54,16 +60,16 @@ func CheckEcho(n ledger.Notification, status int, body []byte) error {
 		default:
 			return fmt.Errorf("%w: echoed %s is not a number or string", ErrNotAcknowledged, field)
 		}
-		want := n.Chain.FormatAmount(sent)
+		want := c.FormatAmount(sent)
 		if !chains.DecimalEqual(got, want) {
 			return fmt.Errorf("%w: echoed %s %q, sent %s", ErrNotAcknowledged, field, truncate(got, 40), want)
 		}
 		return nil
 	}
-	if err := check("confirmed", n.Confirmed); err != nil {
+	if err := check("confirmed", confirmed); err != nil {
 		return err
 	}
-	return check("unconfirmed", n.Unconfirmed)
+	return check("unconfirmed", unconfirmed)
 }
 
 func truncate(s string, n int) string {

@@ -35,6 +35,9 @@ const (
 	HeaderAttempt   = "IPN-Attempt"
 	HeaderTimestamp = "IPN-Timestamp"
 	HeaderSignature = "IPN-Signature"
+	// HeaderTest marks a synthetic IPN of the receiver test kit; its value
+	// is "1".
+	HeaderTest = "IPN-Test"
 )
 
 // DefaultSignatureWindow is how far a signature's timestamp may be from the
@@ -58,6 +61,8 @@ type body struct {
 	Height            int64        `json:"height"`
 	CreatedAt         string       `json:"created_at"`
 	Changes           []changeJSON `json:"changes"`
+	// Test marks a synthetic IPN (SyntheticPayload); absent otherwise.
+	Test bool `json:"test,omitempty"`
 }
 
 // changeJSON is one entry of changes: a deposit whose standing for the
@@ -80,6 +85,17 @@ type changeJSON struct {
 // first, [] when none did. A subscription whose Format is "form" gets the
 // same fields form-encoded, changes as its JSON text; anything else JSON.
 func Payload(d ledger.NotificationData) ([]byte, string, error) {
+	return render(d, false)
+}
+
+// SyntheticPayload is Payload for the receiver test kit's IPNs: the same
+// fields plus "test": true (in a form body test=true), so that a receiver
+// can tell them from real ones.
+func SyntheticPayload(d ledger.NotificationData) ([]byte, string, error) {
+	return render(d, true)
+}
+
+func render(d ledger.NotificationData, test bool) ([]byte, string, error) {
 	c := d.Subscription.Chain
 	if !c.Valid() {
 		return nil, "", fmt.Errorf("ipn payload: notification %d: unknown chain %q", d.ID, c)
@@ -97,6 +113,7 @@ func Payload(d ledger.NotificationData) ([]byte, string, error) {
 		Height:            d.Totals.Height,
 		CreatedAt:         d.CreatedAt.UTC().Format(time.RFC3339),
 		Changes:           make([]changeJSON, 0, len(d.Changes)),
+		Test:              test,
 	}
 	for _, ch := range d.Changes {
 		b.Changes = append(b.Changes, changeJSON{TxID: ch.TxID, Amount: c.FormatAmount(ch.Amount),
@@ -121,6 +138,9 @@ func Payload(d ledger.NotificationData) ([]byte, string, error) {
 			return nil, "", fmt.Errorf("ipn payload: notification %d: %w", d.ID, err)
 		}
 		v.Set("changes", string(changes))
+		if test {
+			v.Set("test", "true")
+		}
 		return []byte(v.Encode()), ContentTypeForm, nil
 	default:
 		out, err := json.Marshal(b)
@@ -233,19 +253,26 @@ func Verify(secret, header string, body []byte, now time.Time, window time.Durat
 // IPN-Attempt (1 for the first), IPN-Timestamp and IPN-Signature signed at
 // now with the endpoint's secret and n's ExtraSecrets.
 func Headers(version string, n ledger.Notification, attempt int, now time.Time) http.Header {
+	return SignedHeaders(version, n.ID, n.ContentType, n.Body, append([]string{n.Secret}, n.ExtraSecrets...), attempt, now)
+}
+
+// SignedHeaders are the headers of one attempt to post body as IPN id,
+// signed at now with each of secrets in order (SignAll); contentType ""
+// is JSON. Headers is it for a ledger notification; the receiver test kit
+// calls it directly.
+func SignedHeaders(version string, id int64, contentType string, body []byte, secrets []string, attempt int, now time.Time) http.Header {
 	h := http.Header{}
 	if version == "" {
 		version = "dev"
 	}
-	ct := n.ContentType
-	if ct == "" {
-		ct = ContentTypeJSON
+	if contentType == "" {
+		contentType = ContentTypeJSON
 	}
-	h.Set("Content-Type", ct)
+	h.Set("Content-Type", contentType)
 	h.Set("User-Agent", "ipnd/"+version)
-	h.Set(HeaderID, strconv.FormatInt(n.ID, 10))
+	h.Set(HeaderID, strconv.FormatInt(id, 10))
 	h.Set(HeaderAttempt, strconv.Itoa(attempt))
 	h.Set(HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
-	h.Set(HeaderSignature, SignAll(append([]string{n.Secret}, n.ExtraSecrets...), now, n.Body))
+	h.Set(HeaderSignature, SignAll(secrets, now, body))
 	return h
 }

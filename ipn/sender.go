@@ -199,27 +199,7 @@ func NewSender(o SenderOptions) *Sender {
 	if o.QuickRetries < 0 {
 		o.QuickRetries = 0
 	}
-	dialer := &net.Dialer{Timeout: o.Timeout, KeepAlive: 30 * time.Second}
-	if !o.AllowPrivate {
-		dialer.Control = dialControl
-	}
-	tr := &http.Transport{
-		Proxy:                 nil, // a proxy would hide the address really reached
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   o.MaxIdlePerHost,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   o.Timeout,
-		ResponseHeaderTimeout: o.Timeout,
-		ExpectContinueTimeout: time.Second,
-	}
-	hc := &http.Client{
-		Transport: tr,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
+	hc := newHTTPClient(o.Timeout, o.MaxIdlePerHost, o.AllowPrivate)
 	rc := &retryablehttp.Client{
 		HTTPClient:   hc,
 		Logger:       nil, // URLs may carry receiver tokens; the worker logs
@@ -231,6 +211,43 @@ func NewSender(o SenderOptions) *Sender {
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 	}
 	return &Sender{version: o.Version, timeout: o.Timeout, client: rc, hc: hc, now: time.Now}
+}
+
+// NewHTTPClient is an HTTP client that posts as the Sender does: no proxy
+// (it would hide the address really reached), no redirects followed, no
+// cookies, connect, TLS handshake and answer headers each within timeout,
+// and unless allowPrivate a dialer that refuses loopback, private and
+// reserved addresses (AddrAllowed) after DNS resolution. The receiver test
+// kit uses it.
+func NewHTTPClient(timeout time.Duration, allowPrivate bool) *http.Client {
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	return newHTTPClient(timeout, 1, allowPrivate)
+}
+
+func newHTTPClient(timeout time.Duration, maxIdlePerHost int, allowPrivate bool) *http.Client {
+	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	if !allowPrivate {
+		dialer.Control = dialControl
+	}
+	tr := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   maxIdlePerHost,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   timeout,
+		ResponseHeaderTimeout: timeout,
+		ExpectContinueTimeout: time.Second,
+	}
+	return &http.Client{
+		Transport: tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
 }
 
 // checkRetry retries like retryablehttp's default policy, except for a

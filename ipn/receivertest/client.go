@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"syscall"
 	"time"
@@ -16,36 +14,7 @@ import (
 	"github.com/ipnd/ipnd/ipn"
 )
 
-// newClient is the kit's own HTTP client when Options.HTTPClient is nil:
-// no proxy, no redirects followed, no cookies kept, and unless allowPrivate a
-// dialer that refuses the addresses ipnd's sender refuses (ipn.AddrAllowed).
-func newClient(allowPrivate bool) *http.Client {
-	dialer := &net.Dialer{KeepAlive: 30 * time.Second}
-	if !allowPrivate {
-		dialer.Control = refusePrivate
-	}
-	return &http.Client{
-		Transport: &http.Transport{
-			Proxy:               nil, // a proxy would hide the address really reached
-			DialContext:         dialer.DialContext,
-			ForceAttemptHTTP2:   true,
-			MaxIdleConnsPerHost: 1,
-			IdleConnTimeout:     30 * time.Second,
-		},
-		CheckRedirect: noRedirects,
-	}
-}
-
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-
-// refusePrivate sees the address actually dialled, after DNS resolution.
-func refusePrivate(_, address string, _ syscall.RawConn) error {
-	ap, err := netip.ParseAddrPort(address)
-	if err != nil || !ipn.AddrAllowed(ap.Addr()) {
-		return fmt.Errorf("%w: loopback, private or reserved address", ipn.ErrForbiddenTarget)
-	}
-	return nil
-}
 
 // answer is what the receiver did with one request.
 type answer struct {
@@ -97,7 +66,7 @@ func describe(ctx context.Context, err error) string {
 	switch {
 	case errors.Is(err, ipn.ErrForbiddenTarget):
 		return "forbidden target: loopback, private or reserved address"
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case errors.Is(ctx.Err(), context.DeadlineExceeded), isTimeout(err):
 		return "timeout"
 	case errors.Is(err, context.Canceled):
 		return "cancelled"
@@ -113,4 +82,11 @@ func describe(ctx context.Context, err error) string {
 		err = ue.Err
 	}
 	return err.Error()
+}
+
+// isTimeout: the transport's own deadlines (connect, TLS handshake, answer
+// headers) are the step's timeout too.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

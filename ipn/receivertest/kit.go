@@ -4,9 +4,10 @@
 // signatures, acknowledges with the right echo, survives a reversal and
 // ignores IPNs that arrive out of order.
 //
-// The IPNs have the body fields, headers and signature of real ones (they are
-// rendered and signed by package ipn) plus the marker "test": true in the body
-// and the header IPN-Test: 1. They carry subscription_id 0, IPN-Ids taken
+// The IPNs have the body fields (changes included), headers and signature of
+// real ones (package ipn renders and signs them: ipn.SyntheticPayload,
+// ipn.SignedHeaders) plus the marker "test": true in the body and the header
+// IPN-Test: 1. They carry subscription_id 0, IPN-Ids taken
 // from the clock (milliseconds × 1000, so a later run has higher ids than an
 // earlier one) and a synthetic address that no shop has (SyntheticAddress).
 // A receiver that compares IPN-Ids per subscription (or per address) thus
@@ -15,7 +16,7 @@
 //
 // The sequence, for a payment of 0.01234567 coins (A) in one transaction:
 //
-//  1. unconfirmed (confirmed 0, unconfirmed A), changes first_seen;
+//  1. unconfirmed (confirmed 0, unconfirmed A), changes seen;
 //  2. step 1 again, byte for byte, same IPN-Id, IPN-Attempt 2;
 //  3. confirmed (A, 0), changes confirmed;
 //  4. a reorg takes the confirmation back (0, A), changes reorg;
@@ -39,8 +40,9 @@
 //     moved back, or mirrors bodies without comparing IPN-Ids), and so does
 //     any other status.
 //
-// Steps 1-8 are required (Report.Pass); 9 and 10 are optional until the
-// per-endpoint secret rotation of issue 13 ships.
+// Every step is required (Report.Pass): since endpoint secrets rotate (the
+// header then carries t=…,v1=NEW,v1=OLD for [ipn] secret_grace), a receiver
+// that reads only one v1 loses IPNs during every rotation (steps 9, 10).
 //
 // Run is the entry point for `ipnd test-receiver` and POST /endpoints/test;
 // Report.JSON and Report.WriteText render its result.
@@ -60,7 +62,7 @@ import (
 )
 
 // HeaderTest marks a synthetic IPN; its value is "1".
-const HeaderTest = "IPN-Test"
+const HeaderTest = ipn.HeaderTest
 
 // SubscriptionID is the subscription_id of every synthetic IPN (real
 // subscriptions start at 1).
@@ -182,7 +184,7 @@ func prepare(ctx context.Context, o Options) (run, error) {
 		r.MaxResponseBytes = ipn.MaxResponseBytes
 	}
 	if r.HTTPClient == nil {
-		r.client = newClient(r.AllowPrivate)
+		r.client = ipn.NewHTTPClient(r.StepTimeout, r.AllowPrivate)
 	} else {
 		c := *r.HTTPClient
 		c.CheckRedirect = noRedirects
@@ -204,19 +206,15 @@ func (r run) do(ctx context.Context, s step, newest totals, otherSecret string) 
 	var h http.Header
 	switch s.signing {
 	case signYours:
-		h = headers(r.Version, s.msg, r.Secret, body, ctype, s.attempt, now)
+		h = headers(r.Version, s.msg, []string{r.Secret}, body, ctype, s.attempt, now)
 	case signOther:
-		h = headers(r.Version, s.msg, otherSecret, body, ctype, s.attempt, now)
+		h = headers(r.Version, s.msg, []string{otherSecret}, body, ctype, s.attempt, now)
 	case signStale:
-		h = headers(r.Version, s.msg, r.Secret, body, ctype, s.attempt, now.Add(-StaleBy))
-	case signYoursFirst, signYoursLast:
-		h = headers(r.Version, s.msg, r.Secret, body, ctype, s.attempt, now)
-		yours, other := h.Get(ipn.HeaderSignature), ipn.Sign(otherSecret, now, body)
-		if s.signing == signYoursFirst {
-			h.Set(ipn.HeaderSignature, joinSignatures(yours, other))
-		} else {
-			h.Set(ipn.HeaderSignature, joinSignatures(other, yours))
-		}
+		h = headers(r.Version, s.msg, []string{r.Secret}, body, ctype, s.attempt, now.Add(-StaleBy))
+	case signYoursFirst:
+		h = headers(r.Version, s.msg, []string{r.Secret, otherSecret}, body, ctype, s.attempt, now)
+	case signYoursLast:
+		h = headers(r.Version, s.msg, []string{otherSecret, r.Secret}, body, ctype, s.attempt, now)
 	}
 	a := post(ctx, r.client, r.URL, h, body, r.StepTimeout, r.MaxResponseBytes)
 	res.Status, res.Body, res.DurationMS = a.status, excerpt(a.body), a.duration.Milliseconds()

@@ -39,9 +39,9 @@ func TestReportRendering(t *testing.T) {
 		" 7 FAIL  an IPN signed 10m0s ago: accepted (HTTP 200) a signature timestamped 10m0s ago: refuse timestamps more than 5 minutes from your clock with 401",
 		fmt.Sprintf(`        want refused with a 4xx status; got HTTP 200 {"address":"%s","confirmed":"0.01234567","unconfirmed":"0.00000000"}`, receivertest.SyntheticBTCMainnet),
 		" 8 pass  an older IPN-Id after a newer one: kept the newer totals (HTTP 200 echoing them)",
-		" 9 pass  (optional) two signatures, yours first (secret rotation): acknowledged (HTTP 200)",
-		"10 pass  (optional) two signatures, yours last (secret rotation): acknowledged (HTTP 200)",
-		"FAIL: 6 of 8 required steps passed, 2 of 2 optional",
+		" 9 pass  two signatures, yours first (secret rotation): acknowledged (HTTP 200)",
+		"10 pass  two signatures, yours last (secret rotation): acknowledged (HTTP 200)",
+		"FAIL: 8 of 10 required steps passed",
 	}
 	if !reflect.DeepEqual(lines, want) {
 		t.Fatalf("text report:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
@@ -65,7 +65,7 @@ func TestReportRendering(t *testing.T) {
 	var raw map[string]any
 	json.Unmarshal(js, &raw)
 	step := raw["steps"].([]any)[5].(map[string]any)
-	if raw["pass"] != false || raw["passed"] != 6.0 || raw["required"] != 8.0 || step["name"] != "bad_signature" ||
+	if raw["pass"] != false || raw["passed"] != 8.0 || raw["required"] != 10.0 || step["name"] != "bad_signature" ||
 		step["status"] != 200.0 || step["pass"] != false || step["required"] != true {
 		t.Fatalf("JSON report fields: %s", js)
 	}

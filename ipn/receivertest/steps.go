@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ipnd/ipnd/chains"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 // The synthetic payment: one transaction of paymentAmount coins, seen in the
@@ -21,13 +22,15 @@ const (
 	maxConfirms   = 3
 )
 
-// Change is one entry of an IPN body's "changes" (issue 13): a transaction
-// whose amount moved between the totals, and why. From and To are "none",
-// "unconfirmed" or "confirmed"; Reason is "first_seen", "confirmed", "reorg",
-// "double_spend", "dropped_from_mempool" or "replaced". In a form body the
-// array is one field holding its JSON.
+// Change is one entry of an IPN body's "changes", as ipn.Payload renders it
+// (for receivers written in Go that read the synthetic IPNs): a deposit
+// whose standing moved, and why. From and To are "none", "unconfirmed" or
+// "confirmed"; Reason is one of ledger's reasons (seen, confirmed, reorg,
+// double_spend, dropped_from_mempool, replaced). In a form body the array
+// is one field holding its JSON.
 type Change struct {
 	TxID         string `json:"txid"`
+	Amount       string `json:"amount"`
 	AmountAtomic string `json:"amount_atomic"`
 	From         string `json:"from"`
 	To           string `json:"to"`
@@ -79,26 +82,25 @@ type plan struct {
 // wrongly books them is failed there and not again at step 8: each step
 // grades one thing.
 func sequence(c chains.Chain, address, format string, amount uint64, base int64, createdAt time.Time) plan {
-	amt := strconv.FormatUint(amount, 10)
-	change := func(from, to, reason string) []Change {
-		return []Change{{TxID: paymentTxID, AmountAtomic: amt, From: from, To: to, Reason: reason}}
+	change := func(from, to, reason string) []ledger.DepositChange {
+		return []ledger.DepositChange{{TxID: paymentTxID, Amount: amount, From: from, To: to, Reason: reason}}
 	}
-	msg := func(off int64, t totals, height int64, ch []Change) ipnMessage {
+	msg := func(off int64, t totals, height int64, ch []ledger.DepositChange) ipnMessage {
 		return ipnMessage{id: base + off, chain: c, address: address, format: format, totals: t,
 			height: height, changes: ch, createdAt: createdAt, maxConfirms: maxConfirms}
 	}
 	unconfirmed, confirmed := totals{unconfirmed: amount}, totals{confirmed: amount}
-	seen := msg(10, unconfirmed, paymentHeight, change("none", "unconfirmed", "first_seen"))
-	current := msg(40, confirmed, paymentHeight+3, change("unconfirmed", "confirmed", "confirmed"))
-	stale := msg(35, unconfirmed, paymentHeight+2, change("confirmed", "unconfirmed", "reorg"))
+	seen := msg(10, unconfirmed, paymentHeight, change(ledger.CountsNone, ledger.CountsUnconfirmed, ledger.ReasonSeen))
+	current := msg(40, confirmed, paymentHeight+3, change(ledger.CountsUnconfirmed, ledger.CountsConfirmed, ledger.ReasonConfirmed))
+	stale := msg(35, unconfirmed, paymentHeight+2, change(ledger.CountsConfirmed, ledger.CountsUnconfirmed, ledger.ReasonReorg))
 	withID := func(m ipnMessage, off int64) ipnMessage { m.id, m.changes = base+off, nil; return m }
 	steps := []step{
 		{n: 1, name: "unconfirmed", title: "an unconfirmed payment", kind: mustAcknowledge, msg: seen},
 		{n: 2, name: "repeated", title: "the same IPN again (same IPN-Id)", kind: mustAcknowledge, attempt: 2, msg: seen},
 		{n: 3, name: "confirmed", title: "the payment confirmed", kind: mustAcknowledge,
-			msg: msg(20, confirmed, paymentHeight+2, change("unconfirmed", "confirmed", "confirmed"))},
+			msg: msg(20, confirmed, paymentHeight+2, change(ledger.CountsUnconfirmed, ledger.CountsConfirmed, ledger.ReasonConfirmed))},
 		{n: 4, name: "reversal", title: "a reorg takes the confirmation back", kind: mustAcknowledge,
-			msg: msg(30, unconfirmed, paymentHeight+2, change("confirmed", "unconfirmed", "reorg"))},
+			msg: msg(30, unconfirmed, paymentHeight+2, change(ledger.CountsConfirmed, ledger.CountsUnconfirmed, ledger.ReasonReorg))},
 		{n: 5, name: "reconfirmed", title: "the payment confirmed again", kind: mustAcknowledge, msg: current},
 		{n: 6, name: "bad_signature", title: "an IPN signed with another secret", kind: mustRefuse, signing: signOther,
 			msg: withID(current, 50)},
@@ -112,7 +114,7 @@ func sequence(c chains.Chain, address, format string, amount uint64, base int64,
 			signing: signYoursLast, msg: withID(current, 80)},
 	}
 	for i := range steps {
-		steps[i].required = steps[i].n <= 8
+		steps[i].required = true
 		if steps[i].attempt == 0 {
 			steps[i].attempt = 1
 		}
