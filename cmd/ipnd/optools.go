@@ -279,7 +279,11 @@ func runRedeliver(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		for _, id := range ids {
 			s = append(s, fmt.Sprint(id))
 		}
-		fmt.Fprintf(stdout, "redelivering %d subscriptions: %s\n", len(ids), strings.Join(s, " "))
+		noun := "subscriptions"
+		if len(ids) == 1 {
+			noun = "subscription"
+		}
+		fmt.Fprintf(stdout, "redelivering %d %s: %s\n", len(ids), noun, strings.Join(s, " "))
 	} else if err == nil {
 		fmt.Fprintln(stdout, "nothing to redeliver: no subscription matches")
 	}

@@ -37,6 +37,10 @@ type exampleRunner struct {
 var exampleRunners = []exampleRunner{
 	{"quick-start", runQuickStart},
 	{"api-curl", runAPICurl},
+	{"api-unknown-field", runUnknownField},
+	{"ops-api", runOpsAPI},
+	{"ops-cli", runOpsCLI},
+	{"test-receiver", runTestReceiverExample},
 	{"demo", runDemo},
 }
 
