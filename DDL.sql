@@ -116,7 +116,7 @@ CREATE TABLE subscriptions (
   updated_at       BIGINT          NOT NULL,
   UNIQUE KEY subscriptions_address_url (address_id, url_hash),
   KEY subscriptions_chain_active (chain, active),
-  KEY subscriptions_endpoint (endpoint_id),
+  KEY subscriptions_endpoint_active (endpoint_id, active),
   CONSTRAINT subscriptions_address_fk FOREIGN KEY (address_id) REFERENCES addresses (id),
   CONSTRAINT subscriptions_endpoint_fk FOREIGN KEY (endpoint_id) REFERENCES endpoints (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;

@@ -4,8 +4,8 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -246,36 +246,102 @@ func (l *Ledger) ListEndpoints(ctx context.Context, q ledger.EndpointQuery) (led
 		last := es[len(es)-1]
 		page.Next = base64.RawURLEncoding.EncodeToString([]byte(last.URL)) + "." + strconv.FormatInt(last.id, 10)
 	}
+	var ids []any
 	for _, e := range es {
-		if !strings.HasPrefix(e.URL, q.Prefix) { // the exact prefix, in every database
-			continue
+		if strings.HasPrefix(e.URL, q.Prefix) { // the exact prefix, in every database
+			ids = append(ids, e.id)
 		}
-		if err := l.endpointFigures(ctx, e.id, &e.EndpointView); err != nil {
-			return page, err
+	}
+	figures, err := l.endpointFigures(ctx, ids)
+	if err != nil {
+		return page, err
+	}
+	for _, e := range es {
+		if f, ok := figures[e.id]; ok {
+			e.Subscriptions, e.Failing, e.LastAttempt = f.Subscriptions, f.Failing, f.LastAttempt
+			page.Items = append(page.Items, e.EndpointView)
 		}
-		page.Items = append(page.Items, e.EndpointView)
 	}
 	return page, nil
 }
 
-// endpointFigures counts an endpoint's active and failing subscriptions and
-// reads its last attempt.
-func (l *Ledger) endpointFigures(ctx context.Context, id int64, e *ledger.EndpointView) error {
-	err := l.db.QueryRowContext(ctx, `SELECT
-  (SELECT COUNT(*) FROM subscriptions s WHERE s.endpoint_id = ? AND s.active = 1),
-  (SELECT COUNT(*) FROM subscriptions s WHERE s.endpoint_id = ? AND s.active = 1 AND s.id IN (`+failingSubsSQL+`))`,
-		id, id).Scan(&e.Subscriptions, &e.Failing)
+// endpointFigures counts the active and failing subscriptions of the
+// endpoints ids and reads the last attempt to each, three queries for the
+// page: the (endpoint_id, active) index, the failing subscriptions once, and
+// each subscription's newest attempt (a dive into the (subscription_id, id)
+// index).
+func (l *Ledger) endpointFigures(ctx context.Context, ids []any) (map[int64]*ledger.EndpointView, error) {
+	out := map[int64]*ledger.EndpointView{}
+	for _, id := range ids {
+		out[id.(int64)] = &ledger.EndpointView{}
+	}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	in := `(` + placeholders(len(ids)) + `)`
+	count := func(query string, set func(e *ledger.EndpointView, n int64)) error {
+		rows, err := l.db.QueryContext(ctx, query, ids...)
+		if err != nil {
+			return fmt.Errorf("endpoint figures: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, n int64
+			if err := rows.Scan(&id, &n); err != nil {
+				return fmt.Errorf("endpoint figures: %w", err)
+			}
+			if e := out[id]; e != nil {
+				set(e, n)
+			}
+		}
+		return rows.Err()
+	}
+	if err := count(`SELECT endpoint_id, COUNT(*) FROM subscriptions WHERE endpoint_id IN `+in+` AND active = 1 GROUP BY endpoint_id`,
+		func(e *ledger.EndpointView, n int64) { e.Subscriptions = n }); err != nil {
+		return nil, err
+	}
+	if err := count(`SELECT s.endpoint_id, COUNT(*) FROM subscriptions s WHERE s.endpoint_id IN `+in+` AND s.active = 1
+  AND s.id IN (`+failingSubsSQL+`) GROUP BY s.endpoint_id`,
+		func(e *ledger.EndpointView, n int64) { e.Failing = n }); err != nil {
+		return nil, err
+	}
+	last := map[int64]int64{} // attempt id -> endpoint
+	rows, err := l.db.QueryContext(ctx, `SELECT s.endpoint_id, MAX((SELECT MAX(d.id) FROM delivery_attempts d WHERE d.subscription_id = s.id))
+  FROM subscriptions s WHERE s.endpoint_id IN `+in+` GROUP BY s.endpoint_id`, ids...)
 	if err != nil {
-		return fmt.Errorf("endpoint figures: %w", err)
+		return nil, fmt.Errorf("endpoint last attempts: %w", err)
 	}
-	var at, dur int64
-	err = l.db.QueryRowContext(ctx, `SELECT d.notification_id, d.subscription_id, d.attempted_at, d.status, d.error, d.delivered,
-  d.duration_us FROM delivery_attempts d JOIN subscriptions s ON s.id = d.subscription_id WHERE s.endpoint_id = ?
-  ORDER BY d.id DESC LIMIT 1`, id).Scan(&e.LastAttempt.NotificationID, &e.LastAttempt.SubscriptionID, &at,
-		&e.LastAttempt.Status, &e.LastAttempt.Error, &e.LastAttempt.Delivered, &dur)
-	if err != nil && !errors.Is(err, errNoRows) {
-		return fmt.Errorf("endpoint last attempt: %w", err)
+	var attemptIDs []any
+	for rows.Next() {
+		var ep int64
+		var a sql.NullInt64
+		if err := rows.Scan(&ep, &a); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("endpoint last attempts: %w", err)
+		}
+		if a.Valid {
+			last[a.Int64] = ep
+			attemptIDs = append(attemptIDs, a.Int64)
+		}
 	}
-	e.LastAttempt.At, e.LastAttempt.Duration = fromMicros(at), microDuration(dur)
-	return nil
+	rows.Close()
+	if err := rows.Err(); err != nil || len(attemptIDs) == 0 {
+		return out, err
+	}
+	rows, err = l.db.QueryContext(ctx, `SELECT id, notification_id, subscription_id, attempted_at, status, error, delivered, duration_us
+  FROM delivery_attempts WHERE id IN (`+placeholders(len(attemptIDs))+`)`, attemptIDs...)
+	if err != nil {
+		return nil, fmt.Errorf("endpoint last attempts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, at, dur int64
+		var a ledger.Attempt
+		if err := rows.Scan(&id, &a.NotificationID, &a.SubscriptionID, &at, &a.Status, &a.Error, &a.Delivered, &dur); err != nil {
+			return nil, fmt.Errorf("endpoint last attempts: %w", err)
+		}
+		a.At, a.Duration = fromMicros(at), microDuration(dur)
+		out[last[id]].LastAttempt = a
+	}
+	return out, rows.Err()
 }
