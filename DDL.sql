@@ -10,7 +10,7 @@ CREATE TABLE schema_version (
 );
 INSERT INTO schema_version (version, name, applied_at) VALUES (1, '0001_init.sql', 0), (2, '0002_deposits_unlock.sql', 0),
   (3, '0003_binary_collation.sql', 0), (4, '0004_endpoint_secrets.sql', 0), (5, '0005_reasons_heartbeats_retention.sql', 0),
-  (6, '0006_list_indexes.sql', 0);
+  (6, '0006_list_indexes.sql', 0), (7, '0007_invoices.sql', 0);
 
 -- The steps done of a migration not finished yet (MySQL commits each DDL
 -- statement on its own; a migration that stopped half-way resumes here).
@@ -173,4 +173,35 @@ CREATE TABLE sync_heartbeats (
   feed        VARCHAR(64)   NOT NULL DEFAULT '',   -- how the watcher hears of blocks: push or polling
   error       VARCHAR(1024) NOT NULL DEFAULT '',
   beat_at     BIGINT        NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- An invoice: an amount asked for at one fresh address, its status and
+-- amounts recomputed with the address's deposits and at expires_at.
+CREATE TABLE invoices (
+  id              BIGINT          NOT NULL AUTO_INCREMENT PRIMARY KEY,   -- internal: order of creation, list cursors
+  public_id       VARCHAR(40)     COLLATE utf8mb4_bin NOT NULL,   -- inv_…: the id of the API and the checkout page
+  chain           VARCHAR(8)      NOT NULL,
+  address_id      BIGINT          NOT NULL,
+  amount          BIGINT UNSIGNED NOT NULL,   -- asked for, atomic units
+  max_confirms    INT             NOT NULL,   -- confirmations for a payment to count as paid
+  created_at      BIGINT          NOT NULL,   -- the ledger's clock, as deposits' first_seen
+  expires_at      BIGINT          NOT NULL,
+  status          VARCHAR(16)     NOT NULL,   -- new, processing, paid, overpaid, underpaid, expired, late, reversed, cancelled
+  paid            BIGINT UNSIGNED NOT NULL DEFAULT 0,   -- confirmed
+  pending         BIGINT UNSIGNED NOT NULL DEFAULT 0,   -- live, not confirmed
+  due             BIGINT UNSIGNED NOT NULL,
+  excess          BIGINT UNSIGNED NOT NULL DEFAULT 0,
+  description     VARCHAR(256)    NOT NULL DEFAULT '',
+  metadata        TEXT            NULL,       -- the shop's JSON object, compact, at most 4 KB
+  order_id        VARCHAR(128)    COLLATE utf8mb4_bin NULL,   -- the shop's id: one invoice per order
+  subscription_id BIGINT          NULL,       -- its IPNs
+  updated_at      BIGINT          NOT NULL,
+  UNIQUE KEY invoices_public_id (public_id),
+  UNIQUE KEY invoices_address (address_id),
+  UNIQUE KEY invoices_order_id (order_id),
+  KEY invoices_status_expiry (status, expires_at),
+  KEY invoices_status_id (status, id),
+  KEY invoices_subscription (subscription_id),
+  CONSTRAINT invoices_address_fk FOREIGN KEY (address_id) REFERENCES addresses (id),
+  CONSTRAINT invoices_subscription_fk FOREIGN KEY (subscription_id) REFERENCES subscriptions (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
