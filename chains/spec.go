@@ -19,6 +19,9 @@ type Spec struct {
 	// scheme:ADDRESS?key=amount (BIP21's bitcoin:…?amount=, Monero's
 	// monero:…?tx_amount=).
 	URIScheme, URIAmountKey string
+	// URILabelKey carries a description for the payer in the payment URI
+	// (BIP21's label=, Monero's tx_description=).
+	URILabelKey string
 	// DerivationIndexes: receive addresses come from an extended public key
 	// at BIP32 derivation indexes, so a caller may ask for a fixed index (a
 	// user id) and look an address up by its index. Without it the chain's
@@ -28,8 +31,10 @@ type Spec struct {
 
 // specs is the table of supported chains, in the order of All.
 var specs = []Spec{
-	{Chain: BTC, Name: "Bitcoin", Decimals: 8, URIScheme: "bitcoin", URIAmountKey: "amount", DerivationIndexes: true},
-	{Chain: XMR, Name: "Monero", Decimals: 12, URIScheme: "monero", URIAmountKey: "tx_amount"},
+	{Chain: BTC, Name: "Bitcoin", Decimals: 8, URIScheme: "bitcoin", URIAmountKey: "amount", URILabelKey: "label",
+		DerivationIndexes: true},
+	{Chain: XMR, Name: "Monero", Decimals: 12, URIScheme: "monero", URIAmountKey: "tx_amount",
+		URILabelKey: "tx_description"},
 }
 
 // All lists the supported chains.
