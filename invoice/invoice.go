@@ -86,11 +86,24 @@ type Invoice struct {
 	// Metadata is a compact JSON object (at most MaxMetadataBytes), or nil.
 	Metadata json.RawMessage
 
+	// SubscriptionID is the IPN subscription made with the invoice (its
+	// url); 0 when none.
+	SubscriptionID int64
+	// UpdatedAt is when the ledger last wrote the invoice.
+	UpdatedAt time.Time
+
 	Status        Status
 	PaidAtomic    uint64 // confirmed
 	PendingAtomic uint64 // live, not confirmed
 	DueAtomic     uint64 // max(AmountAtomic - PaidAtomic - PendingAtomic, 0)
 	ExcessAtomic  uint64 // PaidAtomic - AmountAtomic when positive
+}
+
+// URI is the invoice's payment URI, from its chain's spec: the address,
+// the amount and the description as the label (bitcoin:ADDR?amount=…&
+// label=…, monero:ADDR?tx_amount=…&tx_description=…).
+func (inv Invoice) URI() string {
+	return inv.Chain.PaymentURI(inv.Address, inv.AmountAtomic, inv.Description)
 }
 
 // IDPrefix starts every invoice id.

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ipnd/ipnd/invoice"
 	"github.com/ipnd/ipnd/ledger"
 )
 
@@ -61,6 +62,9 @@ type body struct {
 	Height            int64        `json:"height"`
 	CreatedAt         string       `json:"created_at"`
 	Changes           []changeJSON `json:"changes"`
+	// Invoice is the state of the invoice the subscription was made for;
+	// absent for a subscription without one.
+	Invoice *invoice.Notice `json:"invoice,omitempty"`
 	// Test marks a synthetic IPN (SyntheticPayload); absent otherwise.
 	Test bool `json:"test,omitempty"`
 }
@@ -83,7 +87,11 @@ type changeJSON struct {
 // and to are none, unconfirmed or confirmed; reason one of seen,
 // confirmed, reorg, double_spend, dropped_from_mempool, replaced), oldest
 // first, [] when none did. A subscription whose Format is "form" gets the
-// same fields form-encoded, changes as its JSON text; anything else JSON.
+// same fields form-encoded, changes (and invoice) as its JSON text;
+// anything else JSON. A subscription made with an invoice gets the
+// invoice's block (invoice.Notice) in every body: its id, order_id,
+// status and amounts; the acknowledgement stays the echo of address,
+// confirmed and unconfirmed.
 func Payload(d ledger.NotificationData) ([]byte, string, error) {
 	return render(d, false)
 }
@@ -113,6 +121,7 @@ func render(d ledger.NotificationData, test bool) ([]byte, string, error) {
 		Height:            d.Totals.Height,
 		CreatedAt:         d.CreatedAt.UTC().Format(time.RFC3339),
 		Changes:           make([]changeJSON, 0, len(d.Changes)),
+		Invoice:           d.Invoice,
 		Test:              test,
 	}
 	for _, ch := range d.Changes {
@@ -138,6 +147,13 @@ func render(d ledger.NotificationData, test bool) ([]byte, string, error) {
 			return nil, "", fmt.Errorf("ipn payload: notification %d: %w", d.ID, err)
 		}
 		v.Set("changes", string(changes))
+		if b.Invoice != nil {
+			inv, err := json.Marshal(b.Invoice)
+			if err != nil {
+				return nil, "", fmt.Errorf("ipn payload: notification %d: %w", d.ID, err)
+			}
+			v.Set("invoice", string(inv))
+		}
 		if test {
 			v.Set("test", "true")
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ipnd/ipnd/chains"
+	"github.com/ipnd/ipnd/invoice"
 )
 
 // Deposit statuses.
@@ -107,6 +108,9 @@ type NotificationData struct {
 	// for a redelivery).
 	Changes   []DepositChange
 	CreatedAt time.Time
+	// Invoice is the state of the invoice the subscription was made for
+	// (its IPN block), nil for a subscription without one.
+	Invoice *invoice.Notice
 }
 
 // PayloadBuilder renders a notification's body once, when it is created;
