@@ -127,6 +127,9 @@ type chainWrite struct {
 	observed time.Time
 	change   chains.Change
 	made     []time.Duration // per notification made: observed → created
+	// forced holds the subscriptions notified even when their totals did
+	// not move: their invoice changed status.
+	forced map[int64]bool
 }
 
 // depositBefore is a deposit as it was before the write changed it.
@@ -142,7 +145,7 @@ func (l *Ledger) chainTx(ctx context.Context, c chains.Chain, fn func(w *chainWr
 	observed := l.now()
 	err := l.ExecTx(ctx, func(tx *sql.Tx) error {
 		w := &chainWrite{l: l, ctx: ctx, tx: tx, chain: c, touched: map[int64]bool{},
-			before: map[int64]depositBefore{}, reasons: map[int64]string{}, observed: observed}
+			before: map[int64]depositBefore{}, reasons: map[int64]string{}, observed: observed, forced: map[int64]bool{}}
 		oldTip, hadTip, err := tipOf(ctx, tx, c)
 		if err != nil {
 			return err
@@ -153,6 +156,9 @@ func (l *Ledger) chainTx(ctx context.Context, c chains.Chain, fn func(w *chainWr
 			return err
 		}
 		w.newTip = newTip
+		if err := w.invoices(); err != nil {
+			return err
+		}
 		if err := w.notify(); err != nil {
 			return err
 		}

@@ -67,13 +67,22 @@ func (w *chainWrite) notify() error {
 		ledger.UnlockHeightLimit, now-86400, now); err != nil {
 		return err
 	}
+	if len(w.forced) > 0 {
+		forced := make([]any, 0, len(w.forced))
+		for id := range w.forced {
+			forced = append(forced, id)
+		}
+		if err := collect(`SELECT id FROM subscriptions WHERE active = 1 AND id IN (`+placeholders(len(forced))+`)`, forced...); err != nil {
+			return err
+		}
+	}
 	sorted := make([]int64, 0, len(ids))
 	for id := range ids {
 		sorted = append(sorted, id)
 	}
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
 	for _, id := range sorted {
-		made, n, err := w.l.refresh(w.ctx, w.tx, id, refreshMode{w: w})
+		made, n, err := w.l.refresh(w.ctx, w.tx, id, refreshMode{w: w, force: w.forced[id]})
 		if err != nil {
 			return err
 		}
@@ -93,7 +102,8 @@ type refreshMode struct {
 	// initial: a new subscription; every deposit that counts is listed as
 	// a change from none.
 	initial bool
-	// force makes a notification even when nothing changed (redelivery).
+	// force makes a notification even when nothing changed (redelivery,
+	// an invoice's transition).
 	force bool
 	// dueNow makes it due at once, whatever back-off the receiver is in
 	// (redelivery).
@@ -193,7 +203,12 @@ func (l *Ledger) refresh(ctx context.Context, tx *sql.Tx, subID int64, m refresh
 		return false, ledger.Notification{}, err
 	}
 	created := fromMicros(micros(now))
-	body, ctype, err := l.payload(ledger.NotificationData{ID: id, Subscription: sub, Totals: t, Changes: changes, CreatedAt: created})
+	notice, err := invoiceNotice(ctx, tx, sub.ID)
+	if err != nil {
+		return false, ledger.Notification{}, err
+	}
+	body, ctype, err := l.payload(ledger.NotificationData{ID: id, Subscription: sub, Totals: t, Changes: changes, CreatedAt: created,
+		Invoice: notice})
 	if err != nil {
 		return false, ledger.Notification{}, fmt.Errorf("build notification %d: %w", id, err)
 	}

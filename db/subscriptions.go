@@ -60,42 +60,14 @@ func (l *Ledger) Subscribe(ctx context.Context, c chains.Chain, addr, url string
 		if err != nil {
 			return err
 		}
-		now := micros(l.now())
-		h := urlHash(url)
-		endpointID, _, err := l.ensureEndpoint(ctx, tx, url, secret)
-		if err != nil {
+		var id int64
+		if id, created, err = l.subscribeRow(ctx, tx, c, a.ID, url, maxConfirms, format, secret); err != nil {
 			return err
 		}
-		existing, err := subscriptionBy(ctx, tx, `s.address_id = ? AND s.url_hash = ?`, a.ID, h)
-		switch {
-		case err == nil:
-			created = false
-			if _, err := tx.ExecContext(ctx, `UPDATE subscriptions SET max_confirms = ?, format = ?, active = 1, updated_at = ? WHERE id = ?`,
-				maxConfirms, format, now, existing.ID); err != nil {
-				return fmt.Errorf("subscribe: %w", err)
-			}
-			sub.ID = existing.ID
-		case isNotFound(err):
-			created = true
-			res, err := tx.ExecContext(ctx, `INSERT INTO subscriptions (chain, address_id, endpoint_id, url, url_hash, max_confirms,
-  legacy_secret, format, active, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, '', ?, 1, ?, ?)`, string(c), a.ID, endpointID, url, h, maxConfirms,
-				format, now, now)
-			if err != nil {
-				if isDuplicate(err) {
-					return fmt.Errorf("subscribe: %w", errInsertRace)
-				}
-				return fmt.Errorf("subscribe: %w", err)
-			}
-			if sub.ID, err = res.LastInsertId(); err != nil {
-				return err
-			}
-		default:
+		if _, _, err := l.refresh(ctx, tx, id, refreshMode{initial: created}); err != nil {
 			return err
 		}
-		if _, _, err := l.refresh(ctx, tx, sub.ID, refreshMode{initial: created}); err != nil {
-			return err
-		}
-		sub, err = subscriptionBy(ctx, tx, `s.id = ?`, sub.ID)
+		sub, err = subscriptionBy(ctx, tx, `s.id = ?`, id)
 		return err
 	}
 	var err error
@@ -105,6 +77,42 @@ func (l *Ledger) Subscribe(ctx context.Context, c chains.Chain, addr, url string
 		}
 	}
 	return sub, created, err
+}
+
+// subscribeRow inserts the subscription of (address, url), or updates
+// max_confirms and format and reactivates it, in tx; the URL's endpoint is
+// made with secret when new. It makes no notification (the caller
+// refreshes). A concurrent insert of the same pair is errInsertRace.
+func (l *Ledger) subscribeRow(ctx context.Context, tx *sql.Tx, c chains.Chain, addressID int64, url string, maxConfirms int,
+	format, secret string) (id int64, created bool, err error) {
+	now := micros(l.now())
+	h := urlHash(url)
+	endpointID, _, err := l.ensureEndpoint(ctx, tx, url, secret)
+	if err != nil {
+		return 0, false, err
+	}
+	existing, err := subscriptionBy(ctx, tx, `s.address_id = ? AND s.url_hash = ?`, addressID, h)
+	switch {
+	case err == nil:
+		if _, err := tx.ExecContext(ctx, `UPDATE subscriptions SET max_confirms = ?, format = ?, active = 1, updated_at = ? WHERE id = ?`,
+			maxConfirms, format, now, existing.ID); err != nil {
+			return 0, false, fmt.Errorf("subscribe: %w", err)
+		}
+		return existing.ID, false, nil
+	case !isNotFound(err):
+		return 0, false, err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO subscriptions (chain, address_id, endpoint_id, url, url_hash, max_confirms,
+  legacy_secret, format, active, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, '', ?, 1, ?, ?)`, string(c), addressID, endpointID, url, h, maxConfirms,
+		format, now, now)
+	if err != nil {
+		if isDuplicate(err) {
+			return 0, false, fmt.Errorf("subscribe: %w", errInsertRace)
+		}
+		return 0, false, fmt.Errorf("subscribe: %w", err)
+	}
+	id, err = res.LastInsertId()
+	return id, true, err
 }
 
 // Unsubscribe ends a subscription; what it still had pending is dropped.
