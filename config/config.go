@@ -15,6 +15,7 @@ type Config struct {
 	Server   Server   `toml:"server"`
 	Database Database `toml:"database"`
 	IPN      IPN      `toml:"ipn"`
+	Invoices Invoices `toml:"invoices"`
 	Bitcoin  Bitcoin  `toml:"bitcoin"`
 	Monero   Monero   `toml:"monero"`
 }
@@ -50,6 +51,16 @@ type IPN struct {
 	AllowPrivateTargets bool       `toml:"allow_private_targets" doc:"allow receivers on loopback/private addresses (tests, demo)"`
 	Retention           Duration   `toml:"retention" doc:"delete delivered and superseded notifications and attempts older than this; 0 = keep"`
 	SecretGrace         Duration   `toml:"secret_grace" doc:"how long a rotated endpoint secret keeps signing beside the new one"`
+}
+
+// Invoices is the [invoices] section: POST /invoices and the hosted
+// checkout page.
+type Invoices struct {
+	Expiry       Duration `toml:"expiry" doc:"expires_in of an invoice that names none"`
+	MinExpiry    Duration `toml:"min_expiry" doc:"shortest expires_in accepted"`
+	MaxExpiry    Duration `toml:"max_expiry" doc:"longest expires_in accepted"`
+	PublicURL    string   `toml:"public_url" doc:"base URL customers reach ipnd at (checkout_url, QR links); empty = the API request's own scheme and host"`
+	CheckoutRate int      `toml:"checkout_rate" doc:"requests per minute one client (IP address) may make to the checkout pages; 0 = no limit"`
 }
 
 // Bitcoin is the [bitcoin] section.
@@ -111,6 +122,12 @@ func Default() Config {
 			PollInterval: Duration(200 * time.Millisecond),
 			Retention:    Duration(30 * 24 * time.Hour),
 			SecretGrace:  Duration(24 * time.Hour),
+		},
+		Invoices: Invoices{
+			Expiry:       Duration(15 * time.Minute),
+			MinExpiry:    Duration(time.Minute),
+			MaxExpiry:    Duration(7 * 24 * time.Hour),
+			CheckoutRate: 120,
 		},
 		Bitcoin: Bitcoin{
 			Network:      "mainnet",

@@ -90,7 +90,7 @@ func TestUnknownKeysNameTheNearMiss(t *testing.T) {
 		{"[ipn]\nenabled = true\n", "ipn.enabled: unknown key in [ipn] (did you mean bitcoin.enabled or monero.enabled?)"},
 		{"[database]\ncolour = 1\n", "database.colour: unknown key (the keys of [database] are driver, dsn)"},
 		{"[bitcion]\nenabled = true\n", "bitcion: unknown section (did you mean [bitcoin]?)"},
-		{"[extra]\nx = 1\n", "extra: unknown section (the sections are [server], [database], [ipn], [bitcoin], [monero])"},
+		{"[extra]\nx = 1\n", "extra: unknown section (the sections are [server], [database], [ipn], [invoices], [bitcoin], [monero])"},
 		{"listen = \"127.0.0.1:1\"\n", "listen: key outside any section (did you mean server.listen? put it under its [section] header)"},
 		{"moneroo = 1\n", "moneroo: unknown key outside any section (did you mean the [monero] section?)"},
 		{"bitcoin = 1\n", "bitcoin: must be a table ([bitcoin]), not an integer"},

@@ -90,6 +90,24 @@ func (c Config) Validate() Problems {
 		p.Add("ipn.secret_grace", "must be between 0s and 720h, not %s", n.SecretGrace)
 	}
 
+	inv := c.Invoices
+	positive(&p, "invoices.min_expiry", inv.MinExpiry)
+	if inv.MaxExpiry < inv.MinExpiry {
+		p.Add("invoices.max_expiry", "must be at least invoices.min_expiry (%s), not %s", inv.MinExpiry, inv.MaxExpiry)
+	}
+	if inv.Expiry < inv.MinExpiry || inv.Expiry > inv.MaxExpiry || inv.Expiry.D()%time.Second != 0 {
+		p.Add("invoices.expiry", "must be whole seconds between invoices.min_expiry (%s) and invoices.max_expiry (%s), not %s",
+			inv.MinExpiry, inv.MaxExpiry, inv.Expiry)
+	}
+	if inv.PublicURL != "" {
+		if u, err := url.Parse(inv.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			p.Add("invoices.public_url", "must be an http(s) base URL such as https://pay.shop.example (a path is kept, "+
+				"no query or credentials), or empty")
+		}
+	}
+	rangeInt(&p, "invoices.checkout_rate", inv.CheckoutRate, 0, 100000)
+
 	if b := c.Bitcoin; b.Enabled {
 		oneOf(&p, "bitcoin.network", b.Network, "mainnet", "testnet", "signet", "regtest")
 		if _, _, err := net.SplitHostPort(b.RPCHost); err != nil {
