@@ -22,13 +22,13 @@ checkout_rate = 0
 		t.Fatalf("loaded %+v", inv)
 	}
 	for body, key := range map[string]string{
-		"expiry = \"10s\"":                        "invoices.expiry",
+		"expiry = \"10s\"":                         "invoices.expiry",
 		"expiry = \"1500ms\"\nmin_expiry = \"1s\"": "invoices.expiry",
-		"max_expiry = \"30s\"":                    "invoices.max_expiry",
-		"min_expiry = \"0s\"":                     "invoices.min_expiry",
-		"public_url = \"ftp://x\"":                "invoices.public_url",
-		"public_url = \"https://u:p@x\"":          "invoices.public_url",
-		"checkout_rate = -1":                      "invoices.checkout_rate",
+		"max_expiry = \"30s\"":                     "invoices.max_expiry",
+		"min_expiry = \"0s\"":                      "invoices.min_expiry",
+		"public_url = \"ftp://x\"":                 "invoices.public_url",
+		"public_url = \"https://u:p@x\"":           "invoices.public_url",
+		"checkout_rate = -1":                       "invoices.checkout_rate",
 	} {
 		_, err := Load(write(t, "[invoices]\n"+body+"\n"), true, nil)
 		if msg, ok := problems(t, err)[key]; !ok || strings.Contains(msg, "u:p") {
