@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/ipnd/ipnd/checkout"
 )
 
 // Route is one endpoint: the OpenAPI description and the test of it use the
@@ -40,6 +42,16 @@ func Routes() []Route {
 		{Method: "POST", Path: "/endpoints/test", handle: (*Server).testEndpoint},
 		{Method: "GET", Path: "/addresses", handle: (*Server).addressList},
 		{Method: "POST", Path: "/addresses", handle: (*Server).addresses},
+		{Method: "POST", Path: "/invoices", handle: (*Server).createInvoice},
+		{Method: "GET", Path: "/invoices", handle: (*Server).listInvoices},
+		{Method: "GET", Path: "/invoices/{id}", handle: (*Server).getInvoice},
+		{Method: "POST", Path: "/invoices/{id}/cancel", handle: (*Server).cancelInvoice},
+		{Method: "GET", Path: checkout.PagePattern, Public: true, handle: (*Server).pay},
+		{Method: "GET", Path: checkout.EventsPattern, Public: true, handle: (*Server).pay},
+		{Method: "GET", Path: checkout.QRPNGPattern, Public: true, handle: (*Server).pay},
+		{Method: "GET", Path: checkout.QRSVGPattern, Public: true, handle: (*Server).pay},
+		{Method: "GET", Path: checkout.CSSPath, Public: true, handle: (*Server).pay},
+		{Method: "GET", Path: checkout.JSPath, Public: true, handle: (*Server).pay},
 		{Method: "GET", Path: "/btc", handle: (*Server).btc},
 		{Method: "POST", Path: "/btc", handle: (*Server).btc},
 		{Method: "GET", Path: "/btc_ipn", Plain: true, handle: (*Server).btcIPN},

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/ipnd/ipnd/chains"
+	"github.com/ipnd/ipnd/checkout"
 	"github.com/ipnd/ipnd/config"
 	"github.com/ipnd/ipnd/ledger"
 	"github.com/ipnd/ipnd/metrics"
@@ -104,6 +105,11 @@ type Options struct {
 	Chains map[chains.Chain]Chain
 	Server config.Server
 	IPN    config.IPN
+	// Invoices is the [invoices] configuration (Default's when zero).
+	Invoices config.Invoices
+	// InvoiceLedger serves the invoice endpoints and checkout pages; nil
+	// uses Ledger (*db.Ledger is both).
+	InvoiceLedger InvoiceLedger
 	// CheckURL validates subscriber URLs (ipn.CheckURL); required.
 	CheckURL URLChecker
 	// NewSecret makes subscription secrets (ipn.NewSecret); required.
@@ -158,6 +164,9 @@ type Server struct {
 	ops     bool
 	opsL    OpsLedger
 	watched []chains.Chain // chains whose heartbeat readiness requires
+
+	checkout *checkout.Checkout // the /pay/ pages
+	orders   orderLocks         // POST /invoices per order_id
 }
 
 // New checks the options and builds the server.
@@ -180,6 +189,16 @@ func New(o Options) (*Server, error) {
 	if _, err := documentedFields(); err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
+	if o.InvoiceLedger == nil {
+		il, ok := o.Ledger.(InvoiceLedger)
+		if !ok {
+			return nil, errors.New("api: the ledger does not keep invoices: set Options.InvoiceLedger")
+		}
+		o.InvoiceLedger = il
+	}
+	if o.Invoices == (config.Invoices{}) {
+		o.Invoices = config.Default().Invoices
+	}
 	s := &Server{o: o, metrics: o.Metrics}
 	if s.o.Now == nil {
 		s.o.Now = time.Now
@@ -194,6 +213,12 @@ func New(o Options) (*Server, error) {
 	s.log = l.With("subsystem", "api")
 	if s.metrics == nil {
 		s.metrics = metrics.New()
+	}
+	var err error
+	s.checkout, err = checkout.New(checkout.Options{Store: o.InvoiceLedger, Now: o.InvoiceLedger.Now,
+		Rate: o.Invoices.CheckoutRate, Logger: l})
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
 	}
 	for _, k := range o.Server.APIKeys {
 		s.keys = append(s.keys, sha256.Sum256([]byte(k.Reveal())))
@@ -364,6 +389,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.tls != nil {
 		srv.TLSConfig = s.tls.Clone()
 		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
+	if s.checkout != nil {
+		srv.RegisterOnShutdown(s.checkout.Close) // end the checkout pages' live streams
 	}
 	s.log.Info("API listening", "addr", ln.Addr().String(), "tls", s.tls != nil)
 	errc := make(chan error, 1)
