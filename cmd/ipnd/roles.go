@@ -71,6 +71,15 @@ func buildRoles(ctx context.Context, cfg config.Config, ledger *db.Ledger, reg *
 			return nil, err
 		}
 	}
+	if roles["sync"] {
+		// Invoices expire at expires_at, whichever process follows the
+		// chains (several may run it: each invoice expires once).
+		exp := db.InvoiceExpiry{Ledger: ledger, Logger: log}
+		if d.worker != nil {
+			exp.Expired = func(int) { d.worker.Notify() }
+		}
+		d.addRole("invoice-expiry", exp.Run)
+	}
 	if roles["sync"] && !cfg.Bitcoin.Enabled && !cfg.Monero.Enabled {
 		log.Warn("the sync role has nothing to do: neither [bitcoin] nor [monero] is enabled", "subsystem", "ipnd")
 	}
@@ -81,7 +90,7 @@ func buildRoles(ctx context.Context, cfg config.Config, ledger *db.Ledger, reg *
 		}
 		networks := map[chains.Chain]string{chains.BTC: cfg.Bitcoin.Network}
 		srv, err := api.New(api.Options{
-			Ledger: ledger, Chains: d.chains, Server: cfg.Server, IPN: cfg.IPN,
+			Ledger: ledger, Chains: d.chains, Server: cfg.Server, IPN: cfg.IPN, Invoices: cfg.Invoices,
 			CheckURL: ipn.CheckURL, NewSecret: ipn.NewSecret, Notify: notify,
 			Logger: log, Metrics: d.metrics, Networks: networks, Version: version,
 		})
