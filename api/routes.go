@@ -52,6 +52,7 @@ func Routes() []Route {
 		{Method: "GET", Path: checkout.QRSVGPattern, Public: true, handle: (*Server).pay},
 		{Method: "GET", Path: checkout.CSSPath, Public: true, handle: (*Server).pay},
 		{Method: "GET", Path: checkout.JSPath, Public: true, handle: (*Server).pay},
+		{Method: "GET", Path: checkout.IconPath, Public: true, handle: (*Server).pay},
 		{Method: "GET", Path: "/btc", handle: (*Server).btc},
 		{Method: "POST", Path: "/btc", handle: (*Server).btc},
 		{Method: "GET", Path: "/btc_ipn", Plain: true, handle: (*Server).btcIPN},

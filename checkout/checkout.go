@@ -57,11 +57,12 @@ const (
 	QRSVGPattern  = "/pay/{id}/qr.svg"
 	CSSPath       = "/pay/assets/checkout.css"
 	JSPath        = "/pay/assets/checkout.js"
+	IconPath      = "/pay/assets/icon.svg"
 )
 
 // Patterns lists every path the pages answer (GET), for a router that
 // mounts them.
-var Patterns = []string{PagePattern, EventsPattern, QRPNGPattern, QRSVGPattern, CSSPath, JSPath}
+var Patterns = []string{PagePattern, EventsPattern, QRPNGPattern, QRSVGPattern, CSSPath, JSPath, IconPath}
 
 // PageURL, QRPNGURL and QRSVGURL are an invoice's links below base (the
 // public URL ipnd is reached at, without a trailing slash).
@@ -69,7 +70,7 @@ func PageURL(base, id string) string  { return base + "/pay/" + id }
 func QRPNGURL(base, id string) string { return base + "/pay/" + id + "/qr.png" }
 func QRSVGURL(base, id string) string { return base + "/pay/" + id + "/qr.svg" }
 
-//go:embed assets/page.html assets/checkout.css assets/checkout.js
+//go:embed assets/page.html assets/checkout.css assets/checkout.js assets/icon.svg
 var assets embed.FS
 
 var pageTemplate = template.Must(template.ParseFS(assets, "assets/page.html"))
@@ -87,8 +88,9 @@ type Checkout struct {
 	log *slog.Logger
 	lim *limiter
 	mux *http.ServeMux
-	css []byte
-	js  []byte
+	css  []byte
+	js   []byte
+	icon []byte
 
 	mu      sync.Mutex
 	streams map[string]int // per client
@@ -136,6 +138,9 @@ func New(o Options) (*Checkout, error) {
 	if c.js, err = assets.ReadFile("assets/checkout.js"); err != nil {
 		return nil, err
 	}
+	if c.icon, err = assets.ReadFile("assets/icon.svg"); err != nil {
+		return nil, err
+	}
 	c.mux = http.NewServeMux()
 	c.mux.HandleFunc("GET "+PagePattern, c.page)
 	c.mux.HandleFunc("GET "+EventsPattern, c.events)
@@ -143,6 +148,7 @@ func New(o Options) (*Checkout, error) {
 	c.mux.HandleFunc("GET "+QRSVGPattern, c.qr)
 	c.mux.HandleFunc("GET "+CSSPath, c.asset(c.css, "text/css; charset=utf-8"))
 	c.mux.HandleFunc("GET "+JSPath, c.asset(c.js, "text/javascript; charset=utf-8"))
+	c.mux.HandleFunc("GET "+IconPath, c.asset(c.icon, "image/svg+xml"))
 	return c, nil
 }
 
