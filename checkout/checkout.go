@@ -84,10 +84,10 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 // Patterns. The invoice id in the path is the capability: the pages need
 // no key.
 type Checkout struct {
-	o   Options
-	log *slog.Logger
-	lim *limiter
-	mux *http.ServeMux
+	o    Options
+	log  *slog.Logger
+	lim  *limiter
+	mux  *http.ServeMux
 	css  []byte
 	js   []byte
 	icon []byte
