@@ -28,7 +28,7 @@ type InvoiceLedger interface {
 	Invoice(ctx context.Context, id string) (invoice.Invoice, error)
 	InvoiceByOrderID(ctx context.Context, orderID string) (invoice.Invoice, error)
 	InvoiceSubscription(ctx context.Context, inv invoice.Invoice) (*ledger.Subscription, error)
-	ListInvoices(ctx context.Context, q invoice.Query) (invoice.Page, error)
+	Invoices(ctx context.Context, q invoice.Query) (invoice.Page, error)
 	CancelInvoice(ctx context.Context, id string) (invoice.Invoice, error)
 	// Now is the ledger's clock (the checkout page's time left).
 	Now() time.Time
@@ -378,7 +378,7 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request) error {
 	if ok {
 		q.Limit = int(limit)
 	}
-	page, err := s.o.InvoiceLedger.ListInvoices(r.Context(), q)
+	page, err := s.o.InvoiceLedger.Invoices(r.Context(), q)
 	if errors.Is(err, invoice.ErrInvalidCursor) {
 		return badField("cursor", "not a cursor this server made: pass back next_cursor as it was answered")
 	}

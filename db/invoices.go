@@ -193,10 +193,10 @@ func (l *Ledger) InvoiceSubscription(ctx context.Context, inv invoice.Invoice) (
 	return invoiceSubscription(ctx, l.db, inv)
 }
 
-// ListInvoices lists invoices newest first, filtered by q, one page at a
+// Invoices lists invoices newest first, filtered by q, one page at a
 // time (the cursor is the last invoice's creation sequence). An OrderID
 // matches at most one invoice.
-func (l *Ledger) ListInvoices(ctx context.Context, q invoice.Query) (invoice.Page, error) {
+func (l *Ledger) Invoices(ctx context.Context, q invoice.Query) (invoice.Page, error) {
 	if q.Limit < 1 || q.Limit > invoice.MaxListLimit {
 		return invoice.Page{}, fmt.Errorf("list invoices: limit %d is not within 1..%d", q.Limit, invoice.MaxListLimit)
 	}

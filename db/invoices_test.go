@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ipnd/ipnd/chains"
+	"github.com/ipnd/ipnd/console"
 	"github.com/ipnd/ipnd/db"
 	"github.com/ipnd/ipnd/invoice"
 	"github.com/ipnd/ipnd/ipn"
@@ -355,7 +356,7 @@ func TestInvoiceOrderIDIsIdempotent(t *testing.T) {
 				made++
 			}
 		}
-		page, err := l.ListInvoices(ctx, invoice.Query{OrderID: "shop-order-77", Limit: 10})
+		page, err := l.Invoices(ctx, invoice.Query{OrderID: "shop-order-77", Limit: 10})
 		if err != nil || made != 1 || len(page.Items) != 1 {
 			t.Fatalf("%d created, %d listed (%v); want 1", made, len(page.Items), err)
 		}
@@ -371,7 +372,7 @@ func TestInvoiceOrderIDIsIdempotent(t *testing.T) {
 }
 
 // Lists are newest first, by status, one page at a time.
-func TestListInvoices(t *testing.T) {
+func TestInvoicesList(t *testing.T) {
 	invoiceLedgers(t, func(t *testing.T, l *db.Ledger, clock *testClock) {
 		var made []invoice.Invoice
 		for i := range 5 {
@@ -383,7 +384,7 @@ func TestListInvoices(t *testing.T) {
 		var got []string
 		q := invoice.Query{Status: invoice.StatusNew, Limit: 2}
 		for pages := 0; ; pages++ {
-			page, err := l.ListInvoices(ctx, q)
+			page, err := l.Invoices(ctx, q)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -402,8 +403,33 @@ func TestListInvoices(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("new invoices listed %v, want %v", got, want)
 		}
-		if _, err := l.ListInvoices(ctx, invoice.Query{After: "x1", Limit: 2}); !errors.Is(err, invoice.ErrInvalidCursor) {
+		if _, err := l.Invoices(ctx, invoice.Query{After: "x1", Limit: 2}); !errors.Is(err, invoice.ErrInvalidCursor) {
 			t.Fatalf("a bad cursor: %v", err)
+		}
+	})
+}
+
+// The ledger is the console's invoice store: its list with the console's
+// types, newest first, a foreign cursor refused as the console expects.
+func TestConsoleInvoiceStore(t *testing.T) {
+	var _ console.InvoiceStore = (*db.Ledger)(nil)
+	invoiceLedgers(t, func(t *testing.T, l *db.Ledger, clock *testClock) {
+		a := newInvoice(t, l, "addrConsole0", 0, 100, 1, "shop-1", true)
+		b := newInvoice(t, l, "addrConsole1", 1, 100, 1, "", true)
+		page, err := l.ListInvoices(ctx, console.InvoiceQuery{Cursor: console.Cursor{Limit: 1}})
+		if err != nil || len(page.Items) != 1 || page.Items[0].ID != b.ID || page.Next == "" {
+			t.Fatalf("first page %+v, %v", page, err)
+		}
+		page, err = l.ListInvoices(ctx, console.InvoiceQuery{Cursor: console.Cursor{After: page.Next, Limit: 1}})
+		if err != nil || len(page.Items) != 1 || page.Items[0].ID != a.ID || page.Next != "" {
+			t.Fatalf("second page %+v, %v", page, err)
+		}
+		page, err = l.ListInvoices(ctx, console.InvoiceQuery{OrderID: "shop-1", Status: invoice.StatusNew, Cursor: console.Cursor{Limit: 10}})
+		if err != nil || len(page.Items) != 1 || page.Items[0].ID != a.ID {
+			t.Fatalf("by order id %+v, %v", page, err)
+		}
+		if _, err := l.ListInvoices(ctx, console.InvoiceQuery{Cursor: console.Cursor{After: "nope", Limit: 1}}); !errors.Is(err, console.ErrInvalidCursor) {
+			t.Fatalf("a foreign cursor: %v", err)
 		}
 	})
 }
