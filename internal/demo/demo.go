@@ -50,7 +50,7 @@ type options struct {
 	Pause time.Duration
 	Out   io.Writer
 	// OnStep, when set, is called after each named step ("nodes",
-	// "ipnd", "allocated", "paid", "unconfirmed", "confirmed"): tests cancel
+	// "ipnd", "invoiced", "paid", "unconfirmed", "confirmed"): tests cancel
 	// the demo there.
 	OnStep func(step string)
 }
@@ -71,6 +71,12 @@ type payment struct {
 	Paid    uint64
 	IPNs    []totals // acknowledged IPNs in arrival order
 	Balance totals   // GET /balance at the end
+	// The invoice the payment is for: its id, checkout page, the status of
+	// each acknowledged IPN's invoice block and the status at the end.
+	Invoice     string
+	CheckoutURL string
+	Statuses    []string
+	Status      string
 }
 
 // console prints one line per event, prefixed with the time since start.
@@ -184,16 +190,16 @@ func run(ctx context.Context, o options) (res *result, err error) {
 	}
 	step("ipnd")
 
-	b, err := d.allocate(ctx, chains.BTC)
+	b, err := d.invoice(ctx, chains.BTC, btcPayment)
 	if err != nil {
 		return res, err
 	}
-	x, err := d.allocate(ctx, chains.XMR)
+	x, err := d.invoice(ctx, chains.XMR, xmrPayment)
 	if err != nil {
 		return res, err
 	}
 	pays := []*payment{b, x}
-	step("allocated")
+	step("invoiced")
 
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	var watching sync.WaitGroup
@@ -275,13 +281,18 @@ func run(ctx context.Context, o options) (res *result, err error) {
 		}
 		p.Balance = bal.totals
 		p.IPNs = d.recv.acknowledged(p.Sub)
+		p.Statuses = d.recv.statuses(p.Sub)
+		if p.Status, err = d.invoiceStatus(ctx, p.Invoice); err != nil {
+			return res, err
+		}
 		var seq []string
 		for _, t := range p.IPNs {
 			seq = append(seq, fmt.Sprintf("%s/%s", p.Chain.FormatAmount(t.Confirmed), p.Chain.FormatAmount(t.Unconfirmed)))
 		}
-		d.con.say("  %s %s: paid %s %s; balance confirmed %s, unconfirmed %s; IPNs (confirmed/unconfirmed): %s",
-			unit(p.Chain), short(p.Address), p.Chain.FormatAmount(p.Paid), unit(p.Chain),
+		d.con.say("  %s %s: paid %s %s; invoice %s; balance confirmed %s, unconfirmed %s; IPNs (confirmed/unconfirmed): %s",
+			unit(p.Chain), short(p.Address), p.Chain.FormatAmount(p.Paid), unit(p.Chain), p.Status,
 			bal.Confirmed, bal.Unconfirmed, strings.Join(seq, " → "))
+		d.con.say("  %s checkout page: %s", unit(p.Chain), p.CheckoutURL)
 		res.Payments = append(res.Payments, *p)
 	}
 	d.recv.mu.Lock()
@@ -292,6 +303,8 @@ func run(ctx context.Context, o options) (res *result, err error) {
 	if o.Wait {
 		d.con.say("everything keeps running until Ctrl-C. Try:")
 		d.con.say("  curl -H 'Authorization: Bearer %s' '%s/balance?address=%s&max_confirms=%d'", d.apiKey, d.api, b.Address, o.Confirms)
+		d.con.say("  curl -H 'Authorization: Bearer %s' '%s/invoices/%s'", d.apiKey, d.api, b.Invoice)
+		d.con.say("  open the checkout pages in a browser: %s and %s", b.CheckoutURL, x.CheckoutURL)
 		<-ctx.Done()
 	}
 	return res, nil
@@ -643,41 +656,6 @@ func (d *demo) call(ctx context.Context, method, path string, body, out any) err
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	return nil
-}
-
-// allocate asks ipnd for a fresh address with a subscription for the
-// receiver (POST /addresses) and gives the receiver its secret.
-func (d *demo) allocate(ctx context.Context, c chains.Chain) (*payment, error) {
-	var out struct {
-		Address         string  `json:"address"`
-		Index           *uint32 `json:"index"`
-		SubaddressIndex *uint32 `json:"subaddress_index"`
-		URI             string  `json:"uri"`
-		Subscription    *struct {
-			ID     int64  `json:"id"`
-			Secret string `json:"secret"`
-		} `json:"subscription"`
-	}
-	err := d.call(ctx, "POST", "/addresses", map[string]any{
-		"chain": string(c), "url": d.recv.URL, "max_confirms": d.o.Confirms, "label": "demo order",
-	}, &out)
-	if err != nil {
-		return nil, err
-	}
-	if out.Subscription == nil || out.Address == "" {
-		return nil, fmt.Errorf("POST /addresses %s: no address or subscription in the answer", c)
-	}
-	d.recv.expect(out.Subscription.ID, out.Subscription.Secret)
-	where := ""
-	switch {
-	case out.Index != nil:
-		where = fmt.Sprintf("derivation index %d", *out.Index)
-	case out.SubaddressIndex != nil:
-		where = fmt.Sprintf("subaddress %d", *out.SubaddressIndex)
-	}
-	d.con.say("address  %s %s (%s), subscription %d: IPNs to the receiver, confirmed after %d blocks",
-		unit(c), out.Address, where, out.Subscription.ID, d.o.Confirms)
-	return &payment{Chain: c, Address: out.Address, Sub: out.Subscription.ID}, nil
 }
 
 // payXMR sends amount from the miner wallet and returns the txid.

@@ -89,8 +89,10 @@ func assertAllGone(t *testing.T, res *result) {
 }
 
 // TestDemo runs the whole demo: both chains, ipnd with SQLite, the
-// receiver; each address's IPNs go from unconfirmed to confirmed with the
-// exact amounts paid, every signature verifies, and nothing is left behind.
+// receiver; an invoice on each chain with its checkout page printed; each
+// address's IPNs go from unconfirmed to confirmed with the exact amounts
+// paid, the invoices from processing to paid, every signature verifies,
+// and nothing is left behind.
 func TestDemo(t *testing.T) {
 	bin := ipnd(t)
 	out := &syncBuffer{}
@@ -107,7 +109,7 @@ func TestDemo(t *testing.T) {
 		}
 	}()
 	assertAllGone(t, res)
-	if got := strings.Join(steps, ","); got != "nodes,ipnd,allocated,paid,unconfirmed,confirmed" {
+	if got := strings.Join(steps, ","); got != "nodes,ipnd,invoiced,paid,unconfirmed,confirmed" {
 		t.Errorf("steps %s", got)
 	}
 	want := map[chains.Chain]uint64{chains.BTC: btcPayment, chains.XMR: xmrPayment}
@@ -131,6 +133,14 @@ func TestDemo(t *testing.T) {
 		}
 		if p.Balance != (totals{Confirmed: paid}) {
 			t.Errorf("%s: final /balance %+v, want confirmed %d", p.Chain, p.Balance, paid)
+		}
+		// The invoice was paid exactly: processing, then paid, one IPN each.
+		if p.Status != "paid" || strings.Join(p.Statuses, ",") != "processing,paid" {
+			t.Errorf("%s: invoice %s ends %q after IPN statuses %v, want processing then paid", p.Chain, p.Invoice, p.Status, p.Statuses)
+		}
+		if !strings.Contains(out.String(), "checkout "+unit(p.Chain)+" http://127.0.0.1:") ||
+			!strings.Contains(out.String(), "/pay/"+p.Invoice) {
+			t.Errorf("output lacks %s's checkout page", p.Chain)
 		}
 		// The person watching sees both IPNs with amounts in coin units.
 		for _, line := range []string{

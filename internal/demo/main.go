@@ -3,10 +3,11 @@
 // in a temporary directory, a miner wallet and the merchant's view-only
 // wallet, ipnd (bin/ipnd serve) with an embedded SQLite ledger, and a small
 // IPN receiver that verifies each notification's signature with its
-// subscription's secret, echoes it and prints it. It then allocates a Bitcoin
-// and a Monero address through ipnd's API with subscriptions, pays both,
+// subscription's secret, echoes it and prints it. It then creates an
+// invoice on Bitcoin and on Monero through ipnd's API (POST /invoices, with
+// a subscription) and prints each one's checkout page, pays both exactly,
 // mines, and shows the balance (GET /balance) and each IPN as they change:
-// unconfirmed first, then confirmed.
+// unconfirmed (invoice processing) first, then confirmed (paid).
 //
 // At the end, or on Ctrl-C at any moment, it stops everything it started
 // and removes the temporary directory. With -wait it keeps everything

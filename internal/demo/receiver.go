@@ -17,19 +17,20 @@ import (
 )
 
 // receiver is the merchant's IPN endpoint: it verifies each notification's
-// IPN-Signature with the subscription's secret (shown once, when the address
-// was allocated), prints it, and acknowledges it by echoing address,
+// IPN-Signature with the subscription's secret (answered when the invoice
+// was created), prints it, and acknowledges it by echoing address,
 // confirmed and unconfirmed.
 type receiver struct {
 	con *console
 	srv *http.Server
 	URL string // http://127.0.0.1:port/ipn
 
-	mu      sync.Mutex
-	secrets map[int64]string // subscription id -> secret
-	seen    map[int64][]totals
-	count   int
-	badSig  int
+	mu       sync.Mutex
+	secrets  map[int64]string // subscription id -> secret
+	seen     map[int64][]totals
+	invoices map[int64][]string // subscription id -> the invoice status of each IPN
+	count    int
+	badSig   int
 }
 
 // totals are the atomic-unit totals of one acknowledged IPN.
@@ -50,6 +51,12 @@ type notification struct {
 	UnconfirmedAtomic string `json:"unconfirmed_atomic"`
 	MaxConfirms       int    `json:"max_confirms"`
 	Height            int64  `json:"height"`
+	// Invoice is the block of a subscription made with an invoice.
+	Invoice *struct {
+		ID        string `json:"id"`
+		Status    string `json:"status"`
+		DueAtomic string `json:"due_atomic"`
+	} `json:"invoice"`
 }
 
 func startReceiver(con *console) (*receiver, error) {
@@ -57,7 +64,7 @@ func startReceiver(con *console) (*receiver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("receiver: %w", err)
 	}
-	r := &receiver{con: con, secrets: map[int64]string{}, seen: map[int64][]totals{}}
+	r := &receiver{con: con, secrets: map[int64]string{}, seen: map[int64][]totals{}, invoices: map[int64][]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /ipn", r.serve)
 	r.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
@@ -127,13 +134,18 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	if t.Unconfirmed == 0 && t.Confirmed > 0 {
 		state = "confirmed"
 	}
+	inv := ""
 	r.mu.Lock()
 	r.seen[n.SubscriptionID] = append(r.seen[n.SubscriptionID], t)
+	if n.Invoice != nil {
+		r.invoices[n.SubscriptionID] = append(r.invoices[n.SubscriptionID], n.Invoice.Status)
+		inv = fmt.Sprintf("; invoice %s %s", n.Invoice.ID, n.Invoice.Status)
+	}
 	r.count++
 	r.mu.Unlock()
-	r.con.say("IPN      %s %s: confirmed %s, unconfirmed %s (%s; height %d, IPN-Id %s, attempt %s) signature ok, echoed",
+	r.con.say("IPN      %s %s: confirmed %s, unconfirmed %s (%s; height %d, IPN-Id %s, attempt %s%s) signature ok, echoed",
 		unit(c), short(n.Address), n.Confirmed, n.Unconfirmed, state, n.Height,
-		req.Header.Get(ipn.HeaderID), req.Header.Get(ipn.HeaderAttempt))
+		req.Header.Get(ipn.HeaderID), req.Header.Get(ipn.HeaderAttempt), inv)
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]string{"address": n.Address, "confirmed": n.Confirmed, "unconfirmed": n.Unconfirmed})
 }
@@ -160,6 +172,14 @@ func (r *receiver) acknowledged(sub int64) []totals {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]totals(nil), r.seen[sub]...)
+}
+
+// statuses returns the invoice status of every IPN of sub the receiver
+// acknowledged, in order.
+func (r *receiver) statuses(sub int64) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.invoices[sub]...)
 }
 
 // wait waits until the last IPN of sub acknowledged want.
