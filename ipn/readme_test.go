@@ -19,6 +19,7 @@ import (
 	"github.com/ipnd/ipnd/db/dbtest"
 	"github.com/ipnd/ipnd/internal/readme"
 	"github.com/ipnd/ipnd/internal/testenv"
+	"github.com/ipnd/ipnd/invoice"
 	"github.com/ipnd/ipnd/ipn"
 	"github.com/ipnd/ipnd/ledger"
 )
@@ -211,5 +212,32 @@ func TestReadmePythonReceiver(t *testing.T) {
 		if n.LastStatus != 401 {
 			t.Fatalf("the README receiver with the old secret answered %d, want 401", n.LastStatus)
 		}
+	}
+}
+
+// TestReadmeInvoiceIPN: the README's IPN of a paid invoice is what Payload
+// renders for a subscription made with the invoice.
+func TestReadmeInvoiceIPN(t *testing.T) {
+	var printed bytes.Buffer
+	if err := json.Compact(&printed, []byte(readmeExample(t, "invoice-ipn").Text)); err != nil {
+		t.Fatalf("the README's invoice IPN is not JSON: %v", err)
+	}
+	body, _, err := ipn.Payload(ledger.NotificationData{
+		ID: 43,
+		Subscription: ledger.Subscription{ID: 7, Chain: chains.BTC, Address: "bc1q8c6fshw2dlwun7ekn9qwf37cu2rn755upcp6el",
+			MaxConfirms: 2, Format: "json"},
+		Totals: ledger.Totals{Confirmed: 150_000, Height: 871235},
+		Changes: []ledger.DepositChange{{TxID: "4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b", Amount: 150_000,
+			From: ledger.CountsUnconfirmed, To: ledger.CountsConfirmed, Reason: ledger.ReasonConfirmed}},
+		CreatedAt: time.Date(2026, 11, 23, 14, 21, 0, 0, time.UTC),
+		Invoice: &invoice.Notice{ID: "inv_gq2vzs7dyx5bkrm4hjw6ucfa3e", OrderID: "1001", Status: invoice.StatusPaid,
+			AmountAtomic: "150000", PaidAtomic: "150000", PendingAtomic: "0", DueAtomic: "0", ExcessAtomic: "0",
+			ExpiresAt: "2026-11-23T14:15:00.123456Z"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(printed.Bytes(), body) {
+		t.Fatalf("README invoice IPN:\n%s\nwhat ipnd sends:\n%s", printed.Bytes(), body)
 	}
 }
