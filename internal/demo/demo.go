@@ -289,10 +289,10 @@ func run(ctx context.Context, o options) (res *result, err error) {
 		for _, t := range p.IPNs {
 			seq = append(seq, fmt.Sprintf("%s/%s", p.Chain.FormatAmount(t.Confirmed), p.Chain.FormatAmount(t.Unconfirmed)))
 		}
-		d.con.say("  %s %s: paid %s %s; invoice %s; balance confirmed %s, unconfirmed %s; IPNs (confirmed/unconfirmed): %s",
-			unit(p.Chain), short(p.Address), p.Chain.FormatAmount(p.Paid), unit(p.Chain), p.Status,
+		d.con.say("  %s %s: paid %s %s; balance confirmed %s, unconfirmed %s; IPNs (confirmed/unconfirmed): %s",
+			unit(p.Chain), short(p.Address), p.Chain.FormatAmount(p.Paid), unit(p.Chain),
 			bal.Confirmed, bal.Unconfirmed, strings.Join(seq, " → "))
-		d.con.say("  %s checkout page: %s", unit(p.Chain), p.CheckoutURL)
+		d.con.say("  %s invoice %s %s; checkout page: %s", unit(p.Chain), p.Invoice, p.Status, p.CheckoutURL)
 		res.Payments = append(res.Payments, *p)
 	}
 	d.recv.mu.Lock()

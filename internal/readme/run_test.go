@@ -312,7 +312,8 @@ func decode(t *testing.T, body string, v any) {
 
 // runDemo runs `make demo` as printed in its own copy of the repository:
 // both chains, ipnd, the receiver; both payments end confirmed in the
-// balance and the IPNs, none rejected.
+// balance and the IPNs, none rejected, and both invoices paid with their
+// checkout pages printed.
 func runDemo(t *testing.T, _ *session, b Block) {
 	if _, err := btcdtest.LookBinary(); err != nil {
 		testenv.Unavailable(t, "%v", err)
@@ -332,6 +333,8 @@ func runDemo(t *testing.T, _ *session, b Block) {
 		`(?m)BTC \S+: paid (\d+\.\d{8}) BTC; balance confirmed (\d+\.\d{8}), unconfirmed 0\.00000000; IPNs \(confirmed/unconfirmed\): 0\.00000000/\d+\.\d{8} → `,
 		`(?m)XMR \S+: paid (\d+\.\d{12}) XMR; balance confirmed (\d+\.\d{12}), unconfirmed 0\.000000000000; IPNs \(confirmed/unconfirmed\): `,
 		`(?m)\d+ IPNs acknowledged, 0 rejected`,
+		`(?m)BTC invoice inv_[a-z2-7]{26} paid; checkout page: http://127\.0\.0\.1:\d+/pay/inv_[a-z2-7]{26}$`,
+		`(?m)XMR invoice inv_[a-z2-7]{26} paid; checkout page: http://127\.0\.0\.1:\d+/pay/inv_[a-z2-7]{26}$`,
 	} {
 		m := regexp.MustCompile(re).FindStringSubmatch(r.stdout)
 		if m == nil || (len(m) > 2 && m[1] != m[2]) {
