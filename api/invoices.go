@@ -27,14 +27,11 @@ type InvoiceLedger interface {
 	Invoice(ctx context.Context, id string) (invoice.Invoice, error)
 	InvoiceByOrderID(ctx context.Context, orderID string) (invoice.Invoice, error)
 	InvoiceSubscription(ctx context.Context, inv invoice.Invoice) (*ledger.Subscription, error)
-	Invoices(ctx context.Context, q invoice.Query) (invoice.Page, error)
+	ListInvoices(ctx context.Context, q ledger.InvoiceQuery) (ledger.Page[invoice.Invoice], error)
 	CancelInvoice(ctx context.Context, id string) (invoice.Invoice, error)
 	// Now is the ledger's clock (the checkout page's time left).
 	Now() time.Time
 }
-
-// invoiceListLimit is GET /invoices' page size when none is asked for.
-const invoiceListLimit = 50
 
 // invoiceJSON is an invoice as the API answers it.
 type invoiceJSON struct {
@@ -236,20 +233,21 @@ func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-type invoiceListJSON struct {
-	Invoices   []invoiceJSON `json:"invoices"`
-	NextCursor string        `json:"next_cursor,omitempty"`
+// InvoicePage is one page of GET /invoices.
+type InvoicePage struct {
+	Invoices []invoiceJSON `json:"invoices"`
+	Next     string        `json:"next,omitempty"`
 }
 
 // listInvoices answers GET /invoices: newest first, optionally by status or
-// order_id, limit (1..100, 50) per page; next_cursor is passed back as
-// cursor for the next page.
+// order_id, a page of limit at a time (the list endpoints' limit and
+// after).
 func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request) error {
 	p, err := readParams(w, r)
 	if err != nil {
 		return err
 	}
-	var q invoice.Query
+	var q ledger.InvoiceQuery
 	if st, ok, err := p.str("status", 16); err != nil {
 		return err
 	} else if ok {
@@ -260,25 +258,14 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request) error {
 	if q.OrderID, _, err = p.str("order_id", invoice.MaxOrderIDLen); err != nil {
 		return err
 	}
-	if q.After, _, err = p.str("cursor", 64); err != nil {
+	if q.Cursor, err = listCursor(p); err != nil {
 		return err
 	}
-	limit, ok, err := p.uint("limit", 1, invoice.MaxListLimit)
+	page, err := s.o.InvoiceLedger.ListInvoices(r.Context(), q)
 	if err != nil {
-		return err
+		return listError(err)
 	}
-	q.Limit = invoiceListLimit
-	if ok {
-		q.Limit = int(limit)
-	}
-	page, err := s.o.InvoiceLedger.Invoices(r.Context(), q)
-	if errors.Is(err, invoice.ErrInvalidCursor) {
-		return badField("cursor", "not a cursor this server made: pass back next_cursor as it was answered")
-	}
-	if err != nil {
-		return err
-	}
-	out := invoiceListJSON{Invoices: make([]invoiceJSON, 0, len(page.Items)), NextCursor: page.Next}
+	out := InvoicePage{Invoices: make([]invoiceJSON, 0, len(page.Items)), Next: page.Next}
 	for _, inv := range page.Items {
 		out.Invoices = append(out.Invoices, s.invoiceJSON(r, inv))
 	}

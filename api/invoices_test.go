@@ -222,22 +222,22 @@ func TestListAndCancelInvoices(t *testing.T) {
 	var listed []string
 	cursor := ""
 	for pages := 0; pages < 10; pages++ {
-		m := wantOK(t, h.get("/invoices?status=new&limit=2&cursor="+cursor))
+		m := wantOK(t, h.get("/invoices?status=new&limit=2&after="+cursor))
 		for _, it := range m["invoices"].([]any) {
 			listed = append(listed, str(it.(map[string]any), "id"))
 		}
-		if m["next_cursor"] == nil {
+		if m["next"] == nil {
 			break
 		}
-		cursor = str(m, "next_cursor")
+		cursor = str(m, "next")
 	}
 	// ids[1] has a part of its amount: still new.
 	if want := []string{ids[4], ids[3], ids[2], ids[1]}; fmt.Sprint(listed) != fmt.Sprint(want) {
 		t.Fatalf("new invoices %v, want %v", listed, want)
 	}
 	wantError(t, h.get("/invoices?status=paidish"), 400, "status")
-	wantError(t, h.get("/invoices?cursor=abc"), 400, "cursor")
-	wantError(t, h.get("/invoices?limit=101"), 400, "limit")
+	wantError(t, h.get("/invoices?after=abc"), 400, "after")
+	wantError(t, h.get("/invoices?limit=501"), 400, "limit")
 }
 
 // The QR PNG decodes (gozxing, independent of the encoder) to the

@@ -121,9 +121,6 @@ const (
 	EndedSubscriptions   = ledger.EndedSubscriptions
 )
 
-// InvoiceQuery filters ListInvoices; empty fields match everything.
-type InvoiceQuery struct {
-	Status  invoice.Status
-	OrderID string // exact
-	Cursor
-}
+// InvoiceQuery filters ListInvoices; empty fields match everything, an
+// OrderID exactly.
+type InvoiceQuery = ledger.InvoiceQuery

@@ -193,18 +193,18 @@ func (l *Ledger) InvoiceSubscription(ctx context.Context, inv invoice.Invoice) (
 	return invoiceSubscription(ctx, l.db, inv)
 }
 
-// Invoices lists invoices newest first, filtered by q, one page at a
-// time (the cursor is the last invoice's creation sequence). An OrderID
-// matches at most one invoice.
-func (l *Ledger) Invoices(ctx context.Context, q invoice.Query) (invoice.Page, error) {
-	if q.Limit < 1 || q.Limit > invoice.MaxListLimit {
-		return invoice.Page{}, fmt.Errorf("list invoices: limit %d is not within 1..%d", q.Limit, invoice.MaxListLimit)
-	}
+// ListInvoices lists invoices newest first, filtered by q, one page at a
+// time (the cursor is the last invoice's creation sequence): GET /invoices
+// and the console's invoice page (console.InvoiceStore). An OrderID
+// matches at most one invoice. A cursor the ledger did not make wraps
+// ledger.ErrInvalidCursor.
+func (l *Ledger) ListInvoices(ctx context.Context, q ledger.InvoiceQuery) (ledger.Page[invoice.Invoice], error) {
+	limit := min(max(q.Limit, 1), ledger.MaxListLimit)
 	where, args := "1 = 1", []any{}
 	if q.After != "" {
 		after, err := strconv.ParseInt(q.After, 10, 64)
 		if err != nil || after <= 0 || strconv.FormatInt(after, 10) != q.After {
-			return invoice.Page{}, fmt.Errorf("list invoices: %w", invoice.ErrInvalidCursor)
+			return ledger.Page[invoice.Invoice]{}, fmt.Errorf("list invoices: %w", ledger.ErrInvalidCursor)
 		}
 		where, args = "i.id < ?", append(args, after)
 	}
@@ -215,19 +215,19 @@ func (l *Ledger) Invoices(ctx context.Context, q invoice.Query) (invoice.Page, e
 		where, args = "i.order_id = ? AND "+where, append([]any{q.OrderID}, args...)
 	}
 	rows, err := l.db.QueryContext(ctx, `SELECT `+invoiceCols+` FROM invoices i JOIN addresses a ON a.id = i.address_id
-  WHERE `+where+` ORDER BY i.id DESC LIMIT ?`, append(args, q.Limit+1)...)
+  WHERE `+where+` ORDER BY i.id DESC LIMIT ?`, append(args, limit+1)...)
 	if err != nil {
-		return invoice.Page{}, fmt.Errorf("list invoices: %w", err)
+		return ledger.Page[invoice.Invoice]{}, fmt.Errorf("list invoices: %w", err)
 	}
 	defer rows.Close()
-	var page invoice.Page
+	var page ledger.Page[invoice.Invoice]
 	var last int64
 	for rows.Next() {
 		inv, seq, err := scanInvoice(rows)
 		if err != nil {
-			return invoice.Page{}, fmt.Errorf("list invoices: %w", err)
+			return ledger.Page[invoice.Invoice]{}, fmt.Errorf("list invoices: %w", err)
 		}
-		if len(page.Items) == q.Limit {
+		if len(page.Items) == limit {
 			page.Next = strconv.FormatInt(last, 10)
 			break
 		}

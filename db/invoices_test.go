@@ -40,10 +40,10 @@ func invoiceLedgers(t *testing.T, fn func(t *testing.T, l *db.Ledger, clock *tes
 	})
 }
 
-const shopURL = "http://shop.example/ipn"
+const invoiceShopURL = "http://shop.example/ipn"
 
 // newInvoice records address addr at index and an invoice for amount on
-// it, with a subscription of shopURL at maxConfirms unless noURL.
+// it, with a subscription of invoiceShopURL at maxConfirms unless noURL.
 func newInvoice(t *testing.T, l *db.Ledger, addr string, index uint32, amount uint64, maxConfirms int, orderID string, noURL bool) invoice.Invoice {
 	t.Helper()
 	mustAddr(t, l, chains.BTC, addr, index)
@@ -51,7 +51,7 @@ func newInvoice(t *testing.T, l *db.Ledger, addr string, index uint32, amount ui
 		OrderID: orderID, Description: "Order " + addr, Metadata: json.RawMessage(`{"cart":7}`)}
 	var sub *ledger.Subscription
 	if !noURL {
-		sub = &ledger.Subscription{URL: shopURL, Secret: "ipnsec_test"}
+		sub = &ledger.Subscription{URL: invoiceShopURL, Secret: "ipnsec_test"}
 	}
 	inv, s, created, err := l.CreateInvoice(ctx, p, invoice.NewID(), addr, sub)
 	if err != nil || !created {
@@ -339,7 +339,7 @@ func TestInvoiceOrderIDIsIdempotent(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				inv, _, c, err := l.CreateInvoice(ctx, p, invoice.NewID(), fmt.Sprintf("addrOrder%d", i),
-					&ledger.Subscription{URL: shopURL, Secret: "ipnsec_x"})
+					&ledger.Subscription{URL: invoiceShopURL, Secret: "ipnsec_x"})
 				ids[i], created[i], errs[i] = inv.ID, c, err
 			}()
 		}
@@ -356,7 +356,7 @@ func TestInvoiceOrderIDIsIdempotent(t *testing.T) {
 				made++
 			}
 		}
-		page, err := l.Invoices(ctx, invoice.Query{OrderID: "shop-order-77", Limit: 10})
+		page, err := l.ListInvoices(ctx, ledger.InvoiceQuery{OrderID: "shop-order-77", Cursor: ledger.Cursor{Limit: 10}})
 		if err != nil || made != 1 || len(page.Items) != 1 {
 			t.Fatalf("%d created, %d listed (%v); want 1", made, len(page.Items), err)
 		}
@@ -382,9 +382,9 @@ func TestInvoicesList(t *testing.T) {
 			t.Fatal(err)
 		}
 		var got []string
-		q := invoice.Query{Status: invoice.StatusNew, Limit: 2}
+		q := ledger.InvoiceQuery{Status: invoice.StatusNew, Cursor: ledger.Cursor{Limit: 2}}
 		for pages := 0; ; pages++ {
-			page, err := l.Invoices(ctx, q)
+			page, err := l.ListInvoices(ctx, q)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -403,7 +403,7 @@ func TestInvoicesList(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("new invoices listed %v, want %v", got, want)
 		}
-		if _, err := l.Invoices(ctx, invoice.Query{After: "x1", Limit: 2}); !errors.Is(err, invoice.ErrInvalidCursor) {
+		if _, err := l.ListInvoices(ctx, ledger.InvoiceQuery{Cursor: ledger.Cursor{After: "x1", Limit: 2}}); !errors.Is(err, ledger.ErrInvalidCursor) {
 			t.Fatalf("a bad cursor: %v", err)
 		}
 	})

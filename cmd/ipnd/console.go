@@ -75,6 +75,7 @@ func (d *daemon) mountConsole(srv *api.Server) error {
 	c, err := console.New(console.Options{
 		Store: db.ConsoleStore{Ledger: d.ledger, Chains: enabled, NewSecret: ipn.NewSecret,
 			SecretGrace: d.cfg.IPN.SecretGrace.D()},
+		Invoices: d.ledger, // the invoice page
 		Auth:     console.Keys(keys...),
 		Notifier: d.live,
 		Logger:   d.log,
