@@ -103,5 +103,8 @@ func stateOf(inv invoice.Invoice, now time.Time) state {
 	if !s.Payable {
 		s.ExpiresInMS = 0
 	}
+	if s.Status != shownWaiting && s.Status != shownUnderpaid {
+		s.Due = "" // nothing more is to be paid to this address
+	}
 	return s
 }
