@@ -15,12 +15,13 @@ type Chain string
 
 const (
 	BTC Chain = "btc"
+	LTC Chain = "ltc"
 	XMR Chain = "xmr"
 )
 
 // Decimals is the number of decimal places of one coin in atomic units
-// (its Spec's): 8 for Bitcoin (satoshi), 12 for Monero (piconero); 0 for an
-// unknown chain.
+// (its Spec's): 8 for Bitcoin (satoshi) and Litecoin (litoshi), 12 for
+// Monero (piconero); 0 for an unknown chain.
 func (c Chain) Decimals() int {
 	s, _ := c.Spec()
 	return s.Decimals

@@ -33,6 +33,8 @@ type Spec struct {
 var specs = []Spec{
 	{Chain: BTC, Name: "Bitcoin", Decimals: 8, URIScheme: "bitcoin", URIAmountKey: "amount", URILabelKey: "label",
 		DerivationIndexes: true},
+	{Chain: LTC, Name: "Litecoin", Decimals: 8, URIScheme: "litecoin", URIAmountKey: "amount", URILabelKey: "label",
+		DerivationIndexes: true},
 	{Chain: XMR, Name: "Monero", Decimals: 12, URIScheme: "monero", URIAmountKey: "tx_amount",
 		URILabelKey: "tx_description"},
 }
@@ -67,7 +69,7 @@ func ParseChain(s string) (Chain, error) {
 	return "", fmt.Errorf("unknown chain %q (want %s)", s, Choices())
 }
 
-// Choices lists the chain ids for messages: "btc or xmr".
+// Choices lists the chain ids for messages: "btc, ltc or xmr".
 func Choices() string {
 	ids := make([]string, len(All))
 	for i, c := range All {

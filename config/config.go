@@ -17,6 +17,7 @@ type Config struct {
 	IPN      IPN      `toml:"ipn"`
 	Invoices Invoices `toml:"invoices"`
 	Bitcoin  Bitcoin  `toml:"bitcoin"`
+	Litecoin Bitcoin  `toml:"litecoin"`
 	Monero   Monero   `toml:"monero"`
 }
 
@@ -63,24 +64,27 @@ type Invoices struct {
 	CheckoutRate int      `toml:"checkout_rate" doc:"requests per minute one client (IP address) may make to the checkout pages; 0 = no limit"`
 }
 
-// Bitcoin is the [bitcoin] section.
+// Bitcoin is the [bitcoin] section, and the [litecoin] section: the
+// Bitcoin-family chains share their keys.
 type Bitcoin struct {
-	Enabled      bool     `toml:"enabled" doc:"watch Bitcoin"`
-	Network      string   `toml:"network" doc:"mainnet, testnet, signet or regtest"`
-	RPCHost      string   `toml:"rpc_host" doc:"host:port of bitcoind or btcd RPC"`
+	Enabled      bool     `toml:"enabled" doc:"watch the chain"`
+	Network      string   `toml:"network" doc:"mainnet, testnet or regtest (Bitcoin also signet)"`
+	RPCHost      string   `toml:"rpc_host" doc:"host:port of the node's RPC (bitcoind or btcd; litecoind)"`
 	RPCUser      string   `toml:"rpc_user" doc:"RPC user (or use rpc_cookie)"`
 	RPCPassword  Secret   `toml:"rpc_password" doc:"RPC password"`
-	RPCCookie    string   `toml:"rpc_cookie" doc:"path of bitcoind's .cookie file, instead of user/password"`
-	XPub         string   `toml:"xpub" doc:"account-level extended PUBLIC key (xpub/ypub/zpub/tpub/upub/vpub)"`
-	AddressType  string   `toml:"address_type" doc:"empty = from the key prefix; p2pkh, p2sh-p2wpkh, p2wpkh or p2tr"`
+	RPCCookie    string   `toml:"rpc_cookie" doc:"path of the node's .cookie file, instead of user/password"`
+	XPub         string   `toml:"xpub" doc:"account-level extended PUBLIC key (xpub/ypub/zpub/tpub/upub/vpub; Litecoin also Ltub/Mtub/ttub)"`
+	Descriptor   string   `toml:"descriptor" doc:"output descriptor with its #checksum, instead of xpub (pkh, sh(wpkh), wpkh, tr, wsh(sortedmulti), ...)"`
+	AddressType  string   `toml:"address_type" doc:"with xpub: empty = from the key prefix; p2pkh, p2sh-p2wpkh, p2wpkh or p2tr"`
 	GapLimit     int      `toml:"gap_limit" doc:"unallocated indexes watched beyond the highest allocated"`
+	FirstIndex   int64    `toml:"first_index" doc:"first derivation index an empty ledger hands out"`
 	StartHeight  int64    `toml:"start_height" doc:"first block to scan at first start; 0 = the tip"`
 	PollInterval Duration `toml:"poll_interval" doc:"safety poll while push works; without push the node is polled every second"`
 	RPCTimeout   Duration `toml:"rpc_timeout" doc:"bound on one RPC call to the node"`
-	Push         string   `toml:"push" doc:"auto, websocket (btcd), zmq (bitcoind) or off"`
-	ZMQRawTx     string   `toml:"zmq_rawtx" doc:"bitcoind's zmqpubrawtx endpoint, tcp://host:port"`
-	ZMQHashBlock string   `toml:"zmq_hashblock" doc:"bitcoind's zmqpubhashblock endpoint"`
-	ZMQSequence  string   `toml:"zmq_sequence" doc:"bitcoind's zmqpubsequence endpoint (instead of zmq_hashblock)"`
+	Push         string   `toml:"push" doc:"auto, websocket (btcd), zmq (bitcoind, litecoind) or off"`
+	ZMQRawTx     string   `toml:"zmq_rawtx" doc:"the node's zmqpubrawtx endpoint, tcp://host:port"`
+	ZMQHashBlock string   `toml:"zmq_hashblock" doc:"the node's zmqpubhashblock endpoint"`
+	ZMQSequence  string   `toml:"zmq_sequence" doc:"the node's zmqpubsequence endpoint (instead of zmq_hashblock)"`
 }
 
 // Monero is the [monero] section.
@@ -132,6 +136,14 @@ func Default() Config {
 		Bitcoin: Bitcoin{
 			Network:      "mainnet",
 			RPCHost:      "127.0.0.1:8332",
+			GapLimit:     20,
+			PollInterval: Duration(30 * time.Second),
+			RPCTimeout:   Duration(10 * time.Second),
+			Push:         "auto",
+		},
+		Litecoin: Bitcoin{
+			Network:      "mainnet",
+			RPCHost:      "127.0.0.1:9332",
 			GapLimit:     20,
 			PollInterval: Duration(30 * time.Second),
 			RPCTimeout:   Duration(10 * time.Second),

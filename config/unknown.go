@@ -14,7 +14,7 @@ func unknownKey(section, key string) string {
 		return "unknown key (did you mean " + s + "?)"
 	}
 	if elsewhere := sectionsWithKey(key); len(elsewhere) > 0 {
-		return "unknown key in [" + section + "] (did you mean " + strings.Join(elsewhere, " or ") + "?)"
+		return "unknown key in [" + section + "] (did you mean " + orList(elsewhere) + "?)"
 	}
 	return "unknown key (the keys of [" + section + "] are " + strings.Join(keys, ", ") + ")"
 }
@@ -31,13 +31,21 @@ func unknownTopLevel(name string, isTable bool) string {
 		return "unknown section (the sections are " + list + ")"
 	}
 	if elsewhere := sectionsWithKey(name); len(elsewhere) > 0 {
-		return "key outside any section (did you mean " + strings.Join(elsewhere, " or ") +
+		return "key outside any section (did you mean " + orList(elsewhere) +
 			"? put it under its [section] header)"
 	}
 	if s := Suggest(name, sections); s != "" {
 		return "unknown key outside any section (did you mean the [" + s + "] section?)"
 	}
 	return "unknown key outside any section (the sections are " + list + ")"
+}
+
+// orList joins choices as "a, b or c".
+func orList(choices []string) string {
+	if len(choices) < 2 {
+		return strings.Join(choices, "")
+	}
+	return strings.Join(choices[:len(choices)-1], ", ") + " or " + choices[len(choices)-1]
 }
 
 // sectionsWithKey lists "section.key" for every section that has key.

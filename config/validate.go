@@ -108,28 +108,8 @@ func (c Config) Validate() Problems {
 	}
 	rangeInt(&p, "invoices.checkout_rate", inv.CheckoutRate, 0, 100000)
 
-	if b := c.Bitcoin; b.Enabled {
-		oneOf(&p, "bitcoin.network", b.Network, "mainnet", "testnet", "signet", "regtest")
-		if _, _, err := net.SplitHostPort(b.RPCHost); err != nil {
-			p.Add("bitcoin.rpc_host", "must be host:port, not %q", b.RPCHost)
-		}
-		if b.RPCCookie == "" && (b.RPCUser == "" || b.RPCPassword == "") {
-			p.Add("bitcoin.rpc_user", "set rpc_user and rpc_password, or rpc_cookie")
-		}
-		if b.XPub == "" {
-			p.Add("bitcoin.xpub", "required when bitcoin.enabled is true: set the wallet's account-level extended public key (xpub, ypub, zpub; tpub, upub, vpub on test networks)")
-		}
-		if b.AddressType != "" {
-			oneOf(&p, "bitcoin.address_type", b.AddressType, "p2pkh", "p2sh-p2wpkh", "p2wpkh", "p2tr")
-		}
-		rangeInt(&p, "bitcoin.gap_limit", b.GapLimit, 0, 10000)
-		if b.StartHeight < 0 {
-			p.Add("bitcoin.start_height", "must not be negative")
-		}
-		positive(&p, "bitcoin.poll_interval", b.PollInterval)
-		positive(&p, "bitcoin.rpc_timeout", b.RPCTimeout)
-		oneOf(&p, "bitcoin.push", b.Push, "auto", "websocket", "zmq", "off")
-	}
+	bitcoinFamily(&p, "bitcoin", c.Bitcoin, "mainnet", "testnet", "signet", "regtest")
+	bitcoinFamily(&p, "litecoin", c.Litecoin, "mainnet", "testnet", "regtest")
 
 	if m := c.Monero; m.Enabled {
 		httpURL(&p, "monero.wallet_rpc_url", m.WalletRPCURL, "set monero.wallet_rpc_user and monero.wallet_rpc_password instead")
@@ -149,6 +129,47 @@ func (c Config) Validate() Problems {
 		}
 	}
 	return p
+}
+
+// maxFirstIndex is the highest BIP32 unhardened index (ledger.MaxDerivationIndex).
+const maxFirstIndex = 1<<31 - 1
+
+// bitcoinFamily checks the section of a Bitcoin-family chain.
+func bitcoinFamily(p *Problems, section string, b Bitcoin, networks ...string) {
+	if !b.Enabled {
+		return
+	}
+	oneOf(p, section+".network", b.Network, networks...)
+	if _, _, err := net.SplitHostPort(b.RPCHost); err != nil {
+		p.Add(section+".rpc_host", "must be host:port, not %q", b.RPCHost)
+	}
+	if b.RPCCookie == "" && (b.RPCUser == "" || b.RPCPassword == "") {
+		p.Add(section+".rpc_user", "set rpc_user and rpc_password, or rpc_cookie")
+	}
+	switch {
+	case b.XPub == "" && b.Descriptor == "":
+		keys := "xpub, ypub, zpub; tpub, upub, vpub on test networks"
+		if section == "litecoin" {
+			keys = "xpub, ypub, zpub, Ltub, Mtub; tpub, upub, vpub, ttub on test networks"
+		}
+		p.Add(section+".xpub", "required when %s.enabled is true: set the wallet's account-level extended public key (%s), "+
+			"or %s.descriptor to its output descriptor", section, keys, section)
+	case b.XPub != "" && b.Descriptor != "":
+		p.Add(section+".descriptor", "set either %s.xpub or %s.descriptor, not both", section, section)
+	}
+	if b.AddressType != "" {
+		oneOf(p, section+".address_type", b.AddressType, "p2pkh", "p2sh-p2wpkh", "p2wpkh", "p2tr")
+	}
+	rangeInt(p, section+".gap_limit", b.GapLimit, 0, 10000)
+	if b.FirstIndex < 0 || b.FirstIndex > maxFirstIndex {
+		p.Add(section+".first_index", "must be between 0 and %d, not %d", maxFirstIndex, b.FirstIndex)
+	}
+	if b.StartHeight < 0 {
+		p.Add(section+".start_height", "must not be negative")
+	}
+	positive(p, section+".poll_interval", b.PollInterval)
+	positive(p, section+".rpc_timeout", b.RPCTimeout)
+	oneOf(p, section+".push", b.Push, "auto", "websocket", "zmq", "off")
 }
 
 // IsLoopbackListen reports whether a listen address binds loopback only.

@@ -318,3 +318,28 @@ func (l *Ledger) ensureCounter(ctx context.Context, c chains.Chain) error {
 	l.counters.Store(c, true)
 	return nil
 }
+
+// RaiseAddressCounter makes AllocateAddress hand out no index below next
+// on chain c (the counter only moves up) and returns the counter after:
+// how [bitcoin] first_index, and the addresses a node reports as used
+// before this ledger, keep an empty ledger from handing out an index
+// again.
+func (l *Ledger) RaiseAddressCounter(ctx context.Context, c chains.Chain, next int64) (int64, error) {
+	if next < 0 || next > ledger.MaxDerivationIndex+1 {
+		return 0, fmt.Errorf("raise %s address counter: %d is out of range", c, next)
+	}
+	var now int64
+	err := l.ExecTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, l.dialect.insertIgnore+` INTO address_counters (chain, next_index) VALUES (?, 0)`, string(c)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE address_counters SET next_index = ? WHERE chain = ? AND next_index < ?`, next, string(c), next); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `SELECT next_index FROM address_counters WHERE chain = ?`, string(c)).Scan(&now)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("raise %s address counter: %w", c, err)
+	}
+	return now, nil
+}

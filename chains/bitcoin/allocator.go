@@ -12,6 +12,7 @@ type Allocator struct {
 	d      *Deriver
 	ledger AllocatorLedger
 	watch  DerivedWatcher
+	gate   *indexGate // set by PrepareIndexes
 }
 
 // AllocatorLedger is what the allocator needs of the ledger (*db.Ledger).
@@ -34,7 +35,10 @@ func NewAllocator(d *Deriver, ledger AllocatorLedger, watch DerivedWatcher) *All
 // Allocate records and returns the next unused address (a persisted counter
 // that never hands out an index twice).
 func (a *Allocator) Allocate(ctx context.Context, label string) (chains.Address, error) {
-	addr, err := a.ledger.AllocateAddress(ctx, chains.BTC, a.d.Address, label)
+	if err := a.gate.wait(ctx, a.d.fam.Section); err != nil {
+		return chains.Address{}, err
+	}
+	addr, err := a.ledger.AllocateAddress(ctx, a.d.fam.Chain, a.d.Address, label)
 	if err != nil {
 		return chains.Address{}, err
 	}
@@ -48,7 +52,7 @@ func (a *Allocator) AddressAt(ctx context.Context, index uint32, label string) (
 	if err != nil {
 		return chains.Address{}, err
 	}
-	addr, err := a.ledger.EnsureAddress(ctx, chains.Address{Chain: chains.BTC, Address: s, DerivationIndex: &index, Label: label})
+	addr, err := a.ledger.EnsureAddress(ctx, chains.Address{Chain: a.d.fam.Chain, Address: s, DerivationIndex: &index, Label: label})
 	if err != nil {
 		return chains.Address{}, err
 	}

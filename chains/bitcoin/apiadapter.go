@@ -7,7 +7,7 @@ import (
 	"github.com/ipnd/ipnd/chains"
 )
 
-// APIAdapter is the Bitcoin side of the HTTP API (an api.Chain):
+// APIAdapter is a Bitcoin-family chain's side of the HTTP API (an api.Chain):
 // allocation, validation, watching a subscriber's address and the sync
 // status. Errors caused by the request wrap chains.ErrRejected.
 type APIAdapter struct {
@@ -54,7 +54,7 @@ func (a *APIAdapter) Watch(ctx context.Context, addr string) (chains.Address, er
 	if err != nil {
 		return chains.Address{}, fmt.Errorf("%w: %v", chains.ErrRejected, err)
 	}
-	rec, err := a.ledger.EnsureAddress(ctx, chains.Address{Chain: chains.BTC, Address: canonical})
+	rec, err := a.ledger.EnsureAddress(ctx, chains.Address{Chain: a.d.fam.Chain, Address: canonical})
 	if err != nil {
 		return chains.Address{}, err
 	}
@@ -71,5 +71,5 @@ func (a *APIAdapter) Status() chains.Status {
 	if a.watcher != nil {
 		return a.watcher.Status()
 	}
-	return chains.SyncedElsewhere(chains.BTC)
+	return chains.SyncedElsewhere(a.d.fam.Chain)
 }

@@ -11,8 +11,6 @@ import (
 
 // WatcherConfig tunes a Watcher.
 type WatcherConfig struct {
-	// Family is the chain followed (default BitcoinFamily).
-	Family Family
 	// Network is the configured network's name ("regtest"), for messages.
 	Network string
 	// GapLimit unallocated indexes beyond the highest allocated (or paid)
@@ -59,9 +57,6 @@ type WatcherConfig struct {
 const DefaultPollInterval = 30 * time.Second
 
 func (c WatcherConfig) withDefaults(d *Deriver) WatcherConfig {
-	if c.Family.Chain == "" {
-		c.Family = BitcoinFamily
-	}
 	if c.Network == "" {
 		c.Network = d.net.Name
 	}
@@ -97,6 +92,11 @@ func (c WatcherConfig) withDefaults(d *Deriver) WatcherConfig {
 
 // WatcherConfigFrom takes the watcher settings of the [bitcoin] section.
 func WatcherConfigFrom(c config.Bitcoin, log *slog.Logger) WatcherConfig {
+	return BitcoinFamily.WatcherConfig(c, log)
+}
+
+// WatcherConfig takes the watcher settings of the family's section.
+func (f *Family) WatcherConfig(c config.Bitcoin, log *slog.Logger) WatcherConfig {
 	return WatcherConfig{
 		Network: c.Network, GapLimit: c.GapLimit, StartHeight: c.StartHeight, PollInterval: c.PollInterval.D(), Logger: log,
 		Push: PushConfig{Mode: PushMode(c.Push), ZMQRawTx: c.ZMQRawTx, ZMQHashBlock: c.ZMQHashBlock, ZMQSequence: c.ZMQSequence},
@@ -104,33 +104,70 @@ func WatcherConfigFrom(c config.Bitcoin, log *slog.Logger) WatcherConfig {
 }
 
 // RPCConfigFrom takes the connection settings of the [bitcoin] section.
-func RPCConfigFrom(c config.Bitcoin) RPCConfig {
-	return RPCConfig{Host: c.RPCHost, User: c.RPCUser, Password: c.RPCPassword, CookiePath: c.RPCCookie, Timeout: c.RPCTimeout.D()}
+func RPCConfigFrom(c config.Bitcoin) RPCConfig { return BitcoinFamily.RPCConfig(c) }
+
+// RPCConfig takes the connection settings of the family's section.
+func (f *Family) RPCConfig(c config.Bitcoin) RPCConfig {
+	return RPCConfig{Host: c.RPCHost, User: c.RPCUser, Password: c.RPCPassword, CookiePath: c.RPCCookie, Timeout: c.RPCTimeout.D(), Section: f.Section}
 }
 
-// CheckConfig validates the [bitcoin] section beyond what config.Validate
-// does: the network name, the key (public, of that network, supported
-// type), the address type and the push settings. It never echoes the key.
-func CheckConfig(c config.Bitcoin) config.Problems {
+// CheckConfig validates the [bitcoin] section (Family.CheckConfig).
+func CheckConfig(c config.Bitcoin) config.Problems { return BitcoinFamily.CheckConfig(c) }
+
+// CheckConfig validates the family's section beyond what config.Validate
+// does: the network name, the key or descriptor (public, of that network,
+// supported type, descriptor checksum), the address type and the push
+// settings. It never echoes the key.
+func (f *Family) CheckConfig(c config.Bitcoin) config.Problems {
 	var p config.Problems
 	if !c.Enabled {
 		return nil
 	}
-	if _, err := NetParams(c.Network); err != nil {
-		p.Add("bitcoin.network", "%v", err)
+	s := f.Section
+	if _, err := f.Network(c.Network); err != nil {
+		p.Add(s+".network", "%v", err)
 		return p
 	}
-	checkPush(&p, "bitcoin", PushConfig{Mode: PushMode(c.Push), ZMQRawTx: c.ZMQRawTx, ZMQHashBlock: c.ZMQHashBlock, ZMQSequence: c.ZMQSequence})
-	if c.XPub == "" {
-		p.Add("bitcoin.xpub", "required when bitcoin.enabled is true")
+	checkPush(&p, s, PushConfig{Mode: PushMode(c.Push), ZMQRawTx: c.ZMQRawTx, ZMQHashBlock: c.ZMQHashBlock, ZMQSequence: c.ZMQSequence})
+	p = append(p, f.CheckKey(c)...)
+	return p
+}
+
+// CheckKey validates the settings a Deriver is made of (network, xpub or
+// descriptor, address_type), naming the setting at fault.
+func (f *Family) CheckKey(c config.Bitcoin) config.Problems {
+	var p config.Problems
+	s := f.Section
+	switch {
+	case c.XPub != "" && c.Descriptor != "":
+		p.Add(s+".descriptor", "set either %s.xpub or %s.descriptor, not both", s, s)
+		return p
+	case c.XPub == "" && c.Descriptor == "":
+		p.Add(s+".xpub", "required when %s.enabled is true: set the wallet's account-level extended public key (%s; %s on test networks), "+
+			"or %s.descriptor to its output descriptor", s, f.keyNames(false), f.keyNames(true), s)
+		return p
+	case c.Descriptor != "" && c.AddressType != "":
+		p.Add(s+".address_type", "must be empty with %s.descriptor: the descriptor says the address type", s)
 		return p
 	}
-	if _, err := NewDeriver(c.Network, c.XPub, c.AddressType); err != nil {
-		key := "bitcoin.xpub"
-		if strings.Contains(err.Error(), "address type") {
-			key = "bitcoin.address_type"
+	if _, err := f.DeriverFrom(c); err != nil {
+		key := s + ".xpub"
+		switch {
+		case c.Descriptor != "":
+			key = s + ".descriptor"
+		case strings.Contains(err.Error(), "address type"):
+			key = s + ".address_type"
 		}
 		p.Add(key, "%v", err)
 	}
 	return p
+}
+
+// DeriverFrom makes the Deriver of a section's key: its xpub (with
+// address_type) or its descriptor.
+func (f *Family) DeriverFrom(c config.Bitcoin) (*Deriver, error) {
+	if c.Descriptor != "" {
+		return f.NewDescriptorDeriver(c.Network, c.Descriptor)
+	}
+	return f.NewDeriver(c.Network, c.XPub, c.AddressType)
 }

@@ -1,5 +1,8 @@
-// Package bitcoin is ipnd's Bitcoin adapter: receive addresses derived from
-// an account-level extended public key (derive.go), an in-memory watch set
+// Package bitcoin is ipnd's adapter for the Bitcoin family of chains
+// (Bitcoin, Litecoin: one Family each, family.go, litecoin.go): receive
+// addresses derived from an account-level extended public key or an output
+// descriptor (derive.go, descriptor.go), address encodings (address.go),
+// wire decoders (decode.go, decode_litecoin.go), an in-memory watch set
 // of scriptPubKeys and a block scanner over btcd's wire decoder (scan.go),
 // the JSON-RPC client (rpc.go) and the block source polling it (source.go)
 // that a chainsync.BlockFollower turns into ledger writes, the watcher's
@@ -20,6 +23,8 @@ import (
 	"github.com/btcsuite/btcd/btcutil/hdkeychain"
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/btcsuite/btcd/txscript"
+
+	"github.com/ipnd/ipnd/chains/bitcoin/descriptor"
 )
 
 // AddressType is the kind of receive address derived from the key.
@@ -46,60 +51,27 @@ var (
 	ErrBadAddress = errors.New("not a valid address")
 )
 
-// keyVersion describes one registered extended-key version (BIP32, BIP49,
-// BIP84/SLIP-132).
-type keyVersion struct {
-	prefix  string
-	private bool
-	testnet bool        // tpub family (testnet, signet, regtest) vs mainnet
-	typ     AddressType // default type this prefix stands for; "" = multisig, unsupported
-}
-
-var keyVersions = map[uint32]keyVersion{
-	0x0488b21e: {"xpub", false, false, P2PKH},
-	0x0488ade4: {"xprv", true, false, P2PKH},
-	0x049d7cb2: {"ypub", false, false, P2SHP2WPKH},
-	0x049d7878: {"yprv", true, false, P2SHP2WPKH},
-	0x04b24746: {"zpub", false, false, P2WPKH},
-	0x04b2430c: {"zprv", true, false, P2WPKH},
-	0x0295b43f: {"Ypub", false, false, ""},
-	0x0295b005: {"Yprv", true, false, ""},
-	0x02aa7ed3: {"Zpub", false, false, ""},
-	0x02aa7a99: {"Zprv", true, false, ""},
-	0x043587cf: {"tpub", false, true, P2PKH},
-	0x04358394: {"tprv", true, true, P2PKH},
-	0x044a5262: {"upub", false, true, P2SHP2WPKH},
-	0x044a4e28: {"uprv", true, true, P2SHP2WPKH},
-	0x045f1cf6: {"vpub", false, true, P2WPKH},
-	0x045f18bc: {"vprv", true, true, P2WPKH},
-	0x024289ef: {"Upub", false, true, ""},
-	0x024285b5: {"Uprv", true, true, ""},
-	0x02575483: {"Vpub", false, true, ""},
-	0x02575048: {"Vprv", true, true, ""},
-}
-
-// NetParams maps bitcoin.network to btcd's chain parameters.
+// NetParams maps bitcoin.network to btcd's chain parameters (Bitcoin's
+// networks; Family.Network for any family).
 func NetParams(network string) (*chaincfg.Params, error) {
-	switch network {
-	case "mainnet", "main", "":
-		return &chaincfg.MainNetParams, nil
-	case "testnet", "testnet3":
-		return &chaincfg.TestNet3Params, nil
-	case "signet":
-		return &chaincfg.SigNetParams, nil
-	case "regtest":
-		return &chaincfg.RegressionNetParams, nil
+	n, err := BitcoinFamily.Network(network)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("unknown bitcoin network %q (want mainnet, testnet, signet or regtest)", network)
+	return n.Params, nil
 }
 
-// Deriver derives the receive addresses m/0/i below an account-level
-// extended public key, with hdkeychain (child keys) and txscript (the
-// taproot output key). It is safe for concurrent use.
+// Deriver derives the receive addresses of a configured key: m/0/i below an
+// account-level extended public key, with hdkeychain (child keys) and
+// txscript (the taproot output key), or index i of an output descriptor's
+// ranged path (DescriptorDeriver). It is safe for concurrent use.
 type Deriver struct {
+	fam      *Family
+	network  *Network
 	net      *chaincfg.Params
 	typ      AddressType
-	external *hdkeychain.ExtendedKey // m/0, derived once
+	external *hdkeychain.ExtendedKey // m/0, derived once (extended key)
+	desc     *descriptor.Descriptor  // or the descriptor
 }
 
 // Derived is one receive address.
@@ -109,15 +81,21 @@ type Derived struct {
 	Script  []byte // scriptPubKey
 }
 
-// NewDeriver parses key (never echoed in errors) for network; addressType ""
-// takes the type from the key's prefix (xpub/tpub p2pkh, ypub/upub
-// p2sh-p2wpkh, zpub/vpub p2wpkh); "p2tr" derives BIP86 key-path taproot
-// addresses.
+// NewDeriver parses a Bitcoin key for network (see Family.NewDeriver).
 func NewDeriver(network, key, addressType string) (*Deriver, error) {
-	net, err := NetParams(network)
+	return BitcoinFamily.NewDeriver(network, key, addressType)
+}
+
+// NewDeriver parses key (never echoed in errors) for network; addressType ""
+// takes the type from the key's prefix (xpub/tpub/Ltub/ttub p2pkh,
+// ypub/upub/Mtub p2sh-p2wpkh, zpub/vpub p2wpkh); "p2tr" derives BIP86
+// key-path taproot addresses.
+func (f *Family) NewDeriver(network, key, addressType string) (*Deriver, error) {
+	n, err := f.Network(network)
 	if err != nil {
 		return nil, err
 	}
+	net := n.Params
 	key = strings.TrimSpace(key)
 	if key == "" {
 		return nil, fmt.Errorf("%w: no key configured", ErrBadKey)
@@ -130,24 +108,18 @@ func NewDeriver(network, key, addressType string) (*Deriver, error) {
 	}
 	payload := append([]byte{ver}, raw...)
 	version := binary.BigEndian.Uint32(payload[:4])
-	kv, known := keyVersions[version]
+	kv, known := f.keys[version]
 	if (known && kv.private) || payload[45] == 0x00 {
-		return nil, ErrPrivateKey
+		return nil, f.errPrivateKey()
 	}
 	if !known {
-		return nil, fmt.Errorf("%w: unknown version bytes %08x: use the account's xpub, ypub or zpub (tpub, upub or vpub on test networks)", ErrBadKey, version)
+		return nil, fmt.Errorf("%w: unknown version bytes %08x: use the account's %s (%s on test networks)", ErrBadKey, version, f.keyNames(false), f.keyNames(true))
 	}
 	if kv.typ == "" {
-		return nil, fmt.Errorf("%w: %s… is a multisig key; use a single-signature account key", ErrBadKey, kv.prefix)
+		return nil, fmt.Errorf("%w: %s… is a multisig key; use a single-signature account key, or %s.descriptor for a multisig wallet", ErrBadKey, kv.prefix, f.Section)
 	}
-	isTest := net.Name != chaincfg.MainNetParams.Name
-	if kv.testnet != isTest {
-		want := "the wallet's mainnet key (xpub, ypub or zpub)"
-		if isTest {
-			want = "the wallet's test-network key (tpub, upub or vpub)"
-		}
-		return nil, fmt.Errorf("a %s… key %w than bitcoin.network = %q: set bitcoin.network to the key's network, or use %s",
-			kv.prefix, ErrWrongNetwork, network, want)
+	if err := f.checkKeyNetwork(kv, n, network); err != nil {
+		return nil, err
 	}
 	typ := kv.typ
 	if addressType != "" {
@@ -155,7 +127,7 @@ func NewDeriver(network, key, addressType string) (*Deriver, error) {
 		switch typ {
 		case P2PKH, P2SHP2WPKH, P2WPKH, P2TR:
 		default:
-			return nil, fmt.Errorf("unknown bitcoin address type %q (want p2pkh, p2sh-p2wpkh, p2wpkh or p2tr)", addressType)
+			return nil, fmt.Errorf("unknown %s address type %q (want p2pkh, p2sh-p2wpkh, p2wpkh or p2tr)", strings.ToLower(f.Name), addressType)
 		}
 	}
 	// hdkeychain knows only the xpub/tpub versions; the version bytes do
@@ -171,7 +143,28 @@ func NewDeriver(network, key, addressType string) (*Deriver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: deriving the external chain: %v", ErrBadKey, err)
 	}
-	return &Deriver{net: net, typ: typ, external: ext}, nil
+	return &Deriver{fam: f, network: n, net: net, typ: typ, external: ext}, nil
+}
+
+// errPrivateKey: the configured key is a private one.
+func (f *Family) errPrivateKey() error {
+	if f.Chain == BitcoinFamily.Chain {
+		return ErrPrivateKey
+	}
+	return fmt.Errorf("%w (%s: %s; %s on test networks)", ErrPrivateKey, f.Name, f.keyNames(false), f.keyNames(true))
+}
+
+// checkKeyNetwork refuses a key of the other network class.
+func (f *Family) checkKeyNetwork(kv keyVersion, n *Network, network string) error {
+	if kv.testnet == n.Test {
+		return nil
+	}
+	want := "the wallet's mainnet key (" + f.keyNames(false) + ")"
+	if n.Test {
+		want = "the wallet's test-network key (" + f.keyNames(true) + ")"
+	}
+	return fmt.Errorf("a %s… key %w than %s.network = %q: set %s.network to the key's network, or use %s",
+		kv.prefix, ErrWrongNetwork, f.Section, network, f.Section, want)
 }
 
 // childPubKey is the public key at m/0/index (BIP32 CKDpub). An index
@@ -185,16 +178,28 @@ func (d *Deriver) childPubKey(index uint32) (*btcec.PublicKey, error) {
 	return k.ECPubKey()
 }
 
-// Type is the address type derived.
+// Type is the address type derived: p2pkh, p2sh-p2wpkh, p2wpkh, p2tr for
+// an extended key, the descriptor's type ("wsh(sortedmulti)") for a
+// descriptor.
 func (d *Deriver) Type() AddressType { return d.typ }
+
+// Family is the chain the addresses are of.
+func (d *Deriver) Family() *Family { return d.fam }
+
+// Network is the configured network.
+func (d *Deriver) Network() *Network { return d.network }
 
 // Params are the network's parameters.
 func (d *Deriver) Params() *chaincfg.Params { return d.net }
 
-// Derive returns the receive address at m/0/index.
+// Derive returns the receive address at m/0/index (at index of the
+// descriptor's ranged path).
 func (d *Deriver) Derive(index uint32) (Derived, error) {
 	if index >= hdkeychain.HardenedKeyStart {
 		return Derived{}, fmt.Errorf("derivation index %d is out of range (max %d)", index, hdkeychain.HardenedKeyStart-1)
+	}
+	if d.desc != nil {
+		return d.deriveDescriptor(index)
 	}
 	pub, err := d.childPubKey(index)
 	if err != nil {
@@ -241,70 +246,3 @@ func (d *Deriver) Address(index uint32) (string, error) {
 // ValidateAddress checks that s is an address of the configured network and
 // returns its scriptPubKey.
 func (d *Deriver) ValidateAddress(s string) ([]byte, error) { return ValidateAddress(d.net, s) }
-
-// ValidateAddress checks that s is a standard address (p2pkh, p2sh, segwit
-// v0, taproot) of net and returns its scriptPubKey.
-func ValidateAddress(net *chaincfg.Params, s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	a, err := btcutil.DecodeAddress(s, net)
-	if err != nil {
-		if otherNet(s, net) {
-			return nil, fmt.Errorf("bitcoin address %q %w than %s", s, ErrWrongNetwork, net.Name)
-		}
-		return nil, fmt.Errorf("%w: bitcoin address %q: %v", ErrBadAddress, s, err)
-	}
-	if !a.IsForNet(net) {
-		return nil, fmt.Errorf("bitcoin address %q %w than %s", s, ErrWrongNetwork, net.Name)
-	}
-	switch a.(type) {
-	case *btcutil.AddressPubKeyHash, *btcutil.AddressScriptHash, *btcutil.AddressWitnessPubKeyHash,
-		*btcutil.AddressWitnessScriptHash, *btcutil.AddressTaproot:
-	default:
-		return nil, fmt.Errorf("%w: bitcoin address %q is not a p2pkh, p2sh, segwit or taproot address", ErrBadAddress, s)
-	}
-	// Bech32 is case-insensitive; the canonical form is lower case.
-	if a.EncodeAddress() != s && a.EncodeAddress() != strings.ToLower(s) {
-		return nil, fmt.Errorf("%w: bitcoin address %q", ErrBadAddress, s)
-	}
-	script, err := txscript.PayToAddrScript(a)
-	if err != nil {
-		return nil, fmt.Errorf("%w: bitcoin address %q: %v", ErrBadAddress, s, err)
-	}
-	return script, nil
-}
-
-// CanonicalAddress returns the canonical string of a valid address (bech32
-// in lower case).
-func CanonicalAddress(net *chaincfg.Params, s string) (string, error) {
-	if _, err := ValidateAddress(net, s); err != nil {
-		return "", err
-	}
-	a, _ := btcutil.DecodeAddress(strings.TrimSpace(s), net)
-	return a.EncodeAddress(), nil
-}
-
-func otherNet(s string, net *chaincfg.Params) bool {
-	for _, p := range []*chaincfg.Params{&chaincfg.MainNetParams, &chaincfg.TestNet3Params, &chaincfg.RegressionNetParams, &chaincfg.SigNetParams} {
-		if p.Name == net.Name {
-			continue
-		}
-		if a, err := btcutil.DecodeAddress(s, p); err == nil && a.IsForNet(p) && !a.IsForNet(net) {
-			return true
-		}
-	}
-	return false
-}
-
-// ScriptAddress renders a standard scriptPubKey as an address of net, or ""
-// when it has none.
-func ScriptAddress(net *chaincfg.Params, script []byte) string {
-	_, addrs, _, err := txscript.ExtractPkScriptAddrs(script, net)
-	if err != nil || len(addrs) != 1 {
-		return ""
-	}
-	switch addrs[0].(type) {
-	case *btcutil.AddressPubKey:
-		return "" // bare pubkey outputs have no address form of their own
-	}
-	return addrs[0].EncodeAddress()
-}

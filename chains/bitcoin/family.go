@@ -1,17 +1,25 @@
 package bitcoin
 
 import (
+	"fmt"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/btcsuite/btcd/chaincfg"
 
 	"github.com/ipnd/ipnd/chains"
 )
 
-// Family is what one Bitcoin-family chain brings to the shared watcher:
-// its chain id, its configuration section and its wire decoder. Its
-// networks' parameters (genesis block, address encodings, block interval)
-// come with the Deriver's chaincfg.Params. Bitcoin is one Family; a chain
-// whose formats are Bitcoin's with extensions (Litecoin's MWEB) is another
-// with its own Decoder.
+// Family is one Bitcoin-family chain as the shared adapter sees it: its
+// chain id and configuration section, its networks' parameters (genesis
+// block, address encodings, extended-key versions, block interval, in
+// btcd's chaincfg.Params form), the extended-key versions its wallets
+// export, and its wire decoder. Bitcoin and Litecoin are two Families;
+// another Bitcoin-derived coin needs a Family and, where its formats
+// differ from Bitcoin's, a Decoder, and nothing else. Decimals, the URI
+// scheme and the chain's name for people come from its row of the chains
+// Spec table.
 type Family struct {
 	Chain chains.Chain
 	// Section names the configuration section ("bitcoin") in messages
@@ -20,10 +28,109 @@ type Family struct {
 	// Name is the chain's name for people ("Bitcoin").
 	Name    string
 	Decoder Decoder
+	// Nodes names the node software that serves the chain, for messages:
+	// "bitcoind (0.21 or later) or btcd".
+	Nodes string
+	// Networks are the networks of the chain's `network` setting; the first
+	// is the default.
+	Networks []*Network
+	// keys are the extended public and private key versions the chain's
+	// wallets export (BIP32, SLIP-132).
+	keys map[uint32]keyVersion
 }
 
-// BitcoinFamily is Bitcoin.
-var BitcoinFamily = Family{Chain: chains.BTC, Section: "bitcoin", Name: "Bitcoin", Decoder: BitcoinDecoder{}}
+// Network is one network of a Family.
+type Network struct {
+	// Name is the network as the `network` setting spells it ("mainnet").
+	Name string
+	// Aliases are other accepted spellings of the setting.
+	Aliases []string
+	// NodeChains are the names the node reports in getblockchaininfo's
+	// "chain" for this network ("main").
+	NodeChains []string
+	// Params holds the genesis block, the address encodings (base58
+	// version bytes, bech32 HRP), the standard extended-key versions and
+	// the block interval.
+	Params *chaincfg.Params
+	// Test: a test network, whose wallets export the tpub family of keys.
+	Test bool
+	// RPCPort is the node's default RPC port, for messages.
+	RPCPort int
+	// LegacyScriptHashAddrIDs are older P2SH version bytes that still
+	// decode (Litecoin's 3…/2… before M…/Q…); addresses are given back in
+	// the Params form.
+	LegacyScriptHashAddrIDs []byte
+	// ConfidentialHRP is the bech32 prefix of addresses ipnd cannot watch
+	// (Litecoin's MWEB addresses), refused with a reason; "" for none.
+	ConfidentialHRP string
+}
+
+// Network returns the network the setting names (or one of its aliases).
+func (f *Family) Network(name string) (*Network, error) {
+	if name == "" {
+		return f.Networks[0], nil
+	}
+	for _, n := range f.Networks {
+		if name == n.Name || slices.Contains(n.Aliases, name) {
+			return n, nil
+		}
+	}
+	return nil, fmt.Errorf("unknown %s network %q (want %s)", strings.ToLower(f.Name), name, f.NetworkChoices())
+}
+
+// NetworkNames lists the networks as the setting spells them.
+func (f *Family) NetworkNames() []string {
+	out := make([]string, len(f.Networks))
+	for i, n := range f.Networks {
+		out[i] = n.Name
+	}
+	return out
+}
+
+// NetworkChoices lists the networks for messages: "mainnet, testnet or
+// regtest".
+func (f *Family) NetworkChoices() string {
+	names := f.NetworkNames()
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+// Families are the Bitcoin-family chains ipnd follows.
+var Families = []*Family{&BitcoinFamily, &LitecoinFamily}
+
+// FamilyOf returns the family of chain c.
+func FamilyOf(c chains.Chain) (*Family, bool) {
+	for _, f := range Families {
+		if f.Chain == c {
+			return f, true
+		}
+	}
+	return nil, false
+}
+
+// networkOf finds the family and network whose parameters are params.
+func networkOf(params *chaincfg.Params) (*Family, *Network) {
+	for _, f := range Families {
+		for _, n := range f.Networks {
+			if n.Params == params {
+				return f, n
+			}
+		}
+	}
+	return nil, nil
+}
+
+// BitcoinFamily is Bitcoin: btcd's chain parameters and wire decoder.
+var BitcoinFamily = Family{
+	Chain: chains.BTC, Section: "bitcoin", Name: "Bitcoin", Decoder: BitcoinDecoder{},
+	Nodes: "bitcoind or btcd",
+	Networks: []*Network{
+		{Name: "mainnet", Aliases: []string{"main"}, NodeChains: []string{"main", "mainnet"}, Params: &chaincfg.MainNetParams, RPCPort: 8332},
+		{Name: "testnet", Aliases: []string{"testnet3"}, NodeChains: []string{"test", "testnet", "testnet3"}, Params: &chaincfg.TestNet3Params, Test: true, RPCPort: 18332},
+		{Name: "signet", NodeChains: []string{"signet"}, Params: &chaincfg.SigNetParams, Test: true, RPCPort: 38332},
+		{Name: "regtest", NodeChains: []string{"regtest"}, Params: &chaincfg.RegressionNetParams, Test: true, RPCPort: 18443},
+	},
+	keys: bitcoinKeys,
+}
 
 // fastPoll is the poll interval while no push notification source works.
 const fastPoll = time.Second

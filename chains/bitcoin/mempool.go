@@ -73,7 +73,7 @@ func (b *inbox) drain() (txids []chainhash.Hash, raws [][]byte, removed []chainh
 type mempoolFollower struct {
 	cfg    mempoolConfig
 	node   Node
-	fam    Family
+	fam    *Family
 	ledger mempoolLedger
 	follow *chainsync.BlockFollower
 	scan   func(txs []*wire.MsgTx, id func(int) chainhash.Hash) ([]Match, error)
@@ -97,7 +97,7 @@ type mempoolFollower struct {
 	keptNote  string // the last "kept while untrusted" line logged
 }
 
-func newMempoolFollower(cfg mempoolConfig, node Node, fam Family, l mempoolLedger, follow *chainsync.BlockFollower,
+func newMempoolFollower(cfg mempoolConfig, node Node, fam *Family, l mempoolLedger, follow *chainsync.BlockFollower,
 	scan func([]*wire.MsgTx, func(int) chainhash.Hash) ([]Match, error), spends *spendWatch, st *stats, log *slog.Logger, poke func()) *mempoolFollower {
 	return &mempoolFollower{cfg: cfg, node: node, fam: fam, ledger: l, follow: follow, scan: scan, spends: spends,
 		stats: st, log: log, poke: poke, known: map[chainhash.Hash]uint32{}, bad: map[chainhash.Hash]bool{}, retries: map[chainhash.Hash]int{}}

@@ -12,8 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/btcsuite/btcd/chaincfg"
-
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/config"
 )
@@ -21,20 +19,24 @@ import (
 // probeTimeout bounds one RPC of the connect checks.
 const probeTimeout = 10 * time.Second
 
-// ConnectChecks are the [bitcoin] checks of `ipnd check-config -connect`:
-// the node answers over RPC with the configured credentials, and it follows
-// the configured network (its block 0 is that network's genesis block).
-// They run in order; the second is not made when the first fails.
-func ConnectChecks(c config.Bitcoin) []chains.Check {
-	rc := RPCConfigFrom(c)
+// ConnectChecks are Bitcoin's connect checks (Family.ConnectChecks).
+func ConnectChecks(c config.Bitcoin) []chains.Check { return BitcoinFamily.ConnectChecks(c) }
+
+// ConnectChecks are the checks of `ipnd check-config -connect` for the
+// family's section: the node answers over RPC with the configured
+// credentials, and it follows the configured network (its block 0 is that
+// network's genesis block). They run in order; the second is not made when
+// the first fails.
+func (f *Family) ConnectChecks(c config.Bitcoin) []chains.Check {
+	rc := f.RPCConfig(c)
 	rc.Timeout = probeTimeout
 	client := NewClient(rc)
 	answered := false
 	return []chains.Check{
-		{Name: "bitcoin node " + c.RPCHost, Run: func(ctx context.Context) (string, error) {
+		{Name: f.Section + " node " + c.RPCHost, Run: func(ctx context.Context) (string, error) {
 			ci, err := client.ChainInfo(ctx)
 			if err != nil {
-				return "", nodeFailure(c, err)
+				return "", f.nodeFailure(c, err)
 			}
 			answered = true
 			found := fmt.Sprintf("answers (chain %q, %d blocks", ci.Chain, ci.Blocks)
@@ -46,79 +48,94 @@ func ConnectChecks(c config.Bitcoin) []chains.Check {
 			}
 			return found + ")", nil
 		}},
-		{Name: "bitcoin network", Run: func(ctx context.Context) (string, error) {
+		{Name: f.Section + " network", Run: func(ctx context.Context) (string, error) {
 			if !answered {
 				return "", chains.NotChecked("the node did not answer")
 			}
-			return checkGenesis(ctx, client, c)
+			return f.checkGenesis(ctx, client, c)
 		}},
 	}
 }
 
-// checkGenesis compares the node's block 0 with bitcoin.network's genesis
-// block, as the watcher does at start and after every reconnect
+// checkGenesis compares the node's block 0 with the network setting's
+// genesis block, as the watcher does at start and after every reconnect
 // (Watcher.checkGenesis; both name what they found with networkOfGenesis).
-func checkGenesis(ctx context.Context, client *Client, c config.Bitcoin) (string, error) {
-	want, err := NetParams(c.Network)
+func (f *Family) checkGenesis(ctx context.Context, client *Client, c config.Bitcoin) (string, error) {
+	s := f.Section
+	want, err := f.Network(c.Network)
 	if err != nil {
-		return "", chains.Fail(err, "set bitcoin.network to mainnet, testnet, signet or regtest")
+		return "", chains.Fail(err, "set %s.network to %s", s, f.NetworkChoices())
 	}
 	got, err := client.BlockHash(ctx, 0)
 	if err != nil {
-		return "", nodeFailure(c, err)
+		return "", f.nodeFailure(c, err)
 	}
-	if got == want.GenesisHash.String() {
+	if got == want.Params.GenesisHash.String() {
 		return fmt.Sprintf("%s (genesis block %s)", c.Network, got), nil
 	}
-	if name := networkOfGenesis(got); name != "" {
-		return "", chains.Fail(fmt.Errorf("the node at bitcoin.rpc_host follows %s, not bitcoin.network = %q (its block 0 is %s)", name, c.Network, got),
-			"point bitcoin.rpc_host at a %s node, or set bitcoin.network = %q (with an extended key of that network)", c.Network, name)
+	fam, n := networkOfGenesis(got)
+	switch {
+	case fam == f:
+		return "", chains.Fail(fmt.Errorf("the node at %s.rpc_host follows %s, not %s.network = %q (its block 0 is %s)", s, n.Name, s, c.Network, got),
+			"point %s.rpc_host at a %s node, or set %s.network = %q (with an extended key of that network)", s, c.Network, s, n.Name)
+	case fam != nil:
+		return "", chains.Fail(fmt.Errorf("the node at %s.rpc_host follows %s %s, not %s: its block 0 is %s, not %s %s's genesis block", s, fam.Name, n.Name, f.Name, got, f.Name, c.Network),
+			"point %s.rpc_host at a %s %s node (%s)%s", s, f.Name, c.Network, f.Nodes, fam.sectionHint())
 	}
-	return "", chains.Fail(fmt.Errorf("the node at bitcoin.rpc_host is on no Bitcoin network: its block 0 is %s, not %s's genesis block (another coin, such as Litecoin?)", got, c.Network),
-		"point bitcoin.rpc_host at a Bitcoin %s node (bitcoind or btcd)", c.Network)
+	return "", chains.Fail(fmt.Errorf("the node at %s.rpc_host is on no %s network: its block 0 is %s, not %s's genesis block (%s)", s, f.Name, got, c.Network, f.otherCoin()),
+		"point %s.rpc_host at a %s %s node (%s)", s, f.Name, c.Network, f.Nodes)
 }
 
-// networkOfGenesis names the Bitcoin network whose genesis block is hash,
-// in bitcoin.network's spelling; "" for none.
-func networkOfGenesis(hash string) string {
-	for _, n := range []struct {
-		name   string
-		params *chaincfg.Params
-	}{
-		{"mainnet", &chaincfg.MainNetParams}, {"testnet", &chaincfg.TestNet3Params},
-		{"signet", &chaincfg.SigNetParams}, {"regtest", &chaincfg.RegressionNetParams},
-	} {
-		if n.params.GenesisHash.String() == hash {
-			return n.name
+// sectionHint tells where a node of this family belongs.
+func (f *Family) sectionHint() string {
+	return fmt.Sprintf("; a %s node belongs in [%s]", f.Name, f.Section)
+}
+
+// otherCoin guesses, for a message, what else a node may be.
+func (f *Family) otherCoin() string {
+	if f.Chain == BitcoinFamily.Chain {
+		return "another coin, such as Litecoin?"
+	}
+	return "another coin?"
+}
+
+// networkOfGenesis finds the family and network whose genesis block is
+// hash; nil for none.
+func networkOfGenesis(hash string) (*Family, *Network) {
+	for _, f := range Families {
+		for _, n := range f.Networks {
+			if n.Params.GenesisHash.String() == hash {
+				return f, n
+			}
 		}
 	}
-	return ""
+	return nil, nil
 }
 
 // nodeFailure turns an RPC error into a check failure with its fix. The
 // client's errors carry no password.
-func nodeFailure(c config.Bitcoin, err error) error {
+func (f *Family) nodeFailure(c config.Bitcoin, err error) error {
+	s, h := f.Section, f.hints()
 	var opErr *net.OpError
 	switch {
 	case errors.Is(err, ErrAuth) && c.RPCCookie != "":
-		return chains.Fail(err, "point bitcoin.rpc_cookie at the running node's cookie file (DATADIR/.cookie, "+
-			"DATADIR/NETWORK/.cookie off mainnet; bitcoind writes a new one at every start), or set "+
-			"bitcoin.rpc_user and bitcoin.rpc_password instead")
+		return chains.Fail(err, "point %s.rpc_cookie at the running node's cookie file (DATADIR/.cookie, "+
+			"DATADIR/NETWORK/.cookie off mainnet; %s writes a new one at every start), or set "+
+			"%s.rpc_user and %s.rpc_password instead", s, h.daemon, s, s)
 	case errors.Is(err, ErrAuth):
-		return chains.Fail(err, "set bitcoin.rpc_user and bitcoin.rpc_password to a user the node accepts "+
-			"(bitcoind: rpcauth= or rpcuser=/rpcpassword=; btcd: rpcuser=/rpcpass=), or bitcoin.rpc_cookie to bitcoind's cookie file")
+		return chains.Fail(err, "set %s.rpc_user and %s.rpc_password to a user the node accepts "+
+			"(%s), or %s.rpc_cookie to %s's cookie file", s, s, h.users, s, h.daemon)
 	case strings.Contains(err.Error(), "read RPC cookie") || strings.Contains(err.Error(), "RPC cookie "):
-		return chains.Fail(err, "set bitcoin.rpc_cookie to the node's cookie file, readable by the user ipnd runs as "+
-			"(bitcoind -rpccookieperms=group and that group for ipnd), or use bitcoin.rpc_user and bitcoin.rpc_password")
+		return chains.Fail(err, "set %s.rpc_cookie to the node's cookie file, readable by the user ipnd runs as "+
+			"(%s), or use %s.rpc_user and %s.rpc_password", s, h.cookieGroup, s, s)
 	case IsWarmingUp(err):
 		return chains.Fail(err, "the node is starting (loading its block index): run the check again once it has started")
 	case errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
 		return chains.Fail(fmt.Errorf("no answer from %s within %s", c.RPCHost, probeTimeout),
-			"check that bitcoin.rpc_host is the node's RPC host:port and that no firewall drops the connection")
+			"check that %s.rpc_host is the node's RPC host:port and that no firewall drops the connection", s)
 	case errors.As(err, &opErr) && opErr.Op == "dial":
-		return chains.Fail(fmt.Errorf("nothing answers at bitcoin.rpc_host %s: %v", c.RPCHost, opErr.Err),
-			"start bitcoind (server=1) or btcd, or set bitcoin.rpc_host to its RPC host:port (bitcoind's rpcport: "+
-				"8332 mainnet, 18332 testnet, 38332 signet, 18443 regtest; btcd's rpclisten)")
+		return chains.Fail(fmt.Errorf("nothing answers at %s.rpc_host %s: %v", s, c.RPCHost, opErr.Err),
+			"%s, or set %s.rpc_host to its RPC host:port (%s)", h.start, s, h.ports)
 	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		strings.Contains(err.Error(), "undecodable answer") || strings.Contains(err.Error(), "malformed HTTP"):
 		var ue *url.Error
@@ -126,8 +143,43 @@ func nodeFailure(c config.Bitcoin, err error) error {
 			err = ue.Err
 		}
 		return chains.Fail(fmt.Errorf("%s does not answer JSON-RPC over HTTP: %w", c.RPCHost, err),
-			"set bitcoin.rpc_host to the node's JSON-RPC port over plain HTTP (bitcoind's rpcport; btcd's "+
-				"rpclisten with notls=1 on loopback), not its P2P, ZMQ or a TLS port")
+			"set %s.rpc_host to the node's JSON-RPC port over plain HTTP (%s), not its P2P, ZMQ or a TLS port", s, h.rpcPort)
 	}
-	return chains.Fail(err, "check bitcoin.rpc_host and the node's log")
+	return chains.Fail(err, "check %s.rpc_host and the node's log", s)
+}
+
+// nodeHints are the node-specific parts of the connect checks' fixes.
+type nodeHints struct {
+	daemon      string // the Core daemon's name: "bitcoind"
+	users       string // how the node takes RPC users
+	cookieGroup string // how to make the cookie readable
+	start       string // how to start a node
+	ports       string // default RPC ports
+	rpcPort     string // which port is the JSON-RPC one
+}
+
+func (f *Family) hints() nodeHints {
+	if f.Chain == BitcoinFamily.Chain {
+		return nodeHints{
+			daemon:      "bitcoind",
+			users:       "bitcoind: rpcauth= or rpcuser=/rpcpassword=; btcd: rpcuser=/rpcpass=",
+			cookieGroup: "bitcoind -rpccookieperms=group and that group for ipnd",
+			start:       "start bitcoind (server=1) or btcd",
+			ports:       "bitcoind's rpcport: 8332 mainnet, 18332 testnet, 38332 signet, 18443 regtest; btcd's rpclisten",
+			rpcPort:     "bitcoind's rpcport; btcd's rpclisten with notls=1 on loopback",
+		}
+	}
+	daemon := strings.Fields(f.Nodes)[0]
+	ports := make([]string, len(f.Networks))
+	for i, n := range f.Networks {
+		ports[i] = fmt.Sprintf("%d %s", n.RPCPort, n.Name)
+	}
+	return nodeHints{
+		daemon:      daemon,
+		users:       daemon + ": rpcauth= or rpcuser=/rpcpassword=",
+		cookieGroup: "a group that may read " + daemon + "'s data directory, with ipnd in it",
+		start:       "start " + daemon + " (server=1)",
+		ports:       daemon + "'s rpcport: " + strings.Join(ports, ", "),
+		rpcPort:     daemon + "'s rpcport",
+	}
 }

@@ -25,6 +25,9 @@ type RPCConfig struct {
 	CookiePath string // bitcoind's .cookie ("user:password"), read instead of User/Password
 	// Timeout bounds one call or one batch (default 10 s).
 	Timeout time.Duration
+	// Section is the configuration section named in timeout errors
+	// (default "bitcoin").
+	Section string
 }
 
 // DefaultRPCTimeout bounds one call when RPCConfig.Timeout is not set.
@@ -63,6 +66,9 @@ type Client struct {
 func NewClient(cfg RPCConfig) *Client {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultRPCTimeout
+	}
+	if cfg.Section == "" {
+		cfg.Section = BitcoinFamily.Section
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: 2, IdleConnTimeout: 30 * time.Second} // the call's context bounds it
 	return &Client{cfg: cfg, url: "http://" + cfg.Host + "/", transport: tr, http: &http.Client{Transport: tr}}
@@ -159,7 +165,7 @@ func (c *Client) post(ctx context.Context, what string, body, out any) error {
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded {
-			return fmt.Errorf("%s: no answer within %s (bitcoin.rpc_timeout): %w", what, c.cfg.Timeout, err)
+			return fmt.Errorf("%s: no answer within %s (%s.rpc_timeout): %w", what, c.cfg.Timeout, c.cfg.Section, err)
 		}
 		return fmt.Errorf("%s: %w", what, err)
 	}
@@ -177,7 +183,7 @@ func (c *Client) post(ctx context.Context, what string, body, out any) error {
 			return fmt.Errorf("%s: %w", what, errAnswerTooLarge)
 		}
 		if ctx.Err() == context.DeadlineExceeded {
-			return fmt.Errorf("%s: no whole answer within %s (bitcoin.rpc_timeout): %w", what, c.cfg.Timeout, err)
+			return fmt.Errorf("%s: no whole answer within %s (%s.rpc_timeout): %w", what, c.cfg.Timeout, c.cfg.Section, err)
 		}
 		return fmt.Errorf("%s: HTTP %d, undecodable answer: %w", what, resp.StatusCode, err)
 	}

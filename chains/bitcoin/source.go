@@ -28,7 +28,7 @@ var (
 // set and checked for spends of watched unconfirmed transactions.
 type rpcSource struct {
 	node   Node
-	fam    Family
+	fam    *Family
 	net    *chaincfg.Params
 	scan   func(txs []*wire.MsgTx, id func(int) chainhash.Hash) ([]Match, error)
 	spends *spendWatch

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,7 +68,7 @@ var (
 type Watcher struct {
 	*chainsync.Loop // Run's rounds, Poll, Poke
 
-	fam    Family
+	fam    *Family
 	node   Node
 	ledger Ledger
 	d      *Deriver
@@ -96,8 +97,8 @@ type Watcher struct {
 func NewWatcher(node Node, ledger Ledger, d *Deriver, cfg WatcherConfig) *Watcher {
 	cfg = cfg.withDefaults(d)
 	w := &Watcher{
-		fam: cfg.Family, node: node, ledger: ledger, d: d, cfg: cfg, log: cfg.Logger.With("subsystem", string(cfg.Family.Chain)),
-		set: NewWatchSet(0), maxIdx: -1, derivedTo: -1, stats: newStats(cfg.Family.Chain), beat: heartbeat,
+		fam: d.fam, node: node, ledger: ledger, d: d, cfg: cfg, log: cfg.Logger.With("subsystem", string(d.fam.Chain)),
+		set: NewWatchSet(0), maxIdx: -1, derivedTo: -1, stats: newStats(d.fam.Chain), beat: heartbeat,
 	}
 	w.checkChain.Store(true)
 	w.Loop = chainsync.NewLoop(chainsync.LoopConfig{
@@ -180,7 +181,7 @@ func (w *Watcher) roundOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if !sameNetwork(info.Chain, w.d.net.Name) {
+	if !sameNetwork(info.Chain, w.d.network) {
 		return fmt.Errorf("%w: the node's chain is %q, %s.network is %s", ErrNodeNetwork, info.Chain, w.fam.Section, w.cfg.Network)
 	}
 	w.SetNodeHeight(info.Blocks)
@@ -232,30 +233,20 @@ func (w *Watcher) checkGenesis(ctx context.Context) error {
 		return nil
 	}
 	seen := "not the genesis block of any " + w.fam.Name + " network"
-	if name := networkOfGenesis(got); name != "" {
-		seen = "the genesis block of " + w.fam.Name + " " + name
+	if fam, n := networkOfGenesis(got); fam != nil {
+		seen = "the genesis block of " + fam.Name + " " + n.Name
+		if fam != w.fam {
+			seen += fmt.Sprintf("; a %s node belongs in [%s]", fam.Name, fam.Section)
+		}
 	}
 	return fmt.Errorf("%w: %s.network = %q expects genesis block %s, but the node at %s.rpc_host has %s at height 0 (%s): point %s.rpc_host at a %s %s node or change %s.network",
 		ErrNodeNetwork, w.fam.Section, w.cfg.Network, want, w.fam.Section, got, seen, w.fam.Section, w.fam.Name, w.cfg.Network, w.fam.Section)
 }
 
-func sameNetwork(nodeChain, netName string) bool {
-	if nodeChain == "" {
-		return true
-	}
-	names := map[string][]string{
-		"mainnet":  {"main", "mainnet"},
-		"testnet3": {"test", "testnet", "testnet3"},
-		"testnet4": {"test", "testnet", "testnet4"},
-		"signet":   {"signet"},
-		"regtest":  {"regtest"},
-	}
-	for _, n := range names[netName] {
-		if n == nodeChain {
-			return true
-		}
-	}
-	return false
+// sameNetwork reports whether the node's chain name (getblockchaininfo)
+// is the configured network's; an empty name is not checked.
+func sameNetwork(nodeChain string, n *Network) bool {
+	return nodeChain == "" || slices.Contains(n.NodeChains, nodeChain)
 }
 
 // init records the start block at the very first start and loads the

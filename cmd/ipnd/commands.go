@@ -9,7 +9,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/ipnd/ipnd/chains/bitcoin"
 	"github.com/ipnd/ipnd/config"
 	"github.com/ipnd/ipnd/db"
 	"github.com/ipnd/ipnd/ipn"
@@ -67,8 +66,10 @@ func loadConfig(fsArgs []string, path string, roles config.Roles) (config.Config
 // chainProblems runs the chain adapters' own configuration checks.
 func chainProblems(cfg config.Config) config.Problems {
 	var p config.Problems
-	if cfg.Bitcoin.Enabled {
-		p = append(p, bitcoin.CheckConfig(cfg.Bitcoin)...)
+	for _, f := range bitcoinSections(cfg) {
+		if f.cfg.Enabled {
+			p = append(p, f.fam.CheckConfig(f.cfg)...)
+		}
 	}
 	return p
 }

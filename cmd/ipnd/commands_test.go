@@ -55,10 +55,11 @@ func TestCommandErrorsNameTheSettingAndTheFix(t *testing.T) {
 		{"derive without -index", nil, []string{"derive"},
 			"derive: -index is required: the index N of the receive address m/0/N, 0..2147483647 (e.g. -index 0)\n"},
 		{"derive: Monero", nil, []string{"derive", "-chain", "xmr", "-index", "0"},
-			"derive: -chain xmr: addresses are derived for btc only (Monero subaddresses come from the wallet)\n"},
+			"derive: -chain xmr: addresses are derived for btc or ltc only (Monero subaddresses come from the wallet)\n"},
 		{"derive without a key", nil, []string{"derive", "-index", "0"},
 			"bitcoin.xpub: is empty: set it to the wallet's account-level extended public key (xpub, ypub, zpub; tpub, upub, " +
-				"vpub on test networks), in the file or as IPND_BITCOIN_XPUB\n"},
+				"vpub on test networks), or bitcoin.descriptor to the wallet's output descriptor, in the file or as " +
+				"IPND_BITCOIN_XPUB / IPND_BITCOIN_DESCRIPTOR\n"},
 		{"derive: a misspelt key setting", []string{misspeltXPub + "=x"}, []string{"derive", "-index", "0"},
 			misspeltXPub + ": unknown setting (did you mean IPND_BITCOIN_XPUB?)\n"},
 		{"derive: -count too far", []string{"IPND_BITCOIN_XPUB=" + regtestTPub}, []string{"derive", "-index", "2147483647", "-count", "2"},

@@ -13,7 +13,6 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/ipnd/ipnd/chains"
-	"github.com/ipnd/ipnd/chains/bitcoin"
 	"github.com/ipnd/ipnd/chains/monero"
 	"github.com/ipnd/ipnd/config"
 	"github.com/ipnd/ipnd/db"
@@ -30,8 +29,10 @@ var errChecksFailed = errors.New("check-config -connect: some checks failed (see
 // the chain's own package from its section. A new chain adds its line here.
 func chainConnectChecks(cfg config.Config) []chains.Check {
 	var out []chains.Check
-	if cfg.Bitcoin.Enabled {
-		out = append(out, bitcoin.ConnectChecks(cfg.Bitcoin)...)
+	for _, f := range bitcoinSections(cfg) {
+		if f.cfg.Enabled {
+			out = append(out, f.fam.ConnectChecks(f.cfg)...)
+		}
 	}
 	if cfg.Monero.Enabled {
 		out = append(out, monero.ConnectChecks(cfg.Monero)...)

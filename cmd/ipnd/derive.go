@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/ipnd/ipnd/chains"
-	"github.com/ipnd/ipnd/chains/bitcoin"
 	"github.com/ipnd/ipnd/config"
 	"github.com/ipnd/ipnd/ledger"
 )
@@ -30,22 +29,7 @@ type keyDeriver struct {
 	build    func(cfg config.Config) (addressDeriver, error)
 }
 
-var derivers = map[chains.Chain]keyDeriver{
-	chains.BTC: {
-		settings: []string{"bitcoin.xpub", "bitcoin.network", "bitcoin.address_type"},
-		build: func(cfg config.Config) (addressDeriver, error) {
-			c := cfg.Bitcoin
-			if strings.TrimSpace(c.XPub) == "" {
-				return nil, config.Problems{{Key: "bitcoin.xpub", Msg: "is empty: set it to the wallet's account-level " +
-					"extended public key (xpub, ypub, zpub; tpub, upub, vpub on test networks), in the file or as IPND_BITCOIN_XPUB"}}
-			}
-			if p := bitcoin.CheckConfig(config.Bitcoin{Enabled: true, Network: c.Network, XPub: c.XPub, AddressType: c.AddressType}); len(p) > 0 {
-				return nil, p
-			}
-			return bitcoin.NewDeriver(c.Network, c.XPub, c.AddressType)
-		},
-	},
-}
+var derivers = bitcoinDerivers()
 
 func derivingChains() string {
 	var names []string
@@ -53,7 +37,10 @@ func derivingChains() string {
 		names = append(names, string(c))
 	}
 	sort.Strings(names)
-	return strings.Join(names, ", ")
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 // runDerive prints receive addresses derived from the configured key:
@@ -62,7 +49,7 @@ func derivingChains() string {
 func runDerive(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, path := flags("derive", stderr)
 	chain := fs.String("chain", "btc", "chain whose configured key derives the addresses: "+derivingChains())
-	index := fs.Int64("index", -1, fmt.Sprintf("derivation index N of the receive address m/0/N, 0..%d (required)", ledger.MaxDerivationIndex))
+	index := fs.Int64("index", -1, fmt.Sprintf("derivation index N of the receive address m/0/N (index N of a descriptor), 0..%d (required)", ledger.MaxDerivationIndex))
 	count := fs.Int64("count", 0, "print this many consecutive addresses from -index, one \"INDEX ADDRESS\" per line")
 	if err := parse(fs, args); err != nil {
 		return err

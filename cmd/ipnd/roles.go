@@ -9,7 +9,6 @@ import (
 
 	"github.com/ipnd/ipnd/api"
 	"github.com/ipnd/ipnd/chains"
-	"github.com/ipnd/ipnd/chains/bitcoin"
 	"github.com/ipnd/ipnd/chains/chainsync"
 	"github.com/ipnd/ipnd/chains/monero"
 	"github.com/ipnd/ipnd/config"
@@ -61,9 +60,13 @@ func buildRoles(ctx context.Context, cfg config.Config, ledger *db.Ledger, reg *
 			d.addRole("retention", ipn.Retention{Ledger: ledger, Keep: keep, Logger: log}.Run)
 		}
 	}
-	if cfg.Bitcoin.Enabled {
-		if err := d.buildBitcoin(roles["sync"]); err != nil {
-			return nil, err
+	syncing := false
+	for _, f := range bitcoinSections(cfg) {
+		if f.cfg.Enabled {
+			syncing = true
+			if err := d.buildBitcoinFamily(ctx, f, roles["sync"], roles["api"]); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if cfg.Monero.Enabled {
@@ -80,15 +83,18 @@ func buildRoles(ctx context.Context, cfg config.Config, ledger *db.Ledger, reg *
 		}
 		d.addRole("invoice-expiry", exp.Run)
 	}
-	if roles["sync"] && !cfg.Bitcoin.Enabled && !cfg.Monero.Enabled {
-		log.Warn("the sync role has nothing to do: neither [bitcoin] nor [monero] is enabled", "subsystem", "ipnd")
+	if roles["sync"] && !syncing && !cfg.Monero.Enabled {
+		log.Warn("the sync role has nothing to do: none of [bitcoin], [litecoin] and [monero] is enabled", "subsystem", "ipnd")
 	}
 	if roles["api"] {
 		notify := d.wake
 		if d.worker != nil {
 			notify = func() { d.worker.Notify(); d.wake() }
 		}
-		networks := map[chains.Chain]string{chains.BTC: cfg.Bitcoin.Network}
+		networks := map[chains.Chain]string{}
+		for _, f := range bitcoinSections(cfg) {
+			networks[f.fam.Chain] = f.cfg.Network
+		}
 		srv, err := api.New(api.Options{
 			Ledger: ledger, Chains: d.chains, Server: cfg.Server, IPN: cfg.IPN, Invoices: cfg.Invoices,
 			CheckURL: ipn.CheckURL, NewSecret: ipn.NewSecret, Notify: notify,
@@ -164,26 +170,6 @@ func (d *daemon) runLocked(c chains.Chain, run func(context.Context) error, stat
 		}
 		return err
 	}
-}
-
-func (d *daemon) buildBitcoin(syncRole bool) error {
-	c := d.cfg.Bitcoin
-	deriver, err := bitcoin.NewDeriver(c.Network, c.XPub, c.AddressType)
-	if err != nil {
-		return usageError{fmt.Errorf("bitcoin.xpub: %w", err)}
-	}
-	var watcher *bitcoin.Watcher
-	if syncRole {
-		wc := bitcoin.WatcherConfigFrom(c, d.log)
-		wc.Hooks = d.hooks
-		watcher = bitcoin.NewWatcher(bitcoin.NewClient(bitcoin.RPCConfigFrom(c)), d.ledger, deriver, wc)
-		if err := d.metrics.Register(watcher.Collector()); err != nil {
-			return fmt.Errorf("bitcoin metrics: %w", err)
-		}
-		d.addRole("sync-btc", d.runLocked(chains.BTC, watcher.Run, watcher.Status))
-	}
-	d.chains[chains.BTC] = bitcoin.NewAPIAdapter(deriver, d.ledger, watcher)
-	return nil
 }
 
 func (d *daemon) buildMonero(syncRole, apiRole bool) error {
