@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/btcsuite/btcd/chaincfg"
+
 	"github.com/ipnd/ipnd/chains"
+	"github.com/ipnd/ipnd/chains/bitcoin/btcdtest"
 	"github.com/ipnd/ipnd/chains/bitcoin/coretest"
 	"github.com/ipnd/ipnd/config"
 )
@@ -18,7 +21,7 @@ import (
 // and the genesis block seen; the refused round keeps no connection open,
 // so the node's shutdown is not held (Core waits for open connections).
 func TestWatcherRefusesLitecoinNode(t *testing.T) {
-	ltc := coretest.Shared(t, coretest.Options{})
+	ltc := sharedLTC(t)
 	ctx := context.Background()
 	user, pass := ltc.Credentials()
 	d, err := NewDeriver("regtest", testTPub(t), "p2wpkh")
@@ -45,5 +48,71 @@ func TestWatcherRefusesLitecoinNode(t *testing.T) {
 	}
 	if took := ltc.Restart(); took > 5*time.Second {
 		t.Errorf("the node took %v to stop: a connection was left open", took)
+	}
+}
+
+// litecoin.network = "regtest" pointed at btcd -regtest (a Bitcoin node,
+// which also says "regtest"): refused, naming the setting, the network
+// found and where a Bitcoin node belongs.
+func TestLitecoinWatcherRefusesBitcoinNode(t *testing.T) {
+	btc := btcdtest.Shared(t)
+	ctx := context.Background()
+	d, err := LitecoinFamily.NewDeriver("regtest", testTPub(t), "p2wpkh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := openLedger(t, ctx, filepath.Join(t.TempDir(), "l.db"))
+	c := NewClient(RPCConfig{Host: btc.RPCHost, User: btc.User, Password: config.Secret(btc.Pass), Section: "litecoin"})
+	err = NewWatcher(c, l, d, WatcherConfig{Push: PushConfig{Mode: PushOff}}).Poll(ctx)
+	if !errors.Is(err, ErrNodeNetwork) {
+		t.Fatalf("poll: %v, want ErrNodeNetwork", err)
+	}
+	for _, want := range []string{`litecoin.network = "regtest"`, coretest.GenesisRegtest, "the genesis block of Bitcoin regtest",
+		"a Bitcoin node belongs in [bitcoin]", "point litecoin.rpc_host at a Litecoin regtest node"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if _, ok, _ := l.Tip(ctx, chains.LTC); ok {
+		t.Error("the refused node's tip was recorded")
+	}
+}
+
+// check-config -connect: each family's checks accept its own node and
+// refuse the other coin's, saying which it is.
+func TestConnectChecksAcrossCoins(t *testing.T) {
+	btc, ltc := btcdtest.Shared(t), sharedLTC(t)
+	tpub := testTPub(t)
+	onBTC := config.Bitcoin{Enabled: true, Network: "regtest", RPCHost: btc.RPCHost, RPCUser: btc.User, RPCPassword: config.Secret(btc.Pass), XPub: tpub}
+	onLTC := config.Bitcoin{Enabled: true, Network: "regtest", RPCHost: ltc.RPCHost, RPCCookie: ltc.CookiePath, XPub: tpub}
+	run := func(checks []chains.Check) []string {
+		var out []string
+		for _, c := range checks {
+			found, err := c.Run(context.Background())
+			if err != nil {
+				found = "FAIL " + err.Error()
+			}
+			out = append(out, c.Name+": "+found)
+		}
+		return out
+	}
+	got := run(LitecoinFamily.ConnectChecks(onLTC))
+	if len(got) != 2 || !strings.HasPrefix(got[0], "litecoin node "+ltc.RPCHost+`: answers (chain "regtest"`) ||
+		!strings.HasSuffix(got[0], ", pruned)") || got[1] != "litecoin network: regtest (genesis block "+coretest.GenesisRegtest+")" {
+		t.Errorf("litecoind under [litecoin]:\n%s", strings.Join(got, "\n"))
+	}
+	got = run(LitecoinFamily.ConnectChecks(onBTC))
+	want := "litecoin network: FAIL the node at litecoin.rpc_host follows Bitcoin regtest, not Litecoin: its block 0 is " +
+		chaincfg.RegressionNetParams.GenesisHash.String() + ", not Litecoin regtest's genesis block; fix: point litecoin.rpc_host " +
+		"at a Litecoin regtest node (litecoind); a Bitcoin node belongs in [bitcoin]"
+	if len(got) != 2 || got[1] != want {
+		t.Errorf("btcd under [litecoin]:\n%s\nwant\n%s", strings.Join(got, "\n"), want)
+	}
+	got = run(BitcoinFamily.ConnectChecks(onLTC))
+	want = "bitcoin network: FAIL the node at bitcoin.rpc_host follows Litecoin regtest, not Bitcoin: its block 0 is " +
+		coretest.GenesisRegtest + ", not Bitcoin regtest's genesis block; fix: point bitcoin.rpc_host " +
+		"at a Bitcoin regtest node (bitcoind or btcd); a Litecoin node belongs in [litecoin]"
+	if len(got) != 2 || got[1] != want {
+		t.Errorf("litecoind under [bitcoin]:\n%s\nwant\n%s", strings.Join(got, "\n"), want)
 	}
 }

@@ -34,6 +34,7 @@ func (f *Family) ConnectChecks(c config.Bitcoin) []chains.Check {
 	answered := false
 	return []chains.Check{
 		{Name: f.Section + " node " + c.RPCHost, Run: func(ctx context.Context) (string, error) {
+			defer client.CloseIdle() // a stopping node would wait for an idle connection
 			ci, err := client.ChainInfo(ctx)
 			if err != nil {
 				return "", f.nodeFailure(c, err)
@@ -52,6 +53,7 @@ func (f *Family) ConnectChecks(c config.Bitcoin) []chains.Check {
 			if !answered {
 				return "", chains.NotChecked("the node did not answer")
 			}
+			defer client.CloseIdle()
 			return f.checkGenesis(ctx, client, c)
 		}},
 	}
