@@ -113,6 +113,9 @@ func PrepareIndexes(ctx context.Context, d *Deriver, l FirstIndexLedger, node UT
 		cfg.Window = 1000
 	}
 	cfg.Window = max(cfg.Window, cfg.GapLimit+1)
+	if closer, ok := node.(interface{ CloseIdle() }); ok {
+		defer closer.CloseIdle() // keep no connection: a stopping node would wait for it
+	}
 	highest, err := l.HighestDerivationIndex(ctx, c)
 	if err != nil {
 		return 0, err
@@ -249,9 +252,6 @@ func (a *Allocator) PrepareIndexes(ctx context.Context, l FirstIndexLedger, node
 		wait := time.Second
 		for {
 			_, err := PrepareIndexes(ctx, a.d, l, node, cfg)
-			if c, ok := node.(interface{ CloseIdle() }); ok {
-				c.CloseIdle() // keep no connection: the node's shutdown would wait for it
-			}
 			if err == nil {
 				close(g.done)
 				return
