@@ -13,8 +13,8 @@ import (
 // never has it as a payment address, which keeps the kit's IPNs away from
 // real orders.
 //
-//   - Bitcoin: P2WPKH whose 20-byte program is the bech32 text
-//     "qqqqqqqqqqqqqtestaddressneverpay".
+//   - Bitcoin and Litecoin: P2WPKH whose 20-byte program is the bech32
+//     text "qqqqqqqqqqqqqtestaddressneverpay".
 //   - Monero: a standard address whose middle 77 characters read
 //     "ipndTestKitSyntheticAddressDoNotPayAnyCoinsHereJustForTestingShopReceiversxxx";
 //     monero-wallet-rpc's validate_address accepts each for its network
@@ -24,6 +24,10 @@ const (
 	SyntheticBTCTestnet = "tb1qqqqqqqqqqqqqqtestaddressneverpay6zpm05" // testnet and signet
 	SyntheticBTCRegtest = "bcrt1qqqqqqqqqqqqqqtestaddressneverpayctckca"
 
+	SyntheticLTCMainnet = "ltc1qqqqqqqqqqqqqqtestaddressneverpay5cqvvh"
+	SyntheticLTCTestnet = "tltc1qqqqqqqqqqqqqqtestaddressneverpayr2r9la" // testnet4
+	SyntheticLTCRegtest = "rltc1qqqqqqqqqqqqqqtestaddressneverpayxxzl0r"
+
 	SyntheticXMRMainnet  = "41d7FXjswpKipndTestKitSyntheticAddressDoNotPayAnyCoinsHereJustForTestingShopReceiversxxx13Jvmsq"
 	SyntheticXMRTestnet  = "9sAejnQ9EBRipndTestKitSyntheticAddressDoNotPayAnyCoinsHereJustForTestingShopReceiversxxx17FFuxa"
 	SyntheticXMRStagenet = "51q9LNeqbRRipndTestKitSyntheticAddressDoNotPayAnyCoinsHereJustForTestingShopReceiversxxx15B5Ty1"
@@ -31,8 +35,9 @@ const (
 
 // SyntheticAddress returns the test IPNs' address for a chain and network.
 // Bitcoin networks are those of [bitcoin] network (mainnet, testnet,
-// testnet3, signet, regtest); Monero's are mainnet (also regtest), testnet
-// and stagenet. An empty network means mainnet.
+// testnet3, signet, regtest), Litecoin's those of [litecoin] network
+// (mainnet, testnet, testnet4, regtest); Monero's are mainnet (also
+// regtest), testnet and stagenet. An empty network means mainnet.
 func SyntheticAddress(chain chains.Chain, network string) (string, error) {
 	network = strings.ToLower(strings.TrimSpace(network))
 	switch chain {
@@ -44,6 +49,15 @@ func SyntheticAddress(chain chains.Chain, network string) (string, error) {
 			return SyntheticBTCTestnet, nil
 		case "regtest":
 			return SyntheticBTCRegtest, nil
+		}
+	case chains.LTC:
+		switch network {
+		case "", "mainnet", "main":
+			return SyntheticLTCMainnet, nil
+		case "testnet", "testnet4":
+			return SyntheticLTCTestnet, nil
+		case "regtest":
+			return SyntheticLTCRegtest, nil
 		}
 	case chains.XMR:
 		switch network {
@@ -57,5 +71,5 @@ func SyntheticAddress(chain chains.Chain, network string) (string, error) {
 	default:
 		return "", fmt.Errorf("receiver test: no synthetic address for chain %q: set Options.Address", chain)
 	}
-	return "", fmt.Errorf("receiver test: unknown %s network %q (Options.Network): want mainnet, testnet, signet or regtest for btc, mainnet, testnet or stagenet for xmr", chain, network)
+	return "", fmt.Errorf("receiver test: unknown %s network %q (Options.Network): want mainnet, testnet, signet or regtest for btc, mainnet, testnet or regtest for ltc, mainnet, testnet or stagenet for xmr", chain, network)
 }

@@ -16,6 +16,8 @@ import (
 
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/chaincfg"
+	ltcchaincfg "github.com/ltcsuite/ltcd/chaincfg"
+	"github.com/ltcsuite/ltcd/ltcutil"
 
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/chains/bitcoin"
@@ -52,8 +54,49 @@ func TestSyntheticBitcoinAddresses(t *testing.T) {
 			}
 		}
 	}
-	if _, err := receivertest.SyntheticAddress("ltc", ""); err == nil {
+	if _, err := receivertest.SyntheticAddress("doge", ""); err == nil {
 		t.Fatal("a synthetic address for an unknown chain")
+	}
+}
+
+// TestSyntheticLitecoinAddresses: each is a valid P2WPKH address of its
+// Litecoin network only (ipnd's validation and ltcd's agree), and
+// SyntheticAddress maps ipnd's network names to it.
+func TestSyntheticLitecoinAddresses(t *testing.T) {
+	ltcd := map[string]*ltcchaincfg.Params{"mainnet": &ltcchaincfg.MainNetParams, "testnet": &ltcchaincfg.TestNet4Params,
+		"regtest": &ltcchaincfg.RegressionNetParams}
+	for _, network := range []string{"mainnet", "testnet", "regtest"} {
+		n, err := bitcoin.LitecoinFamily.Network(network)
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr, err := receivertest.SyntheticAddress(chains.LTC, network)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if canon, err := bitcoin.CanonicalAddress(n.Params, addr); err != nil || canon != addr {
+			t.Fatalf("%s: %s: %s, %v", network, addr, canon, err)
+		}
+		a, err := ltcutil.DecodeAddress(addr, ltcd[network])
+		if _, ok := a.(*ltcutil.AddressWitnessPubKeyHash); err != nil || !ok || !a.IsForNet(ltcd[network]) {
+			t.Fatalf("%s: ltcutil: %T, %v", network, a, err)
+		}
+		if !strings.Contains(addr, "1q"+"qqqqqqqqqqqqqtestaddressneverpay") {
+			t.Fatalf("%s: %s does not read as synthetic", network, addr)
+		}
+		for _, other := range bitcoin.LitecoinFamily.Networks {
+			if other.Name != network {
+				if _, err := bitcoin.ValidateAddress(other.Params, addr); err == nil {
+					t.Fatalf("%s's %s is valid on %s too", network, addr, other.Name)
+				}
+			}
+		}
+	}
+	if a, _ := receivertest.SyntheticAddress(chains.LTC, "testnet4"); a != receivertest.SyntheticLTCTestnet {
+		t.Errorf("testnet4: %s", a)
+	}
+	if _, err := receivertest.SyntheticAddress(chains.LTC, "signet"); err == nil {
+		t.Error("Litecoin has no signet")
 	}
 }
 
