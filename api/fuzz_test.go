@@ -86,7 +86,7 @@ func FuzzParams(f *testing.F) {
 }
 
 // FuzzAmountFormat: the short decimal and the payment URI carry exactly the
-// atomic amount, with no trailing zeros, for both chains.
+// atomic amount, with no trailing zeros, for every chain.
 func FuzzAmountFormat(f *testing.F) {
 	for _, v := range []uint64{0, 1, 10, 100_000_000, 150_000_000, 1_500_000_000_000, 2_100_000_000_000_000, 1<<64 - 1, 12_345_678_901} {
 		f.Add(v)
@@ -117,7 +117,8 @@ func FuzzAmountFormat(f *testing.F) {
 			if err != nil {
 				t.Fatalf("%s: %q: %v", c, uri, err)
 			}
-			key := map[chains.Chain]string{chains.BTC: "amount", chains.XMR: "tx_amount"}[c]
+			spec, _ := c.Spec()
+			key := spec.URIAmountKey
 			if v == 0 {
 				if u.RawQuery != "" {
 					t.Fatalf("zero amount in %q", uri)
