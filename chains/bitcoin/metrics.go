@@ -38,31 +38,39 @@ func (w *Watcher) LastImport() (n int, d time.Duration) {
 // decode.
 func (w *Watcher) Undecodable() uint64 { return w.stats.undecodable.Load() }
 
-var (
-	descPush = prometheus.NewDesc("ipnd_chain_push",
-		"1 while a push source (btcd websocket, bitcoind ZMQ) works, 0 while the watcher polls.", []string{"chain", "source"}, nil)
-	descUndecodable = prometheus.NewDesc("ipnd_chain_undecodable_transactions_total",
-		"Mempool transactions skipped because they do not decode.", []string{"chain"}, nil)
-	descFetched = prometheus.NewDesc("ipnd_chain_mempool_fetched_total",
-		"Mempool transactions fetched from the node.", []string{"chain"}, nil)
-	descBacklog = prometheus.NewDesc("ipnd_chain_mempool_backlog",
-		"Mempool transactions waiting to be fetched (a background import).", []string{"chain"}, nil)
-)
+// collector exports one watcher's metrics. Its descriptions carry the
+// chain as a constant label, so that each Bitcoin-family chain's watcher
+// registers its own collector.
+type collector struct {
+	w                                *Watcher
+	push, undecodable, fetched, back *prometheus.Desc
+}
 
 // Collector exports the watcher's own metrics (push or polling, skipped
 // transactions, the mempool import).
-func (w *Watcher) Collector() prometheus.Collector { return collector{w} }
-
-type collector struct{ w *Watcher }
+func (w *Watcher) Collector() prometheus.Collector {
+	chain := prometheus.Labels{"chain": string(w.fam.Chain)}
+	return collector{
+		w: w,
+		push: prometheus.NewDesc("ipnd_chain_push",
+			"1 while a push source (btcd websocket, Core ZMQ) works, 0 while the watcher polls.", []string{"source"}, chain),
+		undecodable: prometheus.NewDesc("ipnd_chain_undecodable_transactions_total",
+			"Mempool transactions skipped because they do not decode.", nil, chain),
+		fetched: prometheus.NewDesc("ipnd_chain_mempool_fetched_total",
+			"Mempool transactions fetched from the node.", nil, chain),
+		back: prometheus.NewDesc("ipnd_chain_mempool_backlog",
+			"Mempool transactions waiting to be fetched (a background import).", nil, chain),
+	}
+}
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPush, descUndecodable, descFetched, descBacklog} {
+	for _, d := range []*prometheus.Desc{c.push, c.undecodable, c.fetched, c.back} {
 		ch <- d
 	}
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
-	s, name := c.w.stats, string(c.w.fam.Chain)
+	s := c.w.stats
 	push, source := 0.0, c.w.push.name()
 	if s.push.Load() {
 		push = 1
@@ -70,8 +78,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	if source == "" {
 		source = "none"
 	}
-	ch <- prometheus.MustNewConstMetric(descPush, prometheus.GaugeValue, push, name, source)
-	ch <- prometheus.MustNewConstMetric(descUndecodable, prometheus.CounterValue, float64(s.undecodable.Load()), name)
-	ch <- prometheus.MustNewConstMetric(descFetched, prometheus.CounterValue, float64(s.fetched.Load()), name)
-	ch <- prometheus.MustNewConstMetric(descBacklog, prometheus.GaugeValue, float64(s.backlog.Load()), name)
+	ch <- prometheus.MustNewConstMetric(c.push, prometheus.GaugeValue, push, source)
+	ch <- prometheus.MustNewConstMetric(c.undecodable, prometheus.CounterValue, float64(s.undecodable.Load()))
+	ch <- prometheus.MustNewConstMetric(c.fetched, prometheus.CounterValue, float64(s.fetched.Load()))
+	ch <- prometheus.MustNewConstMetric(c.back, prometheus.GaugeValue, float64(s.backlog.Load()))
 }

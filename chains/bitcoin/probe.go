@@ -158,6 +158,7 @@ type nodeHints struct {
 	start       string // how to start a node
 	ports       string // default RPC ports
 	rpcPort     string // which port is the JSON-RPC one
+	push        string // how to turn push notifications on
 }
 
 func (f *Family) hints() nodeHints {
@@ -169,6 +170,7 @@ func (f *Family) hints() nodeHints {
 			start:       "start bitcoind (server=1) or btcd",
 			ports:       "bitcoind's rpcport: 8332 mainnet, 18332 testnet, 38332 signet, 18443 regtest; btcd's rpclisten",
 			rpcPort:     "bitcoind's rpcport; btcd's rpclisten with notls=1 on loopback",
+			push:        "bitcoind: set zmqpubrawtx and zmqpubhashblock; btcd: enable its RPC websocket (the default)",
 		}
 	}
 	daemon := strings.Fields(f.Nodes)[0]
@@ -183,5 +185,6 @@ func (f *Family) hints() nodeHints {
 		start:       "start " + daemon + " (server=1)",
 		ports:       daemon + "'s rpcport: " + strings.Join(ports, ", "),
 		rpcPort:     daemon + "'s rpcport",
+		push:        daemon + ": set zmqpubrawtx and zmqpubhashblock (a build with ZMQ: Debian's has none)",
 	}
 }

@@ -120,7 +120,7 @@ func (w *Watcher) runPush(ctx context.Context) {
 			src = w.zmqSource(zc)
 		case c.Mode == PushZMQ:
 			w.log.Error("push: the node reports no ZMQ publishers (getzmqnotifications); polling every second",
-				"setting", w.fam.Section+".push", "fix", "start bitcoind with zmqpubrawtx and zmqpubhashblock (or zmqpubsequence), or set "+w.fam.Section+".zmq_*")
+				"setting", w.fam.Section+".push", "fix", "start "+w.fam.hints().daemon+" with zmqpubrawtx and zmqpubhashblock (or zmqpubsequence), or set "+w.fam.Section+".zmq_*")
 			return
 		default:
 			src = w.websocketSource()
@@ -133,7 +133,7 @@ func (w *Watcher) runPush(ctx context.Context) {
 	if errors.Is(err, errNoPush) {
 		if c.Mode == PushAuto {
 			w.log.Info("push: the node has no push notifications ipnd can use; polling every second", "source", src.name(), "why", err,
-				"hint", "bitcoind: set zmqpubrawtx and zmqpubhashblock; btcd: enable its RPC websocket (the default)")
+				"hint", w.fam.hints().push)
 		} else {
 			w.log.Error("push: not available; polling every second", "setting", w.fam.Section+".push", "source", src.name(), "err", err)
 		}

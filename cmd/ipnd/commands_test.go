@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipnd/ipnd/chains/bitcoin"
+	"github.com/ipnd/ipnd/chains/bitcoin/descriptor"
 	"github.com/ipnd/ipnd/config"
 	"github.com/ipnd/ipnd/db"
 	"github.com/ipnd/ipnd/db/dbtest"
@@ -175,5 +177,42 @@ func TestAPIErrorHasOnePrefix(t *testing.T) {
 	_, err := buildRoles(context.Background(), config.Default(), l, metrics.New(), map[string]bool{"api": true}, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.HasPrefix(err.Error(), "api: server.api_keys") {
 		t.Errorf("buildRoles without api_keys: %v; want one api: prefix naming server.api_keys", err)
+	}
+}
+
+// derive reads [litecoin] for -chain ltc and a descriptor instead of an
+// xpub: BIP84's published account as a descriptor gives BIP84's published
+// addresses; a descriptor without its checksum is refused, naming the
+// setting and the checksum to append.
+func TestDeriveLitecoinAndDescriptors(t *testing.T) {
+	const bip84Xpub = "xpub6CatWdiZiodmUeTDp8LT5or8nmbKNcuyvz7WyksVFkKB4RHwCD3XyuvPEbvqAQY3rAPshWcMLoP2fMFMKHPJ4ZeZXYVUhLv1VMrjPC7PW6V"
+	desc := "wpkh([73c5da0a/84h/0h/0h]" + bip84Xpub + "/<0;1>/*)"
+	sum, err := descriptor.Checksum(desc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := ipnd(t, []string{"IPND_BITCOIN_DESCRIPTOR=" + desc + "#" + sum}, "derive", "-index", "0", "-count", "2")
+	if want := "0 bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu\n1 bc1qnjg0jd8228aq7egyzacy8cys3knf9xvrerkf9g\n"; code != 0 || out != want {
+		t.Errorf("derive from BIP84's descriptor: exit %d %s\n%s\nwant\n%s", code, errOut, out, want)
+	}
+	_, errOut, code = ipnd(t, []string{"IPND_BITCOIN_DESCRIPTOR=" + desc}, "derive", "-index", "0")
+	if code != 2 || !strings.HasPrefix(errOut, "bitcoin.descriptor: descriptor") || !strings.Contains(errOut, "#"+sum) {
+		t.Errorf("a descriptor without its checksum: exit %d %s", code, errOut)
+	}
+	// Litecoin: the same account as a Litecoin zpub gives ltc1 addresses,
+	// as Litecoin's parameters say; [bitcoin] is not read.
+	zpub := "zpub6rFR7y4Q2AijBEqTUquhVz398htDFrtymD9xYYfG1m4wAcvPhXNfE3EfH1r1ADqtfSdVCToUG868RvUUkgDKf31mGDtKsAYz2oz2AGutZYs"
+	d, err := bitcoin.LitecoinFamily.NewDeriver("mainnet", zpub, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := d.Address(3)
+	out, errOut, code = ipnd(t, []string{"IPND_LITECOIN_XPUB=" + zpub, "IPND_BITCOIN_XPUB=not-a-key"}, "derive", "-chain", "ltc", "-index", "3")
+	if code != 0 || strings.TrimSpace(out) != want || !strings.HasPrefix(want, "ltc1q") {
+		t.Errorf("derive -chain ltc: exit %d %s %q, want %s", code, errOut, out, want)
+	}
+	_, errOut, code = ipnd(t, nil, "derive", "-chain", "ltc", "-index", "0")
+	if code != 2 || !strings.HasPrefix(errOut, "litecoin.xpub: is empty") || !strings.Contains(errOut, "Ltub") {
+		t.Errorf("derive -chain ltc without a key: exit %d %s", code, errOut)
 	}
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/chains/bitcoin/btcdtest"
+	"github.com/ipnd/ipnd/chains/bitcoin/coretest"
 	"github.com/ipnd/ipnd/chains/monero/monerotest"
 	"github.com/ipnd/ipnd/db"
 	"github.com/ipnd/ipnd/db/dbtest"
@@ -108,10 +109,12 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-// stack is both regtest chains, MySQL, a receiver and ipnd.
+// stack is the three regtest chains (btcd, litecoind, monerod), MySQL, a
+// receiver and ipnd.
 type stack struct {
 	t         testing.TB
 	btc       *btcdtest.Node
+	ltc       *coretest.Node
 	xmr       *monerotest.Net
 	miner     *monerotest.WalletRPC
 	minerAddr string
@@ -167,6 +170,10 @@ func newStack(t testing.TB, extraEnv ...string) *stack {
 	s := &stack{t: t, recv: newReceiver(t), apiKey: "test-api-key-0123456789", allLogs: &syncBuffer{}}
 	s.btc = btcdtest.Start(t, btcdtest.Options{})
 	s.btc.Generate(140) // 40 mature coinbases to pay from
+	s.ltc = coretest.Shared(t, coretest.Options{Auth: coretest.AuthCookie})
+	if s.ltc.Height() < 101 {
+		s.ltc.Fund()
+	}
 	xmr, err := monerotest.Start(ctx)
 	if err != nil {
 		t.Fatalf("monerod: %v", err)
@@ -201,6 +208,9 @@ func newStack(t testing.TB, extraEnv ...string) *stack {
 		"IPND_BITCOIN_ENABLED=true", "IPND_BITCOIN_NETWORK=regtest", "IPND_BITCOIN_RPC_HOST=" + s.btc.RPCHost,
 		"IPND_BITCOIN_RPC_USER=" + s.btc.User, "IPND_BITCOIN_RPC_PASSWORD=" + s.btc.Pass, "IPND_BITCOIN_XPUB=" + accountTPub(t),
 		"IPND_BITCOIN_ADDRESS_TYPE=p2wpkh", "IPND_BITCOIN_POLL_INTERVAL=250ms",
+		"IPND_LITECOIN_ENABLED=true", "IPND_LITECOIN_NETWORK=regtest", "IPND_LITECOIN_RPC_HOST=" + s.ltc.RPCHost,
+		"IPND_LITECOIN_RPC_COOKIE=" + s.ltc.CookiePath, "IPND_LITECOIN_XPUB=" + accountTPub(t), "IPND_LITECOIN_ADDRESS_TYPE=p2wpkh",
+		"IPND_LITECOIN_POLL_INTERVAL=250ms",
 		"IPND_MONERO_ENABLED=true", "IPND_MONERO_WALLET_RPC_URL=" + view.URL, "IPND_MONERO_DAEMON_RPC_URL=" + xmr.DaemonURL,
 		"IPND_MONERO_WALLET_RPC_USER=" + user, "IPND_MONERO_WALLET_RPC_PASSWORD=" + pass, "IPND_MONERO_POLL_INTERVAL=250ms",
 	}
@@ -311,6 +321,7 @@ func (s *stack) call(method, path string, body any) (int, map[string]any) {
 type watched struct {
 	chain   chains.Chain
 	address string
+	uri     string
 	sub     string
 	paid    uint64
 }
@@ -322,7 +333,7 @@ func (s *stack) allocate(c chains.Chain, maxConfirms int) *watched {
 	if code != 200 && code != 201 {
 		s.t.Fatalf("POST /addresses %s: %d %v", c, code, out)
 	}
-	w := &watched{chain: c, address: fmt.Sprint(out["address"])}
+	w := &watched{chain: c, address: fmt.Sprint(out["address"]), uri: fmt.Sprint(out["uri"])}
 	sub, _ := out["subscription"].(map[string]any)
 	if sub == nil {
 		s.t.Fatalf("POST /addresses answered no subscription: %v", out)
@@ -362,6 +373,18 @@ func (s *stack) payBTC(ws []*watched, amount uint64) {
 	s.btc.Pay(outs...)
 }
 
+func (s *stack) payLTC(ws []*watched, amount uint64) string {
+	s.t.Helper()
+	outs := map[string]json.Number{}
+	for _, w := range ws {
+		outs[w.address] = json.Number(coretest.FormatAmount(int64(amount)))
+		w.paid += amount
+	}
+	var txid string
+	s.ltc.With(s.t).CallWallet("sendmany", &txid, "", outs)
+	return txid
+}
+
 func (s *stack) payXMR(ws []*watched, amount uint64) {
 	s.t.Helper()
 	var dests []monerotest.Destination
@@ -389,9 +412,10 @@ func randomDuration(max time.Duration) time.Duration {
 	return time.Duration(n.Int64())
 }
 
-// TestEndToEndWithCrashes runs ipnd on MySQL with both regtest chains:
-// unconfirmed then confirmed IPNs through the whole stack, then 30+
-// payments per chain while ipnd is killed with SIGKILL at random moments
+// TestEndToEndWithCrashes runs ipnd on MySQL with the three regtest
+// chains: POST /addresses for btc, ltc and xmr on one ipnd, unconfirmed then
+// confirmed IPNs through the whole stack, then 30+ payments per chain
+// (Bitcoin and Monero) while ipnd is killed with SIGKILL at random moments
 // and restarted; at the end every subscription's last acknowledged IPN must
 // equal the true totals, and the ledger must hold each payment once.
 func TestEndToEndWithCrashes(t *testing.T) {
@@ -400,18 +424,38 @@ func TestEndToEndWithCrashes(t *testing.T) {
 
 	// One payment per chain, followed from the mempool to confirmation.
 	b := s.allocate(chains.BTC, 2)
+	l := s.allocate(chains.LTC, 2)
 	x := s.allocate(chains.XMR, 2)
+	if !strings.HasPrefix(l.address, "rltc1q") || !strings.HasPrefix(l.uri, "litecoin:"+l.address) {
+		t.Fatalf("POST /addresses ltc: %s, %s", l.address, l.uri)
+	}
 	s.payBTC([]*watched{b}, 150_000)
+	s.payLTC([]*watched{l}, 2_500_000)
 	s.payXMR([]*watched{x}, 1_250_000_000)
 	s.waitTotals(b, 0, 150_000, 20*time.Second)
+	s.waitTotals(l, 0, 2_500_000, 20*time.Second)
 	s.waitTotals(x, 0, 1_250_000_000, 20*time.Second)
 	s.btc.Generate(1)
+	s.ltc.With(t).Generate(1)
 	s.mineXMR(1)
 	time.Sleep(time.Second) // one confirmation is below max_confirms: no change
 	s.btc.Generate(1)
+	s.ltc.With(t).Generate(1)
 	s.mineXMR(1)
 	s.waitTotals(b, 150_000, 0, 20*time.Second)
+	s.waitTotals(l, 2_500_000, 0, 20*time.Second)
 	s.waitTotals(x, 1_250_000_000, 0, 20*time.Second)
+	code, bal := s.call("GET", "/balance?address="+l.address+"&max_confirms=2", nil)
+	if code != 200 || bal["chain"] != "ltc" || bal["confirmed"] != "0.02500000" || fmt.Sprint(bal["confirmed_atomic"]) != "2500000" {
+		t.Fatalf("/balance of the Litecoin address: %d %v", code, bal)
+	}
+	// The index checks at start: btcd cannot tell (a warning naming
+	// first_index), litecoind's scantxoutset found no coins.
+	for _, want := range []string{"setting=bitcoin.first_index", "empty ledger: no coins on the key's first addresses"} {
+		if !strings.Contains(s.allLogs.String(), want) {
+			t.Errorf("ipnd's log lacks %q", want)
+		}
+	}
 
 	// Many payments with crashes.
 	var btcAddrs, xmrAddrs []*watched

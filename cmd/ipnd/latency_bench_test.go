@@ -38,22 +38,24 @@ func quantiles(ds []time.Duration) (p50, p95 time.Duration) {
 }
 
 // BenchmarkIPNLatency measures, with the default settings (Bitcoin: push by
-// btcd's websocket, the 30 s safety poll; Monero: polling every second),
+// btcd's websocket, the 30 s safety poll; Litecoin: polling litecoind every
+// second, Debian's build has no ZMQ; Monero: polling every second),
 // the time from the node accepting a payment (sendrawtransaction or
 // transfer returning) to the receiver getting the unconfirmed IPN, and
 // from mining the confirming block to the receiver getting the confirmed
 // IPN, over IPND_BENCH_PAYMENTS (default 50) payments per chain
-// (sub-benchmarks btc and xmr).
+// (sub-benchmarks btc, ltc and xmr).
 func BenchmarkIPNLatency(b *testing.B) {
 	n := 50
 	if v, err := strconv.Atoi(os.Getenv("IPND_BENCH_PAYMENTS")); err == nil && v > 0 {
 		n = v
 	}
 	// Default poll intervals: override what newStack shortens for tests.
-	s := newStack(b, "IPND_BITCOIN_POLL_INTERVAL=30s", "IPND_MONERO_POLL_INTERVAL=1s", "IPND_SERVER_LOG_LEVEL=info")
+	s := newStack(b, "IPND_BITCOIN_POLL_INTERVAL=30s", "IPND_LITECOIN_POLL_INTERVAL=30s", "IPND_MONERO_POLL_INTERVAL=1s",
+		"IPND_SERVER_LOG_LEVEL=info")
 	must(b, s.xmr.Mine(context.Background(), 60, s.minerAddr)) // more spendable coinbase outputs
 	s.start()
-	for _, c := range []chains.Chain{chains.BTC, chains.XMR} {
+	for _, c := range []chains.Chain{chains.BTC, chains.LTC, chains.XMR} {
 		b.Run(string(c), func(b *testing.B) {
 			for range b.N {
 				var unconf, conf []time.Duration
@@ -66,10 +68,14 @@ func BenchmarkIPNLatency(b *testing.B) {
 					var sent, mined time.Time
 					// Payments and blocks arrive at random moments of the poll cycle.
 					time.Sleep(randomDuration(time.Second))
-					if c == chains.BTC {
+					switch c {
+					case chains.BTC:
 						s.btc.Pay(btcdtest.Output{Address: w.address, Amount: amount})
 						sent = time.Now()
-					} else {
+					case chains.LTC:
+						s.payLTC([]*watched{w}, amount)
+						sent = time.Now()
+					default:
 						s.payXMR([]*watched{w}, amount)
 						sent = s.lastTransfer
 					}
@@ -78,6 +84,8 @@ func BenchmarkIPNLatency(b *testing.B) {
 					time.Sleep(randomDuration(time.Second))
 					if c == chains.BTC {
 						s.btc.Generate(1)
+					} else if c == chains.LTC {
+						s.ltc.With(b).Generate(1)
 					} else if _, err := s.xmr.MineTx(context.Background(), s.minerAddr, s.lastTxID); err != nil {
 						b.Fatal(err)
 					}

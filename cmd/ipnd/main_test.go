@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ipnd/ipnd/chains/bitcoin/btcdtest"
+	"github.com/ipnd/ipnd/chains/bitcoin/coretest"
 	"github.com/ipnd/ipnd/db"
 	"github.com/ipnd/ipnd/db/dbtest"
 	"github.com/ipnd/ipnd/internal/browsertest"
@@ -31,7 +32,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic("build ipnd: " + err.Error() + "\n" + string(out))
 	}
-	code := m.Run()
+	code := coretest.Main(m) // runs the tests, then stops the shared litecoind
 	btcdtest.CloseShared()
 	browsertest.CloseShared()
 	closeXMR()
