@@ -9,7 +9,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/config"
 	"github.com/ipnd/ipnd/ipn"
 	"github.com/ipnd/ipnd/ipn/receivertest"
@@ -114,8 +113,10 @@ func fromSubscription(ctx context.Context, args []string, path string, id int64,
 	if o.Chain == "" {
 		o.Chain = s.Chain
 	}
-	if o.Network == "" && o.Chain == chains.BTC {
-		o.Network = cfg.Bitcoin.Network
+	for _, f := range bitcoinSections(cfg) {
+		if o.Network == "" && o.Chain == f.fam.Chain {
+			o.Network = f.cfg.Network
+		}
 	}
 	return nil
 }
