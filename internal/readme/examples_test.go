@@ -23,6 +23,15 @@ import (
 // document means adding a runner to exampleRunners, or a test here, or the
 // example to notRunYet.
 var runBy = map[string]string{
+	"litecoin-derive-config":   "TestDeriveExamplesAsPrinted, TestTOMLExamplesLoad",
+	"litecoin-derive":          "TestDeriveExamplesAsPrinted",
+	"descriptor-config":        "TestDeriveExamplesAsPrinted, TestTOMLExamplesLoad",
+	"descriptor-derive":        "TestDeriveExamplesAsPrinted",
+	"multisig-config":          "TestDeriveExamplesAsPrinted, TestTOMLExamplesLoad",
+	"multisig-derive":          "TestDeriveExamplesAsPrinted",
+	"first-index":              "TestTOMLExamplesLoad, chains/bitcoin.TestPrepareIndexesLitecoind (what first_index does)",
+	"litecoin-conf":            "TestLitecoinNodeExamplesAsPrinted",
+	"litecoin-config":          "TestLitecoinNodeExamplesAsPrinted, TestTOMLExamplesLoad",
 	"bad-config":               "TestBadConfigExample",
 	"bad-config-output":        "TestBadConfigExample",
 	"config-env":               "TestConfigEnvExample",
@@ -55,7 +64,7 @@ var runBy = map[string]string{
 // would run them. Each stream that adds a runner moves its names to runBy.
 var notRunYet = map[string]string{
 	"go-receiver":        "ipn.ExampleVerify runs a copy of it, not the block as printed (ipn stream)",
-	"bitcoind-cookie":    "Bitcoin Core does not run here; litecoind takes the same options (Litecoin stream)",
+	"bitcoind-cookie":    "rpccookieperms is Bitcoin Core 28's; Litecoin Core 0.21, the Core node that runs here, lacks it (its litecoin.conf runs: TestLitecoinNodeExamplesAsPrinted)",
 	"bitcoind-zmq":       "Bitcoin Core's ZMQ does not run here (Bitcoin stream: tested against a local publisher)",
 	"btcd-conf":          "btcd regtest with this config file (Bitcoin stream)",
 	"monerod":            "monerod regtest with these flags (Monero stream)",
