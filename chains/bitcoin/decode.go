@@ -18,7 +18,8 @@ type Decoder interface {
 	// (hex-decoded); all of it must be used.
 	DecodeBlock(raw []byte) (*Block, error)
 	// DecodeTx decodes a transaction as `getrawtransaction` or ZMQ
-	// `rawtx` carries it.
+	// `rawtx` carries it. A valid transaction with nothing canonical to
+	// watch (Litecoin's MWEB-only ones) is ErrNoCanonicalPart.
 	DecodeTx(raw []byte) (Tx, error)
 }
 

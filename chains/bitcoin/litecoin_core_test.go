@@ -2,10 +2,15 @@ package bitcoin
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/btcsuite/btcd/wire"
 
 	"github.com/ipnd/ipnd/chains/bitcoin/coretest"
 	"github.com/ipnd/ipnd/ledger"
@@ -75,6 +80,8 @@ func TestLitecoinCore(t *testing.T) {
 		if u := e.w.Undecodable(); u != 0 {
 			t.Fatalf("%d mempool transactions did not decode", u)
 		}
+		checkDecodedTx(t, n, peg)
+		checkDecodedTx(t, n, txC)
 
 		// A peg-out: a wallet holding only MWEB coins pays an ipnd address;
 		// the canonical output is the HogEx's, in the next block.
@@ -88,6 +95,7 @@ func TestLitecoinCore(t *testing.T) {
 		if u := e.w.Undecodable(); u != 0 {
 			t.Fatalf("%d mempool transactions did not decode (the MWEB-only peg-out?)", u)
 		}
+		checkDecodedTx(t, n, pegout)
 		hs := n.Generate(1)
 		e.poll()
 		e.wantDeposit(c, txC, ledger.StatusConfirmed, 3_000_000, 1)
@@ -97,6 +105,9 @@ func TestLitecoinCore(t *testing.T) {
 		n.Generate(3)
 		e.poll()
 		e.wantTip()
+		for h := act.Height - 2; h <= n.Height(); h++ {
+			checkDecodedBlock(t, n, n.BlockHash(h))
+		}
 		for addr, want := range map[string]uint64{a: 1_000_000, b: 2_000_000, c: 3_000_000, p: 125_000_000} {
 			if tot := e.totals(addr); tot.Confirmed != want || tot.Unconfirmed != 0 {
 				t.Errorf("%s: totals %+v, want %d confirmed", addr, tot, want)
@@ -215,4 +226,113 @@ func (w *mwebWallet) send(addr string, amount int64) string {
 	var txid string
 	w.call("sendtoaddress", &txid, addr, json.Number(coretest.FormatAmount(amount)))
 	return txid
+}
+
+// verboseTx is a transaction as litecoind describes it (getblock 2,
+// getrawtransaction true): its MWEB inputs and outputs are listed too,
+// marked ismweb.
+type verboseTx struct {
+	TxID string `json:"txid"`
+	Vin  []struct {
+		MWEB bool   `json:"ismweb"`
+		TxID string `json:"txid"`
+		Vout uint32 `json:"vout"`
+	} `json:"vin"`
+	Vout []struct {
+		MWEB         bool        `json:"ismweb"`
+		Value        json.Number `json:"value"`
+		ScriptPubKey struct {
+			Hex string `json:"hex"`
+		} `json:"scriptPubKey"`
+	} `json:"vout"`
+}
+
+// canonical drops the MWEB inputs and outputs of v.
+func (v verboseTx) canonical() verboseTx {
+	out := v
+	out.Vin, out.Vout = v.Vin[:0:0], v.Vout[:0:0]
+	for _, in := range v.Vin {
+		if !in.MWEB {
+			out.Vin = append(out.Vin, in)
+		}
+	}
+	for _, o := range v.Vout {
+		if !o.MWEB {
+			out.Vout = append(out.Vout, o)
+		}
+	}
+	return out
+}
+
+// sameAsNode compares a decoded canonical transaction with the node's
+// description: id, each input's outpoint, each output's value and script.
+func sameAsNode(t *testing.T, id string, tx *wire.MsgTx, v verboseTx) {
+	t.Helper()
+	v = v.canonical()
+	if id != v.TxID || len(tx.TxOut) != len(v.Vout) {
+		t.Fatalf("tx %s: %d outputs; node: %s, %d outputs", id, len(tx.TxOut), v.TxID, len(v.Vout))
+	}
+	for i, out := range v.Vout {
+		value, err := coretest.ParseAmount(out.Value.String())
+		if err != nil || value != tx.TxOut[i].Value || hex.EncodeToString(tx.TxOut[i].PkScript) != out.ScriptPubKey.Hex {
+			t.Fatalf("tx %s output %d: %d %x; node %s %s", id, i, tx.TxOut[i].Value, tx.TxOut[i].PkScript, out.Value, out.ScriptPubKey.Hex)
+		}
+	}
+	var ins []string
+	for _, in := range v.Vin {
+		if in.TxID != "" {
+			ins = append(ins, fmt.Sprintf("%s:%d", in.TxID, in.Vout))
+		}
+	}
+	var got []string
+	for _, in := range tx.TxIn {
+		if in.PreviousOutPoint.Index != wire.MaxPrevOutIndex {
+			got = append(got, in.PreviousOutPoint.String())
+		}
+	}
+	if strings.Join(got, " ") != strings.Join(ins, " ") {
+		t.Fatalf("tx %s inputs %v; node %v", id, got, ins)
+	}
+}
+
+// checkDecodedBlock: LitecoinDecoder reads the block as the node describes
+// it (hash, parent, every canonical transaction).
+func checkDecodedBlock(t *testing.T, n *coretest.Node, hash string) {
+	t.Helper()
+	blk, err := LitecoinDecoder{}.DecodeBlock(n.RawBlock(hash))
+	if err != nil {
+		t.Fatalf("block %s: %v", hash, err)
+	}
+	var v struct {
+		Hash string      `json:"hash"`
+		Prev string      `json:"previousblockhash"`
+		Tx   []verboseTx `json:"tx"`
+	}
+	n.Call("getblock", &v, hash, 2)
+	if blk.Hash.String() != v.Hash || blk.Prev.String() != v.Prev || len(blk.Txs) != len(v.Tx) {
+		t.Fatalf("block %s: %s after %s, %d txs; node %s after %s, %d txs", hash, blk.Hash, blk.Prev, len(blk.Txs), v.Hash, v.Prev, len(v.Tx))
+	}
+	for i, tx := range blk.Txs {
+		sameAsNode(t, blk.ID(i).String(), tx, v.Tx[i])
+	}
+}
+
+// checkDecodedTx: LitecoinDecoder reads a mempool transaction as the node
+// describes it; an MWEB-only one (no canonical inputs or outputs) is
+// ErrNoCanonicalPart.
+func checkDecodedTx(t *testing.T, n *coretest.Node, txid string) {
+	t.Helper()
+	var v verboseTx
+	n.Call("getrawtransaction", &v, txid, true)
+	tx, err := LitecoinDecoder{}.DecodeTx(n.RawTransaction(txid, ""))
+	if c := v.canonical(); len(c.Vin) == 0 && len(c.Vout) == 0 {
+		if !errors.Is(err, ErrNoCanonicalPart) {
+			t.Fatalf("MWEB-only tx %s: %v, want ErrNoCanonicalPart", txid, err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("tx %s: %v", txid, err)
+	}
+	sameAsNode(t, tx.ID.String(), tx.Msg, v)
 }

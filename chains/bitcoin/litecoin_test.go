@@ -8,49 +8,35 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/btcsuite/btcd/btcutil/base58"
 	"github.com/btcsuite/btcd/btcutil/hdkeychain"
 	"github.com/btcsuite/btcd/chaincfg"
-	ltcchaincfg "github.com/ltcsuite/ltcd/chaincfg"
-	"github.com/ltcsuite/ltcd/ltcutil"
-	ltctxscript "github.com/ltcsuite/ltcd/txscript"
 
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/chains/bitcoin/coretest"
 	"github.com/ipnd/ipnd/config"
 )
 
-// ltcdParams pairs each Litecoin network with ltcd's parameters for it.
-var ltcdParams = map[string]*ltcchaincfg.Params{
-	"mainnet": &ltcchaincfg.MainNetParams, "testnet": &ltcchaincfg.TestNet4Params, "regtest": &ltcchaincfg.RegressionNetParams,
-}
-
-// Litecoin's parameters are what ltcd (an independent implementation)
-// has, and the genesis hashes what litecoind reports (coretest checks them
-// against the node).
-func TestLitecoinParamsMatchLtcd(t *testing.T) {
+// Litecoin's row of the spec table and its genesis blocks as litecoind
+// reports them (coretest checks its constants against the node).
+func TestLitecoinSpecAndGenesis(t *testing.T) {
 	genesis := map[string]string{"mainnet": coretest.GenesisMainnet, "testnet": coretest.GenesisTestnet4, "regtest": coretest.GenesisRegtest}
 	for _, n := range LitecoinFamily.Networks {
-		p, l := n.Params, ltcdParams[n.Name]
-		if l == nil {
-			t.Fatalf("no ltcd params for %s", n.Name)
-		}
-		if p.GenesisHash.String() != l.GenesisHash.String() || p.GenesisHash.String() != genesis[n.Name] {
-			t.Errorf("%s genesis %s, ltcd %s, litecoind %s", n.Name, p.GenesisHash, l.GenesisHash, genesis[n.Name])
-		}
-		if p.PubKeyHashAddrID != l.PubKeyHashAddrID || p.ScriptHashAddrID != l.ScriptHashAddrID || p.PrivateKeyID != l.PrivateKeyID ||
-			p.Bech32HRPSegwit != l.Bech32HRPSegwit || p.HDPublicKeyID != l.HDPublicKeyID || p.HDPrivateKeyID != l.HDPrivateKeyID ||
-			p.HDCoinType != l.HDCoinType || p.TargetTimePerBlock != l.TargetTimePerBlock || uint32(p.Net) != uint32(l.Net) {
-			t.Errorf("%s: params differ from ltcd's: %+v", n.Name, p)
-		}
-		if n.ConfidentialHRP != l.Bech32HRPMweb {
-			t.Errorf("%s MWEB HRP %q, ltcd %q", n.Name, n.ConfidentialHRP, l.Bech32HRPMweb)
+		if n.Params.GenesisHash.String() != genesis[n.Name] {
+			t.Errorf("%s genesis %s, litecoind %s", n.Name, n.Params.GenesisHash, genesis[n.Name])
 		}
 	}
-	if s, ok := chains.LTC.Spec(); !ok || s.Decimals != 8 || s.URIScheme != "litecoin" || !s.DerivationIndexes {
+	if s, ok := chains.LTC.Spec(); !ok || s.Decimals != 8 || s.URIScheme != "litecoin" || s.URIAmountKey != "amount" || !s.DerivationIndexes {
 		t.Errorf("ltc spec %+v", s)
 	}
 	if c, err := chains.ParseChain("Litecoin"); err != nil || c != chains.LTC {
 		t.Errorf("ParseChain(Litecoin) = %q, %v", c, err)
+	}
+	if got := chains.Choices(); got != "btc, ltc or xmr" {
+		t.Errorf("Choices() = %q", got)
+	}
+	if got := chains.LTC.FormatAmount(150_000_001); got != "1.50000001" {
+		t.Errorf("FormatAmount = %s", got)
 	}
 }
 
@@ -92,65 +78,6 @@ var (
 	verVpub = []byte{0x04, 0x5f, 0x1c, 0xf6}
 	verLtpv = []byte{0x01, 0x9d, 0x9c, 0xfe}
 )
-
-// Every key form Litecoin wallets export derives, on each network, the
-// addresses ltcd's libraries give for the same scripts (L…/M…/ltc1…,
-// m…/Q…/tltc1…, rltc1…), with the default type of its prefix.
-func TestLitecoinAddressesMatchLtcutil(t *testing.T) {
-	cases := []struct {
-		network string
-		version []byte
-		typ     AddressType // the prefix's default
-	}{
-		{"mainnet", verXpub, P2PKH}, {"mainnet", verLtub, P2PKH}, {"mainnet", verMtub, P2SHP2WPKH}, {"mainnet", verZpub, P2WPKH},
-		{"testnet", verTpub, P2PKH}, {"testnet", verTtub, P2PKH}, {"testnet", verVpub, P2WPKH},
-		{"regtest", verTpub, P2PKH}, {"regtest", verTtub, P2PKH},
-	}
-	prefixes := map[string]map[AddressType]string{
-		"mainnet": {P2PKH: "L", P2SHP2WPKH: "M", P2WPKH: "ltc1q", P2TR: "ltc1p"},
-		"testnet": {P2PKH: "", P2SHP2WPKH: "Q", P2WPKH: "tltc1q", P2TR: "tltc1p"},
-		"regtest": {P2PKH: "", P2SHP2WPKH: "Q", P2WPKH: "rltc1q", P2TR: "rltc1p"},
-	}
-	for _, c := range cases {
-		key := accountKey(t, "litecoin keys", c.version)
-		d, err := LitecoinFamily.NewDeriver(c.network, key, "")
-		if err != nil {
-			t.Fatalf("%s %s…: %v", c.network, key[:4], err)
-		}
-		if d.Type() != c.typ {
-			t.Errorf("%s %s…: type %s, want %s", c.network, key[:4], d.Type(), c.typ)
-		}
-		for _, typ := range []AddressType{P2PKH, P2SHP2WPKH, P2WPKH, P2TR} {
-			d, err := LitecoinFamily.NewDeriver(c.network, key, string(typ))
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := uint32(0); i < 5; i++ {
-				got, err := d.Derive(i)
-				if err != nil {
-					t.Fatal(err)
-				}
-				la, err := ltcutil.DecodeAddress(got.Address, ltcdParams[c.network])
-				if err != nil || !la.IsForNet(ltcdParams[c.network]) {
-					t.Fatalf("%s %s %s index %d: ltcutil does not take %s: %v", c.network, key[:4], typ, i, got.Address, err)
-				}
-				script, err := ltctxscript.PayToAddrScript(la)
-				if err != nil || !bytes.Equal(script, got.Script) || la.EncodeAddress() != got.Address {
-					t.Fatalf("%s %s %s index %d: %s %x, ltcutil %s %x", c.network, key[:4], typ, i, got.Address, got.Script, la.EncodeAddress(), script)
-				}
-				if p := prefixes[c.network][typ]; !strings.HasPrefix(got.Address, p) {
-					t.Errorf("%s %s address %s does not start with %s", c.network, typ, got.Address, p)
-				}
-				if s, err := ValidateAddress(d.Params(), got.Address); err != nil || !bytes.Equal(s, got.Script) {
-					t.Errorf("ValidateAddress(%s) = %x, %v", got.Address, s, err)
-				}
-				if ScriptAddress(d.Params(), got.Script) != got.Address {
-					t.Errorf("ScriptAddress(%x) = %s, want %s", got.Script, ScriptAddress(d.Params(), got.Script), got.Address)
-				}
-			}
-		}
-	}
-}
 
 // Keys of the wrong network class, private keys and a Litecoin-only
 // version under [bitcoin] are refused, naming the setting.
@@ -205,19 +132,13 @@ func TestLitecoinAddressValidation(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, _ := d.Derive(0)
-	la, err := ltcutil.DecodeAddress(m.Address, &ltcchaincfg.MainNetParams)
-	if err != nil {
-		t.Fatal(err)
+	// The same script hash with the legacy P2SH version byte 0x05 (3…).
+	legacy := base58.CheckEncode(m.Script[2:22], 0x05)
+	if !strings.HasPrefix(legacy, "3") || !strings.HasPrefix(m.Address, "M") {
+		t.Fatalf("legacy form %s of %s", legacy, m.Address)
 	}
-	legacy, err := ltcutil.NewAddressScriptHashFromHash(la.ScriptAddress(), &ltcchaincfg.Params{ScriptHashAddrID: 0x05})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(legacy.EncodeAddress(), "3") {
-		t.Fatalf("legacy form %s", legacy.EncodeAddress())
-	}
-	if got, err := CanonicalAddress(d.Params(), legacy.EncodeAddress()); err != nil || got != m.Address {
-		t.Errorf("CanonicalAddress(%s) = %s, %v; want %s", legacy.EncodeAddress(), got, err, m.Address)
+	if got, err := CanonicalAddress(d.Params(), legacy); err != nil || got != m.Address {
+		t.Errorf("CanonicalAddress(%s) = %s, %v; want %s", legacy, got, err, m.Address)
 	}
 	mweb := "ltcmweb1qq0dqzgl8l837du52nsegkjjz6fjg02nwxqf2gx47uznqmfs9y973yqal3z3uucamvgzjuxsnngkjrwjdya4kmjmux0r57a94jfdh3c0pyyrda205"
 	if _, err := ValidateAddress(d.Params(), mweb); !errors.Is(err, ErrConfidential) || !strings.Contains(err.Error(), "canonical address") {

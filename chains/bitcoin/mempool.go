@@ -2,6 +2,7 @@ package bitcoin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -138,6 +139,9 @@ func (m *mempoolFollower) sync(ctx context.Context, tip chains.Block, push bool)
 	// Pushed transactions first: they are what a customer just paid.
 	for _, raw := range raws {
 		tx, err := m.fam.Decoder.DecodeTx(raw)
+		if errors.Is(err, ErrNoCanonicalPart) {
+			continue // Litecoin MWEB-only: nothing to watch
+		}
 		if err != nil {
 			m.undecodable(chainhash.DoubleHashH(raw), err)
 			continue

@@ -2,6 +2,7 @@ package bitcoin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -94,6 +95,9 @@ func (m *mempoolFollower) fetchBatch(ctx context.Context, ids []chainhash.Hash) 
 		}
 		delete(m.retries, ids[i])
 		tx, err := m.fam.Decoder.DecodeTx(raw)
+		if errors.Is(err, ErrNoCanonicalPart) {
+			continue // Litecoin MWEB-only: nothing to watch, nothing it spends is watched
+		}
 		if err == nil && tx.ID != ids[i] {
 			err = fmt.Errorf("the node sent transaction %s for %s", tx.ID, ids[i])
 		}
