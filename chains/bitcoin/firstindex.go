@@ -136,6 +136,12 @@ func PrepareIndexes(ctx context.Context, d *Deriver, l FirstIndexLedger, node UT
 			}
 		case err != nil:
 			return 0, err
+		case used >= 0 && found.capped:
+			next = max(next, used+1)
+			log.Warn("empty ledger: addresses of the key hold coins up to the end of what one check scans; handing out addresses "+
+				"after the last of them. If the key was used further, set "+s+".first_index past its highest used index",
+				"setting", s+".first_index", "addresses_with_coins", found.addresses, "highest_used_index", used,
+				"scanned_to", found.scannedTo, "next_index", next)
 		case used >= 0:
 			next = max(next, used+1)
 			log.Info("empty ledger: addresses of the key already hold coins; handing out addresses after the last of them",
@@ -154,7 +160,12 @@ type usedSummary struct {
 	addresses, coins int
 	amount           uint64
 	scannedTo        int64 // last index scanned
+	capped           bool  // maxScanWindows reached with used addresses near its end
 }
+
+// maxScanWindows bounds the scans of one check (100,000 addresses at the
+// default window): a node reporting coins everywhere cannot keep it going.
+const maxScanWindows = 100
 
 // scanUsed scans windows of indexes from cfg.FirstIndex until no address
 // within GapLimit of a window's end holds coins; it returns the highest
@@ -163,7 +174,11 @@ func scanUsed(ctx context.Context, d *Deriver, node UTXOScanner, cfg FirstIndexC
 	var sum usedSummary
 	used := int64(-1)
 	from := cfg.FirstIndex
-	for from <= ledger.MaxDerivationIndex {
+	for window := 0; from <= ledger.MaxDerivationIndex; window++ {
+		if window == maxScanWindows {
+			sum.capped = true
+			return used, sum, nil
+		}
 		to := min(from+int64(cfg.Window)-1, ledger.MaxDerivationIndex)
 		scripts := make([][]byte, 0, to-from+1)
 		index := map[string]int64{}

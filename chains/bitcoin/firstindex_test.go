@@ -147,3 +147,36 @@ func TestPrepareIndexesBtcd(t *testing.T) {
 		t.Error("the check wrote a tip")
 	}
 }
+
+// everywhereScanner reports one coin on every script asked about: a node
+// that would keep the check scanning for ever.
+type everywhereScanner struct{ calls int }
+
+func (e *everywhereScanner) ScanUnspent(_ context.Context, scripts [][]byte) ([]Unspent, error) {
+	e.calls++
+	out := make([]Unspent, len(scripts))
+	for i, s := range scripts {
+		out[i] = Unspent{Script: s, Amount: 1}
+	}
+	return out, nil
+}
+
+// The check stops after maxScanWindows scans, starts after what it saw and
+// says how to go further.
+func TestPrepareIndexesBounded(t *testing.T) {
+	ctx := context.Background()
+	d, err := LitecoinFamily.NewDeriver("regtest", seededTPub(t, "bounded"), "p2wpkh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := openLedger(t, ctx, filepath.Join(t.TempDir(), "l.db"))
+	log, logs := bufferLogger()
+	scanner := &everywhereScanner{}
+	next, err := PrepareIndexes(ctx, d, l, scanner, FirstIndexConfig{GapLimit: 2, Window: 3, Logger: log})
+	if err != nil || next != 3*maxScanWindows || scanner.calls != maxScanWindows {
+		t.Fatalf("next %d after %d scans (%v); want %d after %d", next, scanner.calls, err, 3*maxScanWindows, maxScanWindows)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "set litecoin.first_index past its highest used index") {
+		t.Errorf("no warning:\n%s", logs)
+	}
+}
