@@ -15,7 +15,6 @@ import (
 	"github.com/btcsuite/btcd/btcutil/hdkeychain"
 	"github.com/btcsuite/btcd/chaincfg"
 	btcwire "github.com/btcsuite/btcd/wire"
-	ltcchaincfg "github.com/ltcsuite/ltcd/chaincfg"
 )
 
 func TestMain(m *testing.M) { os.Exit(Main(m)) }
@@ -60,21 +59,6 @@ func TestAmounts(t *testing.T) {
 		if v, err := ParseAmount(bad); err == nil {
 			t.Errorf("ParseAmount(%q) = %d, want an error", bad, v)
 		}
-	}
-}
-
-func TestGenesisHashes(t *testing.T) {
-	if got := ltcchaincfg.MainNetParams.GenesisHash.String(); got != GenesisMainnet {
-		t.Errorf("ltcd mainnet genesis %s, harness %s", got, GenesisMainnet)
-	}
-	if got := ltcchaincfg.TestNet4Params.GenesisHash.String(); got != GenesisTestnet4 {
-		t.Errorf("ltcd testnet4 genesis %s, harness %s", got, GenesisTestnet4)
-	}
-	if got := ltcchaincfg.RegressionNetParams.GenesisHash.String(); got != GenesisRegtest {
-		t.Errorf("ltcd regtest genesis %s, harness %s", got, GenesisRegtest)
-	}
-	if GenesisRegtest == chaincfg.RegressionNetParams.GenesisHash.String() {
-		t.Error("Litecoin's regtest genesis equals Bitcoin's")
 	}
 }
 

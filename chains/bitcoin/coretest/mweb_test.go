@@ -1,3 +1,7 @@
+//go:build cgo
+
+// Cross-checks against ltcd's wire, which needs cgo (see genesis_ltcd_test.go).
+
 package coretest
 
 import (
