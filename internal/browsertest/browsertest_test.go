@@ -268,11 +268,13 @@ func TestWaitTimesOut(t *testing.T) {
 	s := newSite(t)
 	ft := &fatalTB{TB: t}
 	p := browsertest.Shared(t).NewPage(ft)
-	p.Timeout = 300 * time.Millisecond
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		p.Navigate(s.srv.URL + "/")
+		// Only the wait is to time out: a loaded machine may take longer
+		// than 300 ms to load the page.
+		p.Timeout = 300 * time.Millisecond
 		p.WaitText("#status", "never")
 	}()
 	<-done
