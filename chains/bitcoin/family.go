@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/chaincfg"
 
 	"github.com/ipnd/ipnd/chains"
@@ -34,6 +35,10 @@ type Family struct {
 	// Networks are the networks of the chain's `network` setting; the first
 	// is the default.
 	Networks []*Network
+	// MaxMoney is the most atomic units of the chain that can ever exist
+	// (Bitcoin: 21,000,000 coins, Litecoin: 84,000,000): no valid output
+	// carries more, so a larger (or negative) value is data to refuse.
+	MaxMoney int64
 	// keys are the extended public and private key versions the chain's
 	// wallets export (BIP32, SLIP-132).
 	keys map[uint32]keyVersion
@@ -122,7 +127,7 @@ func networkOf(params *chaincfg.Params) (*Family, *Network) {
 // BitcoinFamily is Bitcoin: btcd's chain parameters and wire decoder.
 var BitcoinFamily = Family{
 	Chain: chains.BTC, Section: "bitcoin", Name: "Bitcoin", Decoder: BitcoinDecoder{},
-	Nodes: "bitcoind or btcd",
+	Nodes: "bitcoind or btcd", MaxMoney: btcutil.MaxSatoshi,
 	Networks: []*Network{
 		{Name: "mainnet", Aliases: []string{"main"}, NodeChains: []string{"main", "mainnet"}, Params: &chaincfg.MainNetParams, RPCPort: 8332},
 		{Name: "testnet", Aliases: []string{"testnet3"}, NodeChains: []string{"test", "testnet", "testnet3"}, Params: &chaincfg.TestNet3Params, Test: true, RPCPort: 18332},

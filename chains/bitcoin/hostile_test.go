@@ -196,3 +196,54 @@ func TestWatcherMempoolFetchFailureLosesNothing(t *testing.T) {
 	e.poll()
 	e.wantDeposit(addr, btcdtest.TxID(tx), ledger.StatusMempool, 86_000, 0)
 }
+
+// A block output whose value is above Bitcoin's 21 million coins (a node
+// serving crafted data: the header hash does not cover it) is skipped and
+// logged; the block is recorded and the other payment in it credited.
+func TestWatcherSkipsOutOfRangeValue(t *testing.T) {
+	e, p, logs := proxiedEnv(t, WatcherConfig{})
+	e.poll()
+	addr, addr2 := e.allocate(), e.allocate()
+	crafted := e.node.Pay(btcdtest.Output{Address: addr, Amount: 84_000})
+	good := e.node.Pay(btcdtest.Output{Address: addr2, Amount: 85_000})
+	hash := e.node.Generate(1)[0]
+	blk, err := e.node.RPC.GetBlock(hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const tooMuch = 21_000_000*100_000_000 + 1
+	n, craftedID := 0, ""
+	for _, tx := range blk.Transactions {
+		if tx.TxHash().String() != btcdtest.TxID(crafted) {
+			continue
+		}
+		for _, out := range tx.TxOut {
+			if out.Value == 84_000 {
+				out.Value, n = tooMuch, n+1
+			}
+		}
+		craftedID = tx.TxHash().String() // the value is part of the id
+	}
+	if n != 1 {
+		t.Fatalf("changed %d outputs, want 1", n)
+	}
+	var buf bytes.Buffer
+	if err := blk.Serialize(&buf); err != nil {
+		t.Fatal(err)
+	}
+	p.ServeBlock(hash.String(), hex.EncodeToString(buf.Bytes()))
+	e.poll()
+	e.wantDeposit(addr2, btcdtest.TxID(good), ledger.StatusConfirmed, 85_000, 1)
+	if tot, ds, _ := e.deposits(addr); len(ds) != 0 {
+		t.Fatalf("the out-of-range output was recorded: %+v %+v", tot, ds)
+	}
+	if tip, _, _ := e.ledger.Tip(e.ctx, chains.BTC); tip.Hash != hash.String() {
+		t.Fatalf("ledger tip %+v, want the block %s", tip, hash)
+	}
+	if logs.count("output value out of range") != 1 || logs.count(craftedID) == 0 {
+		t.Fatalf("want one log line naming %s:\n%s", craftedID, logs.b.String())
+	}
+	if st := e.w.Status(); st.State != chains.Synced {
+		t.Fatalf("status %+v", st)
+	}
+}

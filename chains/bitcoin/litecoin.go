@@ -15,7 +15,7 @@ import (
 // LitecoinDecoder.
 var LitecoinFamily = Family{
 	Chain: chains.LTC, Section: "litecoin", Name: "Litecoin", Decoder: LitecoinDecoder{},
-	Nodes: "litecoind",
+	Nodes: "litecoind", MaxMoney: 84_000_000 * 100_000_000,
 	Networks: []*Network{
 		{Name: "mainnet", Aliases: []string{"main"}, NodeChains: []string{"main", "mainnet"}, Params: &LitecoinMainNetParams,
 			RPCPort: 9332, LegacyScriptHashAddrIDs: []byte{0x05}, ConfidentialHRP: "ltcmweb"},

@@ -169,64 +169,69 @@ type Match struct {
 	Entry   WatchEntry
 }
 
-// ScanTx appends to dst the outputs of tx that pay watched scripts.
-func (w *WatchSet) ScanTx(dst []Match, tx *wire.MsgTx, net *chaincfg.Params) []Match {
-	return w.ScanTxs(dst, []*wire.MsgTx{tx}, nil, net)
+// ScanParams is what a scan needs of the chain: the network (address
+// encodings) and the family's money limit.
+type ScanParams struct {
+	Net      *chaincfg.Params
+	MaxMoney int64
+}
+
+// BadValue is an output whose value is negative or above the family's
+// MaxMoney: no valid transaction has one, so the node's data is crafted or
+// corrupt. The scan skips it.
+type BadValue struct {
+	TxID  string
+	Vout  uint32
+	Value int64
 }
 
 // ScanTxs appends to dst the outputs of txs that pay watched scripts, in
-// order. id(i) is the id of txs[i], asked only for a transaction that pays
-// a watched script; nil means txs[i].TxHash().
-func (w *WatchSet) ScanTxs(dst []Match, txs []*wire.MsgTx, id func(i int) chainhash.Hash, net *chaincfg.Params) []Match {
+// order, and to bad the outputs whose value is out of range (skipped).
+// id(i) is the id of txs[i], asked only for a transaction that pays a
+// watched script or carries a bad value; nil means txs[i].TxHash().
+func (w *WatchSet) ScanTxs(dst []Match, bad []BadValue, txs []*wire.MsgTx, id func(i int) chainhash.Hash, p ScanParams) ([]Match, []BadValue) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	for i, tx := range txs {
-		dst = w.scanTx(dst, txs, i, tx, id, net)
+		dst, bad = w.scanTx(dst, bad, txs, i, tx, id, p)
 	}
-	return dst
+	return dst, bad
 }
 
-func (w *WatchSet) scanTx(dst []Match, txs []*wire.MsgTx, i int, tx *wire.MsgTx, id func(int) chainhash.Hash, net *chaincfg.Params) []Match {
+func (w *WatchSet) scanTx(dst []Match, bad []BadValue, txs []*wire.MsgTx, i int, tx *wire.MsgTx, id func(int) chainhash.Hash, p ScanParams) ([]Match, []BadValue) {
 	var txid string
+	txID := func() string {
+		if txid == "" { // hashed only for transactions that matter
+			var h chainhash.Hash
+			if id != nil {
+				h = id(i)
+			} else {
+				h = txs[i].TxHash()
+			}
+			txid = h.String()
+		}
+		return txid
+	}
 	for vout, out := range tx.TxOut {
+		if uint64(out.Value) > uint64(p.MaxMoney) { // negative too
+			bad = append(bad, BadValue{TxID: txID(), Vout: uint32(vout), Value: out.Value})
+			continue
+		}
 		s := out.PkScript
-		if len(s) == 0 || len(s) > MaxWatchScript || out.Value < 0 || !w.mayHave(s) {
+		if len(s) == 0 || len(s) > MaxWatchScript || !w.mayHave(s) {
 			continue
 		}
 		var k scriptKey
 		k.n = uint8(len(s))
 		copy(k.b[:], s)
-		p, ok := w.m[k]
+		e, ok := w.m[k]
 		if !ok {
 			continue
 		}
-		if txid == "" { // hashed only for transactions that pay us
-			if id != nil {
-				h := id(i)
-				txid = h.String()
-			} else {
-				txid = txs[i].TxHash().String()
-			}
-		}
 		dst = append(dst, Match{
-			TxID: txid, Vout: uint32(vout), Script: bytes.Clone(s),
-			Address: ScriptAddress(net, s), Amount: uint64(out.Value), Entry: p.entry(),
+			TxID: txID(), Vout: uint32(vout), Script: bytes.Clone(s),
+			Address: ScriptAddress(p.Net, s), Amount: uint64(out.Value), Entry: e.entry(),
 		})
 	}
-	return dst
-}
-
-// ScanBlock returns the outputs of b's transactions that pay watched
-// scripts, in block order.
-func (w *WatchSet) ScanBlock(b *wire.MsgBlock, net *chaincfg.Params) []Match {
-	return w.ScanTxs(nil, b.Transactions, nil, net)
-}
-
-// ScanRawBlock decodes raw and scans it: the block's hash and its matches.
-func (w *WatchSet) ScanRawBlock(raw []byte, net *chaincfg.Params) (chainhash.Hash, []Match, error) {
-	b, err := DecodeBlock(raw)
-	if err != nil {
-		return chainhash.Hash{}, nil, err
-	}
-	return b.BlockHash(), w.ScanBlock(b, net), nil
+	return dst, bad
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -142,7 +143,10 @@ func TestScanRealBlock(t *testing.T) {
 				}
 			}
 		}
-		got := ws.ScanBlock(b, &chaincfg.MainNetParams)
+		got, bad := ws.ScanTxs(nil, nil, b.Transactions, nil, btcMain)
+		if len(bad) != 0 {
+			t.Fatalf("%s: out-of-range values %+v in a mainnet block", f, bad)
+		}
 		if len(got) != len(want) || len(got) == 0 {
 			t.Fatalf("%s: %d matches, want %d", f, len(got), len(want))
 		}
@@ -155,9 +159,13 @@ func TestScanRealBlock(t *testing.T) {
 				t.Errorf("no address for standard script %x", m.Script)
 			}
 		}
-		h, m2, err := ws.ScanRawBlock(raw, &chaincfg.MainNetParams)
-		if err != nil || h.String() != hashFromName(f) || len(m2) != len(got) {
-			t.Errorf("ScanRawBlock: %s %d %v", h, len(m2), err)
+		blk, err := BitcoinDecoder{}.DecodeBlock(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m2, _ := ws.ScanTxs(nil, nil, blk.Txs, blk.ID, btcMain)
+		if blk.Hash.String() != hashFromName(f) || len(m2) != len(got) {
+			t.Errorf("decoded and scanned: %s %d matches", blk.Hash, len(m2))
 		}
 	}
 }
@@ -184,7 +192,7 @@ func TestScanTxDerived(t *testing.T) {
 		want[uint32(i)] = a.Address
 	}
 	tx.AddTxOut(wire.NewTxOut(5, []byte{0x6a, 0x01, 0x02})) // OP_RETURN, not ours
-	ms := ws.ScanTx(nil, tx, &chaincfg.MainNetParams)
+	ms, _ := ws.ScanTxs(nil, nil, []*wire.MsgTx{tx}, nil, btcMain)
 	if len(ms) != 4 {
 		t.Fatalf("%d matches", len(ms))
 	}
@@ -192,6 +200,52 @@ func TestScanTxDerived(t *testing.T) {
 		if m.TxID != tx.TxHash().String() || m.Amount != uint64(1000+m.Vout) || m.Entry.Index != m.Vout ||
 			m.Address != want[m.Vout] {
 			t.Errorf("match %+v", m)
+		}
+	}
+}
+
+var btcMain = ScanParams{Net: &chaincfg.MainNetParams, MaxMoney: BitcoinFamily.MaxMoney}
+
+// An output value above the family's money limit (or negative) is skipped
+// and reported, whatever the script: each family has its own limit
+// (Litecoin's 84 million coins is four times Bitcoin's 21 million).
+func TestScanMaxMoneyPerFamily(t *testing.T) {
+	const coin = 100_000_000
+	if BitcoinFamily.MaxMoney != 21_000_000*coin || LitecoinFamily.MaxMoney != 84_000_000*coin {
+		t.Fatalf("MaxMoney: Bitcoin %d, Litecoin %d", BitcoinFamily.MaxMoney, LitecoinFamily.MaxMoney)
+	}
+	script := append([]byte{0x00, 0x14}, bytes.Repeat([]byte{7}, 20)...)
+	ws := NewWatchSet(0)
+	if err := ws.Add(script, WatchEntry{}); err != nil {
+		t.Fatal(err)
+	}
+	values := []int64{-1, 1, 21_000_000 * coin, 21_000_000*coin + 1, 50_000_000 * coin, 84_000_000 * coin, 84_000_000*coin + 1, math.MaxInt64}
+	tx := wire.NewMsgTx(2)
+	for _, v := range values {
+		tx.AddTxOut(wire.NewTxOut(v, script))
+	}
+	for _, c := range []struct {
+		fam  *Family
+		want []int64 // matched values; the others are bad
+	}{
+		{&BitcoinFamily, []int64{1, 21_000_000 * coin}},
+		{&LitecoinFamily, []int64{1, 21_000_000 * coin, 21_000_000*coin + 1, 50_000_000 * coin, 84_000_000 * coin}},
+	} {
+		ms, bad := ws.ScanTxs(nil, nil, []*wire.MsgTx{tx}, nil, ScanParams{Net: c.fam.Networks[0].Params, MaxMoney: c.fam.MaxMoney})
+		var got []int64
+		for _, m := range ms {
+			got = append(got, int64(m.Amount))
+		}
+		if fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("%s: matched %v, want %v", c.fam.Name, got, c.want)
+		}
+		if len(bad)+len(ms) != len(values) {
+			t.Errorf("%s: %d bad + %d matched of %d outputs", c.fam.Name, len(bad), len(ms), len(values))
+		}
+		for _, b := range bad {
+			if b.TxID != tx.TxHash().String() || values[b.Vout] != b.Value || (b.Value >= 0 && b.Value <= c.fam.MaxMoney) {
+				t.Errorf("%s: bad %+v", c.fam.Name, b)
+			}
 		}
 	}
 }
@@ -260,7 +314,7 @@ func sourceScan(ws *WatchSet, spends *spendWatch, raw []byte) ([]Match, error) {
 	if err != nil {
 		return nil, err
 	}
-	ms := ws.ScanTxs(nil, blk.Txs, blk.ID, &chaincfg.MainNetParams)
+	ms, _ := ws.ScanTxs(nil, nil, blk.Txs, blk.ID, btcMain)
 	var conflicts []chainhash.Hash
 	for i, tx := range blk.Txs {
 		conflicts, _ = spends.check(tx, func() chainhash.Hash { return blk.ID(i) }, conflicts)

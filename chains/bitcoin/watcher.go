@@ -270,8 +270,10 @@ func (w *Watcher) init(ctx context.Context, info ChainInfo) error {
 // payment lands beyond the highest used index and scanning again until
 // nothing new is watched.
 func (w *Watcher) scan(txs []*wire.MsgTx, id func(int) chainhash.Hash) ([]Match, error) {
+	p := ScanParams{Net: w.d.net, MaxMoney: w.fam.MaxMoney}
 	for {
-		ms := w.set.ScanTxs(nil, txs, id, w.d.net)
+		ms, bad := w.set.ScanTxs(nil, nil, txs, id, p)
+		w.badValues(bad)
 		w.winMu.Lock()
 		top := w.maxIdx
 		w.winMu.Unlock()
@@ -287,5 +289,22 @@ func (w *Watcher) scan(txs []*wire.MsgTx, id func(int) chainhash.Hash) ([]Match,
 		if err := w.extendWindow(grow); err != nil {
 			return nil, err
 		}
+	}
+}
+
+// badValues logs outputs whose value is out of the family's range (the
+// first few of a scan): they are skipped, everything else goes on. A rescan after the window grew reports them again: rare (a
+// payment beyond the window in the same transactions) and harmless.
+func (w *Watcher) badValues(bad []BadValue) {
+	if len(bad) == 0 {
+		return
+	}
+	for i, b := range bad {
+		if i == 3 {
+			w.log.Warn("more outputs with out-of-range values skipped", "count", len(bad)-i)
+			break
+		}
+		w.log.Warn("output value out of range; output skipped (crafted or corrupt node data)", "txid", b.TxID, "vout", b.Vout,
+			"value", b.Value, "max", w.fam.MaxMoney)
 	}
 }
