@@ -75,6 +75,9 @@ func (c WatcherConfig) withDefaults(d *Deriver) WatcherConfig {
 	if c.RestartGrace <= 0 {
 		c.RestartGrace = d.net.TargetTimePerBlock
 	}
+	if c.ReorgDepth <= 0 {
+		c.ReorgDepth = 200
+	}
 	if c.MempoolBatch <= 0 {
 		c.MempoolBatch = 500
 	}

@@ -27,13 +27,13 @@ func (m *mempoolFollower) handle(u *chains.ChainUpdate, txs []*wireTx) error {
 		return nil
 	}
 	msgs := make([]*wire.MsgTx, len(txs))
+	var fs []finding
 	for i, t := range txs {
 		msgs[i] = t.msg
-		var replaced []chainhash.Hash
-		replaced, _ = m.spends.check(t.msg, func() chainhash.Hash { return t.id }, replaced)
+		fs = m.spends.check(t.msg, func() chainhash.Hash { return t.id }, false, fs[:0])
+		replaced, _ := m.spends.apply(fs, 0)
 		for _, id := range replaced {
 			u.Gone = append(u.Gone, chains.Gone{TxID: id.String(), Reason: chains.ReasonReplaced})
-			m.spends.remove(id)
 		}
 	}
 	ms, err := m.scan(msgs, func(i int) chainhash.Hash { return txs[i].id })
@@ -43,14 +43,9 @@ func (m *mempoolFollower) handle(u *chains.ChainUpdate, txs []*wireTx) error {
 	if len(ms) == 0 {
 		return nil
 	}
-	paying := map[string]bool{}
 	for _, mt := range ms {
-		paying[mt.TxID] = true
-	}
-	for _, t := range txs {
-		if paying[t.id.String()] {
-			m.spends.add(t.id, t.msg)
-		}
+		t := txs[mt.tx]
+		m.spends.add(t.id, t.msg, 0)
 	}
 	u.Mempool = append(u.Mempool, payments(m.fam.Chain, ms)...)
 	return nil
@@ -181,7 +176,7 @@ func (m *mempoolFollower) loadSpends(ctx context.Context) error {
 			return err
 		}
 		for _, t := range txs {
-			m.spends.add(t.id, t.msg)
+			m.spends.add(t.id, t.msg, 0)
 		}
 	}
 	return nil

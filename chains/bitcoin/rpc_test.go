@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
-	"github.com/btcsuite/btcd/wire"
 
 	"github.com/ipnd/ipnd/config"
 )
@@ -109,47 +108,6 @@ func TestZMQFromNode(t *testing.T) {
 	}
 	if got := zmqFromNode(nil, PushAuto); got.zmqSet() {
 		t.Fatalf("none: %+v", got)
-	}
-}
-
-// The coins of watched unconfirmed transactions: a transaction spending
-// one conflicts (each watched transaction named once), the watched one
-// itself is "mined", and forgetting works by id.
-func TestSpendWatch(t *testing.T) {
-	s := newSpendWatch()
-	coin := func(n uint32) wire.OutPoint { return wire.OutPoint{Hash: hashOf("funding"), Index: n} }
-	spend := func(ops ...wire.OutPoint) *wire.MsgTx {
-		tx := wire.NewMsgTx(2)
-		for _, op := range ops {
-			tx.AddTxIn(wire.NewTxIn(&op, nil, nil))
-		}
-		return tx
-	}
-	ours := spend(coin(0), coin(1))
-	oursID := ours.TxHash()
-	if !s.empty() {
-		t.Fatal("new watch not empty")
-	}
-	s.add(oursID, ours)
-	thief := spend(coin(1), coin(0), coin(7))
-	got, mined := s.check(thief, func() chainhash.Hash { return thief.TxHash() }, nil)
-	if len(got) != 1 || got[0] != oursID || mined {
-		t.Fatalf("conflict: %v, mined %v", got, mined)
-	}
-	asked := false
-	if got, mined := s.check(spend(coin(5)), func() chainhash.Hash { asked = true; return chainhash.Hash{} }, nil); len(got) != 0 || mined || asked {
-		t.Fatalf("unrelated spend: %v %v, id asked %v", got, mined, asked)
-	}
-	if got, mined := s.check(ours, func() chainhash.Hash { return oursID }, nil); len(got) != 0 || !mined {
-		t.Fatalf("ours itself: %v, mined %v", got, mined)
-	}
-	s.keep(map[chainhash.Hash]bool{oursID: true})
-	if !s.has(oursID) {
-		t.Fatal("kept transaction forgotten")
-	}
-	s.keep(nil)
-	if !s.empty() || s.has(oursID) {
-		t.Fatal("keep(nil) left coins watched")
 	}
 }
 

@@ -167,6 +167,7 @@ type Match struct {
 	Address string // the script's address on the network ("" if it has none)
 	Amount  uint64 // satoshi
 	Entry   WatchEntry
+	tx      int // the transaction's index in the scanned list
 }
 
 // ScanParams is what a scan needs of the chain: the network (address
@@ -230,7 +231,7 @@ func (w *WatchSet) scanTx(dst []Match, bad []BadValue, txs []*wire.MsgTx, i int,
 		}
 		dst = append(dst, Match{
 			TxID: txID(), Vout: uint32(vout), Script: bytes.Clone(s),
-			Address: ScriptAddress(p.Net, s), Amount: uint64(out.Value), Entry: e.entry(),
+			Address: ScriptAddress(p.Net, s), Amount: uint64(out.Value), Entry: e.entry(), tx: i,
 		})
 	}
 	return dst, bad

@@ -315,9 +315,9 @@ func sourceScan(ws *WatchSet, spends *spendWatch, raw []byte) ([]Match, error) {
 		return nil, err
 	}
 	ms, _ := ws.ScanTxs(nil, nil, blk.Txs, blk.ID, btcMain)
-	var conflicts []chainhash.Hash
+	var fs []finding
 	for i, tx := range blk.Txs {
-		conflicts, _ = spends.check(tx, func() chainhash.Hash { return blk.ID(i) }, conflicts)
+		fs = spends.check(tx, func() chainhash.Hash { return blk.ID(i) }, true, fs)
 	}
 	return ms, nil
 }
@@ -333,7 +333,7 @@ func BenchmarkScanBlock(b *testing.B) {
 	for i := range 100 {
 		tx := wire.NewMsgTx(2)
 		tx.AddTxIn(wire.NewTxIn(&wire.OutPoint{Hash: chainhash.DoubleHashH([]byte{byte(i)}), Index: uint32(i)}, nil, nil))
-		spends.add(tx.TxHash(), tx)
+		spends.add(tx.TxHash(), tx, 0)
 	}
 	for _, f := range files {
 		raw, err := os.ReadFile(f)

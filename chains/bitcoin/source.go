@@ -32,6 +32,9 @@ type rpcSource struct {
 	net    *chaincfg.Params
 	scan   func(txs []*wire.MsgTx, id func(int) chainhash.Hash) ([]Match, error)
 	spends *spendWatch
+	// reorgDepth: how long (in blocks) the coins of confirmed payments are
+	// watched.
+	reorgDepth int
 }
 
 var _ chainsync.BlockSource = (*rpcSource)(nil)
@@ -69,21 +72,34 @@ func (s *rpcSource) ScanBlock(ctx context.Context, height int64, hash, parent st
 		return chainsync.BlockScan{}, err
 	}
 	out := chainsync.BlockScan{Payments: payments(s.fam.Chain, ms)}
+	s.spends.unconfirmFrom(height)
+	var fs []finding
 	if !s.spends.empty() {
-		var conflicts []chainhash.Hash
 		for i, tx := range blk.Txs {
-			var mined bool
-			conflicts, mined = s.spends.check(tx, func() chainhash.Hash { return blk.ID(i) }, conflicts)
-			if mined {
-				s.spends.remove(blk.ID(i))
-			}
-		}
-		for _, id := range conflicts {
-			out.Conflicts = append(out.Conflicts, id.String())
-			s.spends.remove(id)
+			fs = s.spends.check(tx, func() chainhash.Hash { return blk.ID(i) }, true, fs)
 		}
 	}
+	_, doubleSpent := s.spends.apply(fs, height)
+	for _, id := range doubleSpent {
+		out.Conflicts = append(out.Conflicts, id.String())
+	}
+	// The coins of the block's transactions paying us are watched while a
+	// reorganisation can take the block away: a new branch spending them
+	// is a double spend.
+	s.confirmPaying(blk, ms, height)
+	s.spends.expire(height - int64(s.reorgDepth))
 	return out, nil
+}
+
+// confirmPaying watches the coins of the transactions of blk that pay
+// watched scripts (ms), as mined at height.
+func (s *rpcSource) confirmPaying(blk *Block, ms []Match, height int64) {
+	for i, m := range ms {
+		if i > 0 && ms[i-1].tx == m.tx {
+			continue // outputs of one transaction are adjacent
+		}
+		s.spends.add(blk.ID(m.tx), blk.Txs[m.tx], height)
+	}
 }
 
 // pruned explains a block the node no longer has.

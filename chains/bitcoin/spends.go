@@ -7,17 +7,31 @@ import (
 	"github.com/btcsuite/btcd/wire"
 )
 
-// spendWatch remembers the coins spent by the unconfirmed transactions
-// that pay watched addresses, to notice a transaction spending one of them
-// too: a replacement in the mempool, a double spend in a block. Either
-// means ours can never be mined. It is used from the watcher's rounds
+// spendWatch remembers the coins spent by the transactions that pay
+// watched addresses, to notice another transaction spending one of them:
+//
+//   - while ours is unconfirmed, a replacement in the mempool or a double
+//     spend in a block: either means ours can never be mined;
+//   - once ours is confirmed, for the blocks a reorganisation can reach: a
+//     block of a new branch spending its coins is the double spend that
+//     took the payment away (not a mere reorganisation).
+//
+// What a spend means is judgeSpend's (a pure function); spendWatch keeps
+// the state and applies the findings. It is used from the watcher's rounds
 // only.
 type spendWatch struct {
-	owner map[wire.OutPoint]chainhash.Hash // coin -> our unconfirmed transaction spending it
-	coins map[chainhash.Hash][]wire.OutPoint
+	owner map[wire.OutPoint]chainhash.Hash // coin -> our transaction spending it
+	txs   map[chainhash.Hash]*watchedTx
 	// filter has a bit per watched coin (a few false positives): a block's
 	// inputs are probed there first, not in the map.
 	filter [1 << 10]uint64
+}
+
+// watchedTx is one transaction paying us: the coins it spends and, once
+// mined, the height of its block.
+type watchedTx struct {
+	coins  []wire.OutPoint
+	height int64 // 0: unconfirmed
 }
 
 func filterBit(op wire.OutPoint) (word int, bit uint64) {
@@ -27,12 +41,14 @@ func filterBit(op wire.OutPoint) (word int, bit uint64) {
 }
 
 func newSpendWatch() *spendWatch {
-	return &spendWatch{owner: map[wire.OutPoint]chainhash.Hash{}, coins: map[chainhash.Hash][]wire.OutPoint{}}
+	return &spendWatch{owner: map[wire.OutPoint]chainhash.Hash{}, txs: map[chainhash.Hash]*watchedTx{}}
 }
 
-// add records the coins tx (id) spends.
-func (s *spendWatch) add(id chainhash.Hash, tx *wire.MsgTx) {
-	if _, ok := s.coins[id]; ok {
+// add records the coins tx (id) spends; height is its block's, 0 while it
+// is unconfirmed. A transaction already watched only gets its height.
+func (s *spendWatch) add(id chainhash.Hash, tx *wire.MsgTx, height int64) {
+	if w, ok := s.txs[id]; ok {
+		w.height = height
 		return
 	}
 	ops := make([]wire.OutPoint, 0, len(tx.TxIn))
@@ -42,17 +58,21 @@ func (s *spendWatch) add(id chainhash.Hash, tx *wire.MsgTx) {
 		w, b := filterBit(in.PreviousOutPoint)
 		s.filter[w] |= b
 	}
-	s.coins[id] = ops
+	s.txs[id] = &watchedTx{coins: ops, height: height}
 }
 
 // remove forgets id's coins.
 func (s *spendWatch) remove(id chainhash.Hash) {
-	for _, op := range s.coins[id] {
+	w, ok := s.txs[id]
+	if !ok {
+		return
+	}
+	for _, op := range w.coins {
 		if s.owner[op] == id {
 			delete(s.owner, op)
 		}
 	}
-	delete(s.coins, id)
+	delete(s.txs, id)
 	if len(s.owner) == 0 {
 		clear(s.filter[:]) // bits of removed coins are left otherwise
 	}
@@ -63,14 +83,55 @@ func (s *spendWatch) remove(id chainhash.Hash) {
 func (s *spendWatch) empty() bool { return len(s.owner) == 0 }
 
 // has reports whether id's coins are watched.
-func (s *spendWatch) has(id chainhash.Hash) bool { _, ok := s.coins[id]; return ok }
+func (s *spendWatch) has(id chainhash.Hash) bool { _, ok := s.txs[id]; return ok }
+
+// verdict is what a transaction spending a watched coin means for the
+// watched transaction.
+type verdict int
+
+const (
+	verdictNone        verdict = iota // nothing changes
+	verdictMined                      // ours, in a block: it is confirmed there
+	verdictReplaced                   // another transaction took its coin in the mempool: ours can never be mined
+	verdictDoubleSpent                // another transaction spending its coin was mined
+)
+
+// judgeSpend says what spender, seen spending a coin of ours, means for
+// ours: confirmed tells whether ours is in a block of the ledger's chain,
+// inBlock whether spender was seen in a block (else in the mempool).
+//
+// A block's transaction spending the coin of a confirmed transaction of
+// ours can only be in a new branch that a reorganisation brings: the
+// payment goes because it was double spent, not merely reorganised away.
+// A mempool transaction spending a confirmed coin is one the node should
+// not have accepted: nothing changes.
+func judgeSpend(ours, spender chainhash.Hash, confirmed, inBlock bool) verdict {
+	switch {
+	case spender == ours && inBlock:
+		return verdictMined
+	case spender == ours:
+		return verdictNone
+	case inBlock:
+		return verdictDoubleSpent
+	case confirmed:
+		return verdictNone
+	}
+	return verdictReplaced
+}
+
+// finding is one watched transaction a spend concerns.
+type finding struct {
+	Ours    chainhash.Hash
+	Verdict verdict
+}
 
 // check looks at transaction tx, whose id is asked only when it spends a
-// watched coin: it appends to dst the watched transactions tx conflicts
-// with (each once), and mined is true when tx is itself a watched one.
-func (s *spendWatch) check(tx *wire.MsgTx, id func() chainhash.Hash, dst []chainhash.Hash) (_ []chainhash.Hash, mined bool) {
+// watched coin, seen in a block (inBlock) or in the mempool: it appends to
+// dst what it means for each watched transaction it concerns (each once).
+// It changes nothing: apply does.
+func (s *spendWatch) check(tx *wire.MsgTx, id func() chainhash.Hash, inBlock bool, dst []finding) []finding {
 	if len(s.owner) == 0 {
-		return dst, false
+		return dst
 	}
 	var txid chainhash.Hash
 	asked := false
@@ -85,25 +146,70 @@ func (s *spendWatch) check(tx *wire.MsgTx, id func() chainhash.Hash, dst []chain
 		if !asked {
 			txid, asked = id(), true
 		}
-		if ours == txid {
-			mined = true
+		v := judgeSpend(ours, txid, s.txs[ours].height > 0, inBlock)
+		if v == verdictNone {
 			continue
 		}
 		dup := false
 		for _, d := range dst {
-			dup = dup || d == ours
+			dup = dup || d.Ours == ours
 		}
 		if !dup {
-			dst = append(dst, ours)
+			dst = append(dst, finding{Ours: ours, Verdict: v})
 		}
 	}
-	return dst, mined
+	return dst
 }
 
-// keep forgets every transaction not in live.
+// apply records findings of a block at height (0: the mempool): a mined
+// transaction of ours is confirmed there. It returns the transactions that
+// can never be mined, and why. They stay watched until the ledger no
+// longer lists them as unconfirmed (keep) or their height expires: should
+// the write of the finding fail, the same spend seen again is reported
+// again.
+func (s *spendWatch) apply(fs []finding, height int64) (replaced, doubleSpent []chainhash.Hash) {
+	for _, f := range fs {
+		switch f.Verdict {
+		case verdictMined:
+			if w, ok := s.txs[f.Ours]; ok {
+				w.height = height
+			}
+		case verdictReplaced:
+			replaced = append(replaced, f.Ours)
+		case verdictDoubleSpent:
+			doubleSpent = append(doubleSpent, f.Ours)
+		}
+	}
+	return replaced, doubleSpent
+}
+
+// unconfirmFrom makes the transactions mined at height or above
+// unconfirmed again: a block at height is being connected, so theirs left
+// the chain (a reorganisation). A block that holds one again confirms it
+// again.
+func (s *spendWatch) unconfirmFrom(height int64) {
+	for _, w := range s.txs {
+		if w.height >= height {
+			w.height = 0
+		}
+	}
+}
+
+// expire forgets the confirmed transactions mined at or below height: no
+// reorganisation the ledger follows reaches them.
+func (s *spendWatch) expire(height int64) {
+	for id, w := range s.txs {
+		if w.height > 0 && w.height <= height {
+			s.remove(id)
+		}
+	}
+}
+
+// keep forgets every unconfirmed transaction not in live (the ledger's
+// unconfirmed ones); confirmed ones stay until expire.
 func (s *spendWatch) keep(live map[chainhash.Hash]bool) {
-	for id := range s.coins {
-		if !live[id] {
+	for id, w := range s.txs {
+		if w.height == 0 && !live[id] {
 			s.remove(id)
 		}
 	}

@@ -106,7 +106,7 @@ func NewWatcher(node Node, ledger Ledger, d *Deriver, cfg WatcherConfig) *Watche
 		StaleAfter: max(3*cfg.PollInterval, 30*time.Second),
 	}, w.round)
 	spends := newSpendWatch()
-	src := &rpcSource{node: node, fam: w.fam, net: d.net, scan: w.scan, spends: spends}
+	src := &rpcSource{node: node, fam: w.fam, net: d.net, scan: w.scan, spends: spends, reorgDepth: cfg.ReorgDepth}
 	w.follow = chainsync.NewBlockFollower(src, ledger, w.Loop, chainsync.FollowerConfig{
 		Chain: w.fam.Chain, Section: w.fam.Section, ReorgDepth: cfg.ReorgDepth, ProgressInterval: cfg.ProgressInterval,
 		Hooks: cfg.Hooks, Logger: w.log,

@@ -344,8 +344,14 @@ func TestWatcherReorgTwoNodes(t *testing.T) {
 	a.Reconnect(b)
 	a.WaitMempool(btcdtest.TxID(keep), true)
 	e.poll()
-	e.wantDeposit(addr, btcdtest.TxID(keep), ledger.StatusMempool, 11_000, 0)
-	e.wantDeposit(addr, btcdtest.TxID(lost), ledger.StatusOrphaned, 22_000, 0)
+	if d := e.wantDeposit(addr, btcdtest.TxID(keep), ledger.StatusMempool, 11_000, 0); d.Reason != ledger.ReasonReorg {
+		t.Fatalf("back in the mempool: reason %q, want %q", d.Reason, ledger.ReasonReorg)
+	}
+	// lost's block went and B's branch spends its input: a double spend,
+	// not a mere reorganisation.
+	if d := e.wantDeposit(addr, btcdtest.TxID(lost), ledger.StatusOrphaned, 22_000, 0); d.Reason != string(chains.ReasonDoubleSpend) {
+		t.Fatalf("orphaned: reason %q, want %q", d.Reason, chains.ReasonDoubleSpend)
+	}
 	if tip, _, _ := e.ledger.Tip(e.ctx, chains.BTC); tip.Hash != b.BestHash().String() {
 		t.Fatalf("ledger tip %+v, node %s", tip, b.BestHash())
 	}
