@@ -59,33 +59,46 @@ func (f *Family) ConnectChecks(c config.Bitcoin) []chains.Check {
 	}
 }
 
-// checkGenesis compares the node's block 0 with the network setting's
-// genesis block, as the watcher does at start and after every reconnect
-// (Watcher.checkGenesis; both name what they found with networkOfGenesis).
+// checkGenesis is the check-config form of genesisMismatch.
 func (f *Family) checkGenesis(ctx context.Context, client *Client, c config.Bitcoin) (string, error) {
-	s := f.Section
 	want, err := f.Network(c.Network)
 	if err != nil {
-		return "", chains.Fail(err, "set %s.network to %s", s, f.NetworkChoices())
+		return "", chains.Fail(err, "set %s.network to %s", f.Section, f.NetworkChoices())
 	}
 	got, err := client.BlockHash(ctx, 0)
 	if err != nil {
 		return "", f.nodeFailure(c, err)
 	}
+	if err := f.genesisMismatch(want, c.Network, got); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s (genesis block %s)", c.Network, got), nil
+}
+
+// genesisMismatch is the one check that a node follows the configured
+// network: got is the node's block 0, want the network the setting
+// (spelled setting) names. It is nil when they agree, else a
+// *chains.CheckFailure naming the setting, the genesis block seen, what
+// it belongs to, and the fix. The watcher makes it at start and after
+// every failed round; `ipnd check-config -connect` makes it too.
+func (f *Family) genesisMismatch(want *Network, setting, got string) error {
+	s := f.Section
 	if got == want.Params.GenesisHash.String() {
-		return fmt.Sprintf("%s (genesis block %s)", c.Network, got), nil
+		return nil
 	}
 	fam, n := networkOfGenesis(got)
 	switch {
 	case fam == f:
-		return "", chains.Fail(fmt.Errorf("the node at %s.rpc_host follows %s, not %s.network = %q (its block 0 is %s)", s, n.Name, s, c.Network, got),
-			"point %s.rpc_host at a %s node, or set %s.network = %q (with an extended key of that network)", s, c.Network, s, n.Name)
+		return chains.Fail(fmt.Errorf("the node at %s.rpc_host follows %s, not %s.network = %q (its block 0 is %s)", s, n.Name, s, setting, got),
+			"point %s.rpc_host at a %s node, or set %s.network = %q (with an extended key of that network)", s, setting, s, n.Name)
 	case fam != nil:
-		return "", chains.Fail(fmt.Errorf("the node at %s.rpc_host follows %s %s, not %s: its block 0 is %s, not %s %s's genesis block", s, fam.Name, n.Name, f.Name, got, f.Name, c.Network),
-			"point %s.rpc_host at a %s %s node (%s)%s", s, f.Name, c.Network, f.Nodes, fam.sectionHint())
+		return chains.Fail(fmt.Errorf("the node at %s.rpc_host follows %s %s, not %s: its block 0 is %s, not the genesis block of %s.network = %q (%s)",
+			s, fam.Name, n.Name, f.Name, got, s, setting, want.Params.GenesisHash),
+			"point %s.rpc_host at a %s %s node (%s)%s", s, f.Name, setting, f.Nodes, fam.sectionHint())
 	}
-	return "", chains.Fail(fmt.Errorf("the node at %s.rpc_host is on no %s network: its block 0 is %s, not %s's genesis block (%s)", s, f.Name, got, c.Network, f.otherCoin()),
-		"point %s.rpc_host at a %s %s node (%s)", s, f.Name, c.Network, f.Nodes)
+	return chains.Fail(fmt.Errorf("the node at %s.rpc_host is on no %s network: its block 0 is %s, not the genesis block of %s.network = %q (%s; %s)",
+		s, f.Name, got, s, setting, want.Params.GenesisHash, f.otherCoin()),
+		"point %s.rpc_host at a %s %s node (%s)", s, f.Name, setting, f.Nodes)
 }
 
 // sectionHint tells where a node of this family belongs.

@@ -222,25 +222,16 @@ func (w *Watcher) roundOnce(ctx context.Context) error {
 
 // checkGenesis refuses a node whose block 0 is not the configured
 // network's genesis block: another coin (Litecoin reports "regtest" and
-// "main" like Bitcoin) or another network.
+// "main" like Bitcoin) or another network (genesisMismatch).
 func (w *Watcher) checkGenesis(ctx context.Context) error {
 	got, err := w.node.BlockHash(ctx, 0)
 	if err != nil {
 		return err
 	}
-	want := w.d.net.GenesisHash.String()
-	if got == want {
-		return nil
+	if err := w.fam.genesisMismatch(w.d.network, w.cfg.Network, got); err != nil {
+		return fmt.Errorf("%w: %w", ErrNodeNetwork, err)
 	}
-	seen := "not the genesis block of any " + w.fam.Name + " network"
-	if fam, n := networkOfGenesis(got); fam != nil {
-		seen = "the genesis block of " + fam.Name + " " + n.Name
-		if fam != w.fam {
-			seen += fmt.Sprintf("; a %s node belongs in [%s]", fam.Name, fam.Section)
-		}
-	}
-	return fmt.Errorf("%w: %s.network = %q expects genesis block %s, but the node at %s.rpc_host has %s at height 0 (%s): point %s.rpc_host at a %s %s node or change %s.network",
-		ErrNodeNetwork, w.fam.Section, w.cfg.Network, want, w.fam.Section, got, seen, w.fam.Section, w.fam.Name, w.cfg.Network, w.fam.Section)
+	return nil
 }
 
 // sameNetwork reports whether the node's chain name (getblockchaininfo)
