@@ -12,6 +12,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/ipnd/ipnd/chains/zmqsub"
 )
 
 // Validate checks values that are well-typed but wrong, naming each key.
@@ -237,7 +239,7 @@ func zmqEndpoint(p *Problems, key, s, example string) {
 		if err != nil || host == "" || port == "" {
 			break
 		}
-		if host == "*" || host == "0.0.0.0" || host == "::" {
+		if zmqsub.IsWildcard(host) {
 			p.Add(key, "%q is a bind address: name the host the publisher listens on, such as %s", s, example)
 			return
 		}

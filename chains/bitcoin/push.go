@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 
+	"github.com/ipnd/ipnd/chains/zmqsub"
 	"github.com/ipnd/ipnd/config"
 )
 
@@ -57,23 +57,15 @@ func checkPush(p *config.Problems, section string, c PushConfig) {
 }
 
 // checkEndpoint accepts a ZMQ endpoint ipnd can dial: tcp://host:port or
-// ipc:///path.
+// ipc:///path (zmqsub.ParseEndpoint), with a hint for a wildcard host.
 func checkEndpoint(ep string) error {
-	scheme, rest, ok := strings.Cut(ep, "://")
-	switch {
-	case ok && scheme == "tcp":
-		host, port, err := net.SplitHostPort(rest)
-		if err != nil || host == "" || port == "" {
-			return fmt.Errorf("want tcp://host:port, not %q", ep)
+	if _, _, err := zmqsub.ParseEndpoint(ep); err != nil {
+		if d := zmqsub.Dialable(ep, ""); d != ep {
+			return fmt.Errorf("%q is the node's bind address; name the host it listens on (%s)", ep, d)
 		}
-		if host == "*" || host == "0.0.0.0" || host == "::" {
-			return fmt.Errorf("%q is the node's bind address; name the host it listens on (tcp://127.0.0.1:%s)", ep, port)
-		}
-		return nil
-	case ok && scheme == "ipc" && rest != "":
-		return nil
+		return err
 	}
-	return fmt.Errorf("want tcp://host:port or ipc:///path, not %q", ep)
+	return nil
 }
 
 // pushSource is a push notification source: run reports to the watcher
@@ -147,7 +139,7 @@ func (w *Watcher) discoverZMQ(ctx context.Context) (PushConfig, error) {
 	for {
 		ns, err := w.node.ZMQNotifications(ctx)
 		if err == nil {
-			return zmqFromNode(ns, w.cfg.Push.Mode), nil
+			return zmqFromNode(ns, w.cfg.Push.Mode, w.nodeHost()), nil
 		}
 		select {
 		case <-ctx.Done():
@@ -158,17 +150,32 @@ func (w *Watcher) discoverZMQ(ctx context.Context) (PushConfig, error) {
 	}
 }
 
+// nodeHost is the host of the node's RPC address ("" when the node does
+// not say: a test's fake).
+func (w *Watcher) nodeHost() string {
+	if n, ok := w.node.(interface{ rpcHost() string }); ok {
+		return n.rpcHost()
+	}
+	return ""
+}
+
+// rpcHost is the host part of the client's rpc_host.
+func (c *Client) rpcHost() string {
+	host, _, err := net.SplitHostPort(c.cfg.Host)
+	if err != nil {
+		return c.cfg.Host
+	}
+	return host
+}
+
 // zmqFromNode turns getzmqnotifications into endpoints: sequence, or
-// rawtx with hashblock; a wildcard bind address becomes loopback.
-func zmqFromNode(ns []ZMQNotification, mode PushMode) PushConfig {
+// rawtx with hashblock. A wildcard bind address (tcp://0.0.0.0:28332)
+// becomes one on nodeHost, the host of the node's RPC address: the node's
+// machine as ipnd reaches it, remote or loopback.
+func zmqFromNode(ns []ZMQNotification, mode PushMode, nodeHost string) PushConfig {
 	c := PushConfig{Mode: mode}
 	for _, n := range ns {
-		addr := n.Address
-		if scheme, rest, ok := strings.Cut(addr, "://"); ok && scheme == "tcp" {
-			if host, port, err := net.SplitHostPort(rest); err == nil && (host == "*" || host == "0.0.0.0" || host == "::") {
-				addr = "tcp://127.0.0.1:" + port
-			}
-		}
+		addr := zmqsub.Dialable(n.Address, nodeHost)
 		if checkEndpoint(addr) != nil {
 			continue
 		}

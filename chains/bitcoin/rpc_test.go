@@ -93,20 +93,34 @@ func TestCheckPush(t *testing.T) {
 }
 
 // The node's publishers become endpoints: sequence, or rawtx with
-// hashblock; a bind-all address is dialled on loopback.
+// hashblock; a bind-all address is dialled on the node's host: loopback
+// for a local node, the rpc_host's host for a remote one.
 func TestZMQFromNode(t *testing.T) {
-	got := zmqFromNode([]ZMQNotification{{Type: "pubrawtx", Address: "tcp://0.0.0.0:28332"}, {Type: "pubhashblock", Address: "tcp://127.0.0.1:28333"},
-		{Type: "pubhashtx", Address: "tcp://127.0.0.1:28334"}}, PushAuto)
-	if got.ZMQRawTx != "tcp://127.0.0.1:28332" || got.ZMQHashBlock != "tcp://127.0.0.1:28333" || got.ZMQSequence != "" {
-		t.Fatalf("rawtx+hashblock: %+v", got)
+	for _, c := range []struct{ rpcHost, want string }{
+		{"127.0.0.1:18443", "127.0.0.1"},
+		{"node.example:8332", "node.example"},
+		{"192.0.2.7:8332", "192.0.2.7"},
+		{"[fd00::7]:8332", "[fd00::7]"},
+		{"0.0.0.0:8332", "127.0.0.1"},
+	} {
+		host := NewClient(RPCConfig{Host: c.rpcHost}).rpcHost()
+		got := zmqFromNode([]ZMQNotification{{Type: "pubrawtx", Address: "tcp://0.0.0.0:28332"}, {Type: "pubhashblock", Address: "tcp://127.0.0.1:28333"},
+			{Type: "pubhashtx", Address: "tcp://127.0.0.1:28334"}}, PushAuto, host)
+		if got.ZMQRawTx != "tcp://"+c.want+":28332" || got.ZMQHashBlock != "tcp://127.0.0.1:28333" || got.ZMQSequence != "" {
+			t.Errorf("rpc_host %s: rawtx+hashblock: %+v", c.rpcHost, got)
+		}
+		got = zmqFromNode([]ZMQNotification{{Type: "pubsequence", Address: "tcp://[::]:28336"}}, PushAuto, host)
+		if got.ZMQSequence != "tcp://"+c.want+":28336" {
+			t.Errorf("rpc_host %s: sequence: %+v", c.rpcHost, got)
+		}
 	}
-	if got := zmqFromNode([]ZMQNotification{{Type: "pubrawtx", Address: "tcp://127.0.0.1:28332"}}, PushAuto); got.zmqSet() {
+	if got := zmqFromNode([]ZMQNotification{{Type: "pubrawtx", Address: "tcp://127.0.0.1:28332"}}, PushAuto, ""); got.zmqSet() {
 		t.Fatalf("rawtx alone is not enough: %+v", got)
 	}
-	if got := zmqFromNode([]ZMQNotification{{Type: "pubsequence", Address: "tcp://[::]:28336"}}, PushAuto); got.ZMQSequence != "tcp://127.0.0.1:28336" {
-		t.Fatalf("sequence: %+v", got)
+	if got := zmqFromNode([]ZMQNotification{{Type: "pubsequence", Address: "tcp://*:28336"}}, PushAuto, ""); got.ZMQSequence != "tcp://127.0.0.1:28336" {
+		t.Fatalf("sequence on * without a node host: %+v", got)
 	}
-	if got := zmqFromNode(nil, PushAuto); got.zmqSet() {
+	if got := zmqFromNode(nil, PushAuto, "node.example"); got.zmqSet() {
 		t.Fatalf("none: %+v", got)
 	}
 }

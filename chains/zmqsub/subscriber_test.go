@@ -390,3 +390,36 @@ func TestNewRejects(t *testing.T) {
 		t.Fatalf("ipc endpoint: %s %s %v", n, a, err)
 	}
 }
+
+// A publisher's wildcard bind address is not dialable; Dialable puts the
+// publisher's host in its place (loopback when none is known) and leaves
+// every other endpoint alone.
+func TestWildcardEndpoints(t *testing.T) {
+	for _, h := range []string{"*", "0.0.0.0", "::", "0:0:0:0:0:0:0:0"} {
+		if !IsWildcard(h) {
+			t.Errorf("IsWildcard(%q) = false", h)
+		}
+		if _, _, err := ParseEndpoint("tcp://" + net.JoinHostPort(h, "28332")); err == nil || !strings.Contains(err.Error(), "bind address") {
+			t.Errorf("ParseEndpoint with host %s: %v", h, err)
+		}
+	}
+	for _, h := range []string{"127.0.0.1", "::1", "node.example", ""} {
+		if IsWildcard(h) {
+			t.Errorf("IsWildcard(%q) = true", h)
+		}
+	}
+	for _, c := range []struct{ ep, host, want string }{
+		{"tcp://0.0.0.0:28332", "node.example", "tcp://node.example:28332"},
+		{"tcp://*:28332", "192.0.2.7", "tcp://192.0.2.7:28332"},
+		{"tcp://[::]:28332", "fd00::7", "tcp://[fd00::7]:28332"},
+		{"tcp://0.0.0.0:28332", "", "tcp://127.0.0.1:28332"},
+		{"tcp://0.0.0.0:28332", "::", "tcp://127.0.0.1:28332"},
+		{"tcp://10.0.0.2:28332", "node.example", "tcp://10.0.0.2:28332"},
+		{"ipc:///run/zmq.sock", "node.example", "ipc:///run/zmq.sock"},
+		{"garbage", "node.example", "garbage"},
+	} {
+		if got := Dialable(c.ep, c.host); got != c.want {
+			t.Errorf("Dialable(%q, %q) = %q, want %q", c.ep, c.host, got, c.want)
+		}
+	}
+}

@@ -270,7 +270,7 @@ func ParseEndpoint(endpoint string) (network, addr string, err error) {
 		if err != nil || host == "" || port == "" {
 			return "", "", fmt.Errorf("zmq endpoint %q: want tcp://host:port", endpoint)
 		}
-		if host == "*" || host == "0.0.0.0" || host == "::" {
+		if IsWildcard(host) {
 			return "", "", fmt.Errorf("zmq endpoint %q: %s is a bind address; name the host the publisher listens on", endpoint, host)
 		}
 		return "tcp", rest, nil
@@ -281,6 +281,37 @@ func ParseEndpoint(endpoint string) (network, addr string, err error) {
 		return "unix", rest, nil
 	}
 	return "", "", fmt.Errorf("zmq endpoint %q: unsupported transport %q (tcp or ipc)", endpoint, scheme)
+}
+
+// IsWildcard reports whether host is a bind-to-every-interface address
+// ("*", 0.0.0.0, ::): what a publisher binds and reports (Core's
+// getzmqnotifications), not an address a subscriber can connect to.
+func IsWildcard(host string) bool {
+	if host == "*" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsUnspecified()
+}
+
+// Dialable turns a publisher's bind address into one to connect to: a
+// tcp:// endpoint with a wildcard host gets host instead (the publisher's
+// machine as the subscriber reaches it, such as the node's RPC host; a
+// wildcard or empty host means loopback). Other endpoints are returned as
+// they are.
+func Dialable(endpoint, host string) string {
+	rest, ok := strings.CutPrefix(endpoint, "tcp://")
+	if !ok {
+		return endpoint
+	}
+	h, port, err := net.SplitHostPort(rest)
+	if err != nil || !IsWildcard(h) {
+		return endpoint
+	}
+	if host == "" || IsWildcard(host) {
+		host = "127.0.0.1"
+	}
+	return "tcp://" + net.JoinHostPort(host, port)
 }
 
 // Run connects to every endpoint and calls handle for each event, one at a
