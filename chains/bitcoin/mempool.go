@@ -137,7 +137,8 @@ func (m *mempoolFollower) sync(ctx context.Context, tip chains.Block, push bool)
 	}
 	var u chains.ChainUpdate
 	// Pushed transactions first: they are what a customer just paid.
-	for _, raw := range raws {
+	for i, raw := range raws {
+		raws[i] = nil // decoded once: the bytes need not live through the round
 		tx, err := m.fam.Decoder.DecodeTx(raw)
 		if errors.Is(err, ErrNoCanonicalPart) {
 			continue // Litecoin MWEB-only: nothing to watch

@@ -91,6 +91,8 @@ type Watcher struct {
 	started     bool
 	lastRefresh time.Time
 	lastAddrID  int64 // newest ledger address id at the last Refresh
+	// lastIndexCheck: the last read of the ledger's highest derivation index.
+	lastIndexCheck time.Time
 }
 
 // NewWatcher makes a watcher; Run starts it.

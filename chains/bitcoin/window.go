@@ -27,7 +27,7 @@ func (w *Watcher) Refresh(ctx context.Context) error {
 	for _, a := range addrs {
 		maxIdx = max(maxIdx, w.watchLedgerAddress(a))
 	}
-	w.lastRefresh, w.lastAddrID = time.Now(), lastID
+	w.lastRefresh, w.lastAddrID, w.lastIndexCheck = time.Now(), lastID, time.Now()
 	return w.extendWindow(maxIdx)
 }
 
@@ -49,25 +49,32 @@ func (w *Watcher) watchLedgerAddress(a chains.Address) int64 {
 	return idx
 }
 
-// refreshWindow follows allocations made by other processes: the gap
-// window grows with the ledger's highest index; a jump past the derived
-// window reloads every address.
+// refreshWindow follows allocations made by other processes: addresses
+// recorded since the last look are watched and grow the gap window; a
+// jump past the derived window reloads every address. A round where the
+// ledger has no new address costs one query: the highest derivation index
+// (which also moves when an address recorded without one gets it) is read
+// again only every indexCheckEvery, or when new addresses came.
 func (w *Watcher) refreshWindow(ctx context.Context) error {
-	m, err := w.ledger.HighestDerivationIndex(ctx, w.fam.Chain)
-	if err != nil {
-		return err
-	}
 	// Addresses recorded since the last look (by the API of this or another
 	// process) are watched from this poll on, before its blocks are scanned.
 	news, err := w.ledger.AddressesAfter(ctx, w.lastAddrID)
 	if err != nil {
 		return err
 	}
+	m := int64(-1)
 	for _, a := range news {
 		w.lastAddrID = max(w.lastAddrID, a.ID)
 		if a.Chain == w.fam.Chain {
 			m = max(m, w.watchLedgerAddress(a))
 		}
+	}
+	if len(news) > 0 || time.Since(w.lastIndexCheck) >= indexCheckEvery {
+		h, err := w.ledger.HighestDerivationIndex(ctx, w.fam.Chain)
+		if err != nil {
+			return err
+		}
+		m, w.lastIndexCheck = max(m, h), time.Now()
 	}
 	w.winMu.Lock()
 	jump := m > w.derivedTo
@@ -77,6 +84,10 @@ func (w *Watcher) refreshWindow(ctx context.Context) error {
 	}
 	return w.extendWindow(m)
 }
+
+// indexCheckEvery: how often a round without new ledger addresses reads
+// the highest derivation index anyway.
+const indexCheckEvery = 30 * time.Second
 
 // extendWindow records idx as used and derives the indexes up to
 // idx+GapLimit into the watch set (never the hole below a far index).
