@@ -42,6 +42,9 @@ type Family struct {
 	// keys are the extended public and private key versions the chain's
 	// wallets export (BIP32, SLIP-132).
 	keys map[uint32]keyVersion
+	// nodeHints are the node-specific parts of the connect checks' fixes;
+	// nil: those of the Core node Nodes names first.
+	nodeHints *nodeHints
 }
 
 // Network is one network of a Family.
@@ -112,6 +115,17 @@ func FamilyOf(c chains.Chain) (*Family, bool) {
 	return nil, false
 }
 
+// familyOfSection returns the family whose configuration section is
+// section; Bitcoin's for none.
+func familyOfSection(section string) *Family {
+	for _, f := range Families {
+		if f.Section == section {
+			return f
+		}
+	}
+	return &BitcoinFamily
+}
+
 // networkOf finds the family and network whose parameters are params.
 func networkOf(params *chaincfg.Params) (*Family, *Network) {
 	for _, f := range Families {
@@ -135,6 +149,15 @@ var BitcoinFamily = Family{
 		{Name: "regtest", NodeChains: []string{"regtest"}, Params: &chaincfg.RegressionNetParams, Test: true, RPCPort: 18443},
 	},
 	keys: bitcoinKeys,
+	nodeHints: &nodeHints{
+		daemon:      "bitcoind",
+		users:       "bitcoind: rpcauth= or rpcuser=/rpcpassword=; btcd: rpcuser=/rpcpass=",
+		cookieGroup: "bitcoind -rpccookieperms=group and that group for ipnd",
+		start:       "start bitcoind (server=1) or btcd",
+		ports:       "bitcoind's rpcport: 8332 mainnet, 18332 testnet, 38332 signet, 18443 regtest; btcd's rpclisten",
+		rpcPort:     "bitcoind's rpcport; btcd's rpclisten with notls=1 on loopback",
+		push:        "bitcoind: set zmqpubrawtx and zmqpubhashblock; btcd: enable its RPC websocket (the default)",
+	},
 }
 
 // fastPoll is the poll interval while no push notification source works.

@@ -65,9 +65,13 @@ func (c *Client) ScanUnspent(ctx context.Context, scripts [][]byte) ([]Unspent, 
 	if !res.Success {
 		return nil, errors.New("scantxoutset: the scan did not complete")
 	}
+	fam := familyOfSection(c.cfg.Section)
 	out := make([]Unspent, 0, len(res.Unspents))
 	for _, u := range res.Unspents {
-		amount, err := chains.BTC.ParseAmount(u.Amount.String())
+		amount, err := fam.Chain.ParseAmount(u.Amount.String())
+		if err == nil && amount > uint64(fam.MaxMoney) {
+			err = fmt.Errorf("above %s's money supply", fam.Name)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("scantxoutset: amount %q: %w", u.Amount, err)
 		}

@@ -2,8 +2,12 @@ package bitcoin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -178,5 +182,28 @@ func TestPrepareIndexesBounded(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "set litecoin.first_index past its highest used index") {
 		t.Errorf("no warning:\n%s", logs)
+	}
+}
+
+// scantxoutset amounts are read with the client's family: its decimals,
+// and its money supply as the limit (Litecoin's 84 million coins, more
+// than Bitcoin's 21 million).
+func TestScanUnspentFamilyAmounts(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			ID json.RawMessage `json:"id"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		fmt.Fprintf(w, `{"id":%s,"error":null,"result":{"success":true,"unspents":[{"scriptPubKey":"0014%040x","amount":50000000.00000001}]}}`, req.ID, 0)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	got, err := NewClient(RPCConfig{Host: host, User: "u", Password: "p", Section: "litecoin"}).ScanUnspent(context.Background(), nil)
+	if err != nil || len(got) != 1 || got[0].Amount != 5_000_000_000_000_001 {
+		t.Fatalf("litecoin: %+v %v", got, err)
+	}
+	_, err = NewClient(RPCConfig{Host: host, User: "u", Password: "p", Section: "bitcoin"}).ScanUnspent(context.Background(), nil)
+	if err == nil || !strings.Contains(err.Error(), "above Bitcoin's money supply") {
+		t.Fatalf("bitcoin: %v, want an amount above the money supply", err)
 	}
 }

@@ -106,12 +106,19 @@ func (f *Family) sectionHint() string {
 	return fmt.Sprintf("; a %s node belongs in [%s]", f.Name, f.Section)
 }
 
-// otherCoin guesses, for a message, what else a node may be.
+// otherCoin guesses, for a message, what else a node may be: the other
+// families' chains.
 func (f *Family) otherCoin() string {
-	if f.Chain == BitcoinFamily.Chain {
-		return "another coin, such as Litecoin?"
+	var others []string
+	for _, o := range Families {
+		if o != f {
+			others = append(others, o.Name)
+		}
 	}
-	return "another coin?"
+	if len(others) == 0 {
+		return "another coin?"
+	}
+	return "another coin, such as " + strings.Join(others, " or ") + "?"
 }
 
 // networkOfGenesis finds the family and network whose genesis block is
@@ -174,17 +181,11 @@ type nodeHints struct {
 	push        string // how to turn push notifications on
 }
 
+// hints are the family's own (Family.nodeHints), else those of a Core
+// node named by the family's Nodes, with its networks' RPC ports.
 func (f *Family) hints() nodeHints {
-	if f.Chain == BitcoinFamily.Chain {
-		return nodeHints{
-			daemon:      "bitcoind",
-			users:       "bitcoind: rpcauth= or rpcuser=/rpcpassword=; btcd: rpcuser=/rpcpass=",
-			cookieGroup: "bitcoind -rpccookieperms=group and that group for ipnd",
-			start:       "start bitcoind (server=1) or btcd",
-			ports:       "bitcoind's rpcport: 8332 mainnet, 18332 testnet, 38332 signet, 18443 regtest; btcd's rpclisten",
-			rpcPort:     "bitcoind's rpcport; btcd's rpclisten with notls=1 on loopback",
-			push:        "bitcoind: set zmqpubrawtx and zmqpubhashblock; btcd: enable its RPC websocket (the default)",
-		}
+	if f.nodeHints != nil {
+		return *f.nodeHints
 	}
 	daemon := strings.Fields(f.Nodes)[0]
 	ports := make([]string, len(f.Networks))
