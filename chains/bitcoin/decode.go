@@ -54,13 +54,10 @@ var ErrUndecodable = errors.New("does not decode")
 // BitcoinDecoder reads Bitcoin's formats with btcd's wire package.
 type BitcoinDecoder struct{}
 
-// DecodeBlock implements Decoder.
+// DecodeBlock implements Decoder (decodeBitcoinBlock: the block source's
+// single pass, reading what btcd reads).
 func (BitcoinDecoder) DecodeBlock(raw []byte) (*Block, error) {
-	b, err := DecodeBlock(raw)
-	if err != nil {
-		return nil, err
-	}
-	return &Block{Hash: b.BlockHash(), Prev: b.Header.PrevBlock, Txs: b.Transactions}, nil
+	return decodeBitcoinBlock(raw)
 }
 
 // DecodeTx implements Decoder.
