@@ -26,7 +26,7 @@ func ValidateAddress(net *chaincfg.Params, s string) ([]byte, error) {
 	}
 	script, err := txscript.PayToAddrScript(a)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrBadAddress, describe(net, s), err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrBadAddress, describe(net, s), err)
 	}
 	return script, nil
 }
@@ -65,7 +65,7 @@ func decodeAddress(net *chaincfg.Params, s string) (btcutil.Address, error) {
 		if other := identify(s, net); other != "" {
 			return nil, fmt.Errorf("%s %w than %s (it is a %s address)", describe(net, s), ErrWrongNetwork, net.Name, other)
 		}
-		return nil, fmt.Errorf("%w: %s: %v", ErrBadAddress, describe(net, s), err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrBadAddress, describe(net, s), err)
 	}
 	switch a.(type) {
 	case *btcutil.AddressPubKeyHash, *btcutil.AddressScriptHash, *btcutil.AddressWitnessPubKeyHash,

@@ -31,7 +31,7 @@ func NewAPIAdapter(d *Deriver, ledger AllocatorLedger, watcher *Watcher) *APIAda
 // Validate checks an address's syntax and network.
 func (a *APIAdapter) Validate(addr string) error {
 	if _, err := a.d.ValidateAddress(addr); err != nil {
-		return fmt.Errorf("%w: %v", chains.ErrRejected, err)
+		return fmt.Errorf("%w: %w", chains.ErrRejected, err)
 	}
 	return nil
 }
@@ -42,7 +42,7 @@ func (a *APIAdapter) Validate(addr string) error {
 func (a *APIAdapter) Canonical(addr string) (string, error) {
 	canonical, err := CanonicalAddress(a.d.Params(), addr)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", chains.ErrRejected, err)
+		return "", fmt.Errorf("%w: %w", chains.ErrRejected, err)
 	}
 	return canonical, nil
 }
@@ -52,7 +52,7 @@ func (a *APIAdapter) Canonical(addr string) (string, error) {
 func (a *APIAdapter) Watch(ctx context.Context, addr string) (chains.Address, error) {
 	canonical, err := CanonicalAddress(a.d.Params(), addr)
 	if err != nil {
-		return chains.Address{}, fmt.Errorf("%w: %v", chains.ErrRejected, err)
+		return chains.Address{}, fmt.Errorf("%w: %w", chains.ErrRejected, err)
 	}
 	rec, err := a.ledger.EnsureAddress(ctx, chains.Address{Chain: a.d.fam.Chain, Address: canonical})
 	if err != nil {

@@ -65,24 +65,10 @@ func (BitcoinDecoder) DecodeTx(raw []byte) (Tx, error) {
 	var tx wire.MsgTx
 	r := bytes.NewReader(raw)
 	if err := tx.Deserialize(r); err != nil {
-		return Tx{}, fmt.Errorf("transaction %w: %v", ErrUndecodable, err)
+		return Tx{}, fmt.Errorf("transaction %w: %w", ErrUndecodable, err)
 	}
 	if r.Len() != 0 {
 		return Tx{}, fmt.Errorf("transaction %w: %d trailing bytes", ErrUndecodable, r.Len())
 	}
 	return Tx{ID: tx.TxHash(), Msg: &tx}, nil
-}
-
-// DecodeBlock decodes a block in wire format (what `getblock HASH 0`
-// returns, hex-decoded) and checks that it is whole.
-func DecodeBlock(raw []byte) (*wire.MsgBlock, error) {
-	var b wire.MsgBlock
-	r := bytes.NewReader(raw)
-	if err := b.Deserialize(r); err != nil {
-		return nil, fmt.Errorf("block %w: %v", ErrUndecodable, err)
-	}
-	if r.Len() != 0 {
-		return nil, fmt.Errorf("block %w: %d trailing bytes", ErrUndecodable, r.Len())
-	}
-	return &b, nil
 }

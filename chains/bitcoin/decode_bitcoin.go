@@ -35,12 +35,12 @@ func decodeBitcoinBlock(raw []byte) (*Block, error) {
 	}
 	var h wire.BlockHeader
 	if err := h.Deserialize(bytes.NewReader(raw[:blockHeaderLen])); err != nil {
-		return nil, fmt.Errorf("block %w: header: %v", ErrUndecodable, err)
+		return nil, fmt.Errorf("block %w: header: %w", ErrUndecodable, err)
 	}
 	c := cursor{b: raw, off: blockHeaderLen}
 	n, err := c.varInt()
 	if err != nil {
-		return nil, fmt.Errorf("block %w: transaction count: %v", ErrUndecodable, err)
+		return nil, fmt.Errorf("block %w: transaction count: %w", ErrUndecodable, err)
 	}
 	// A transaction takes at least 10 bytes.
 	if n == 0 || n > uint64(c.left())/10 {
@@ -52,7 +52,7 @@ func decodeBitcoinBlock(raw []byte) (*Block, error) {
 	spans := make([]txSpan, n)
 	for i := range msgs {
 		if spans[i], err = d.tx(&msgs[i]); err != nil {
-			return nil, fmt.Errorf("block %w: transaction %d: %v", ErrUndecodable, i, err)
+			return nil, fmt.Errorf("block %w: transaction %d: %w", ErrUndecodable, i, err)
 		}
 		txs[i] = &msgs[i]
 	}

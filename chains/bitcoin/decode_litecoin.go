@@ -59,11 +59,11 @@ func (LitecoinDecoder) DecodeBlock(raw []byte) (*Block, error) {
 	r := bytes.NewReader(raw)
 	var h wire.BlockHeader
 	if err := h.Deserialize(r); err != nil {
-		return nil, fmt.Errorf("block %w: header: %v", ErrUndecodable, err)
+		return nil, fmt.Errorf("block %w: header: %w", ErrUndecodable, err)
 	}
 	n, err := wire.ReadVarInt(r, 0)
 	if err != nil {
-		return nil, fmt.Errorf("block %w: transaction count: %v", ErrUndecodable, err)
+		return nil, fmt.Errorf("block %w: transaction count: %w", ErrUndecodable, err)
 	}
 	if n == 0 || n > uint64(r.Len())/10 {
 		return nil, fmt.Errorf("block %w: %d transactions in %d bytes", ErrUndecodable, n, r.Len())
@@ -73,7 +73,7 @@ func (LitecoinDecoder) DecodeBlock(raw []byte) (*Block, error) {
 	for i := uint64(0); i < n; i++ {
 		tx, isHogEx, err := readLitecoinTx(r, true)
 		if err != nil {
-			return nil, fmt.Errorf("block %w: transaction %d: %v", ErrUndecodable, i, err)
+			return nil, fmt.Errorf("block %w: transaction %d: %w", ErrUndecodable, i, err)
 		}
 		if hogex {
 			return nil, fmt.Errorf("block %w: transaction %d follows the HogEx", ErrUndecodable, i)
@@ -101,7 +101,7 @@ func (LitecoinDecoder) DecodeTx(raw []byte) (Tx, error) {
 		return Tx{}, err
 	}
 	if err != nil {
-		return Tx{}, fmt.Errorf("transaction %w: %v", ErrUndecodable, err)
+		return Tx{}, fmt.Errorf("transaction %w: %w", ErrUndecodable, err)
 	}
 	if r.Len() != 0 {
 		return Tx{}, fmt.Errorf("transaction %w: %d trailing bytes", ErrUndecodable, r.Len())

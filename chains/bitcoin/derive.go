@@ -137,11 +137,11 @@ func (f *Family) NewDeriver(network, key, addressType string) (*Deriver, error) 
 	copy(std[:4], net.HDPublicKeyID[:])
 	ek, err := hdkeychain.NewKeyFromString(base58.CheckEncode(std[1:], std[0]))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadKey, err)
+		return nil, fmt.Errorf("%w: %w", ErrBadKey, err)
 	}
 	ext, err := ek.Derive(0)
 	if err != nil {
-		return nil, fmt.Errorf("%w: deriving the external chain: %v", ErrBadKey, err)
+		return nil, fmt.Errorf("%w: deriving the external chain: %w", ErrBadKey, err)
 	}
 	return &Deriver{fam: f, network: n, net: net, typ: typ, external: ext}, nil
 }

@@ -86,8 +86,8 @@ func (f *Family) Network(name string) (*Network, error) {
 	return nil, fmt.Errorf("unknown %s network %q (want %s)", strings.ToLower(f.Name), name, f.NetworkChoices())
 }
 
-// NetworkNames lists the networks as the setting spells them.
-func (f *Family) NetworkNames() []string {
+// networkNames lists the networks as the setting spells them.
+func (f *Family) networkNames() []string {
 	out := make([]string, len(f.Networks))
 	for i, n := range f.Networks {
 		out[i] = n.Name
@@ -98,22 +98,12 @@ func (f *Family) NetworkNames() []string {
 // NetworkChoices lists the networks for messages: "mainnet, testnet or
 // regtest".
 func (f *Family) NetworkChoices() string {
-	names := f.NetworkNames()
+	names := f.networkNames()
 	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 // Families are the Bitcoin-family chains ipnd follows.
 var Families = []*Family{&BitcoinFamily, &LitecoinFamily}
-
-// FamilyOf returns the family of chain c.
-func FamilyOf(c chains.Chain) (*Family, bool) {
-	for _, f := range Families {
-		if f.Chain == c {
-			return f, true
-		}
-	}
-	return nil, false
-}
 
 // familyOfSection returns the family whose configuration section is
 // section; Bitcoin's for none.

@@ -252,6 +252,9 @@ func (g *indexGate) wait(ctx context.Context, section string) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.err != nil {
+		// The last attempt's error is told, not wrapped: the allocation
+		// fails because the check has not finished, not for its cause (a
+		// timeout there is not this request's).
 		return fmt.Errorf("%s: %w (last attempt: %v)", section, errIndexesNotReady, g.err)
 	}
 	return fmt.Errorf("%s: %w", section, errIndexesNotReady)

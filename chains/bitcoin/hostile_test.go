@@ -83,7 +83,7 @@ func TestWatcherSkipsUndecodableTransaction(t *testing.T) {
 	}
 	e.poll()
 	e.poll()
-	if n := e.w.Undecodable(); n != 1 {
+	if n := e.w.undecodableTxs(); n != 1 {
 		t.Fatalf("undecodable transactions counted %d, want 1", n)
 	}
 	if n := logs.count("mempool transaction does not decode; skipped"); n != 1 || logs.count(badID) == 0 {

@@ -77,7 +77,7 @@ func TestLitecoinCore(t *testing.T) {
 		n.WaitMempool(peg, true)
 		e.poll()
 		e.wantDeposit(c, txC, ledger.StatusMempool, 3_000_000, 0)
-		if u := e.w.Undecodable(); u != 0 {
+		if u := e.w.undecodableTxs(); u != 0 {
 			t.Fatalf("%d mempool transactions did not decode", u)
 		}
 		checkDecodedTx(t, n, peg)
@@ -92,7 +92,7 @@ func TestLitecoinCore(t *testing.T) {
 		if tot := e.totals(p); tot.Confirmed != 0 || tot.Unconfirmed != 0 {
 			t.Fatalf("a peg-out has no canonical output before it is mined: %+v", tot)
 		}
-		if u := e.w.Undecodable(); u != 0 {
+		if u := e.w.undecodableTxs(); u != 0 {
 			t.Fatalf("%d mempool transactions did not decode (the MWEB-only peg-out?)", u)
 		}
 		checkDecodedTx(t, n, pegout)

@@ -48,7 +48,7 @@ func TestWatcherLargeMempool(t *testing.T) {
 		}
 		e.poll()
 	}
-	if imported, took := e.w.LastImport(); imported < count {
+	if imported, took := e.w.lastImport(); imported < count {
 		t.Fatalf("import of %d transactions reported (%v)", imported, took)
 	}
 	if calls := p.Calls("getrawtransaction"); calls < count || calls > count+count/10 {

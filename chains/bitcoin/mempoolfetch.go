@@ -74,7 +74,7 @@ func (m *mempoolFollower) fetchBatch(ctx context.Context, ids []chainhash.Hash) 
 	}
 	txs := make([]*wireTx, 0, len(ids))
 	for i, raw := range raws {
-		if IsNotFound(errs[i]) {
+		if isNotFound(errs[i]) {
 			continue // left the mempool meanwhile
 		}
 		if errs[i] != nil {

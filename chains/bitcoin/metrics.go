@@ -28,15 +28,15 @@ func (s *stats) setImport(n int, d time.Duration) {
 	s.importNanos.Store(int64(d))
 }
 
-// LastImport is the size and duration of the last finished background
+// lastImport is the size and duration of the last finished background
 // import of a large mempool (zero before one).
-func (w *Watcher) LastImport() (n int, d time.Duration) {
+func (w *Watcher) lastImport() (n int, d time.Duration) {
 	return int(w.stats.importN.Load()), time.Duration(w.stats.importNanos.Load())
 }
 
-// Undecodable counts the mempool transactions skipped because they do not
+// undecodableTxs counts the mempool transactions skipped because they do not
 // decode.
-func (w *Watcher) Undecodable() uint64 { return w.stats.undecodable.Load() }
+func (w *Watcher) undecodableTxs() uint64 { return w.stats.undecodable.Load() }
 
 // collector exports one watcher's metrics. Its descriptions carry the
 // chain as a constant label, so that each Bitcoin-family chain's watcher

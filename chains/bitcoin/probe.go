@@ -150,7 +150,7 @@ func (f *Family) nodeFailure(c config.Bitcoin, err error) error {
 	case strings.Contains(err.Error(), "read RPC cookie") || strings.Contains(err.Error(), "RPC cookie "):
 		return chains.Fail(err, "set %s.rpc_cookie to the node's cookie file, readable by the user ipnd runs as "+
 			"(%s), or use %s.rpc_user and %s.rpc_password", s, h.cookieGroup, s, s)
-	case IsWarmingUp(err):
+	case isWarmingUp(err):
 		return chains.Fail(err, "the node is starting (loading its block index): run the check again once it has started")
 	case errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
 		return chains.Fail(fmt.Errorf("no answer from %s within %s", c.RPCHost, probeTimeout),

@@ -16,8 +16,8 @@ type RPCError struct {
 
 func (e *RPCError) Error() string { return fmt.Sprintf("node RPC error %d: %s", e.Code, e.Message) }
 
-// Is makes a not-found answer (see IsNotFound) match chainsync.ErrNoBlock.
-func (e *RPCError) Is(target error) bool { return target == chainsync.ErrNoBlock && IsNotFound(e) }
+// Is makes a not-found answer (see isNotFound) match chainsync.ErrNoBlock.
+func (e *RPCError) Is(target error) bool { return target == chainsync.ErrNoBlock && isNotFound(e) }
 
 // Well-known node error codes.
 const (
@@ -31,14 +31,14 @@ const (
 // ErrAuth: the node refused the credentials (HTTP 401/403).
 var ErrAuth = errors.New("the node refused the RPC credentials")
 
-// IsWarmingUp reports a node that is starting (error -28).
-func IsWarmingUp(err error) bool {
+// isWarmingUp reports a node that is starting (error -28).
+func isWarmingUp(err error) bool {
 	var re *RPCError
 	return errors.As(err, &re) && re.Code == codeWarmingUp
 }
 
-// IsNotFound reports an unknown block or transaction (-5) or height (-8).
-func IsNotFound(err error) bool {
+// isNotFound reports an unknown block or transaction (-5) or height (-8).
+func isNotFound(err error) bool {
 	var re *RPCError
 	if !errors.As(err, &re) {
 		return false
@@ -47,9 +47,9 @@ func IsNotFound(err error) bool {
 	return re.Code == codeNotFound || re.Code == codeOutOfRange || strings.Contains(strings.ToLower(re.Message), "out of range")
 }
 
-// IsPruned reports Core's answer for a block a pruned node no longer has
+// isPruned reports Core's answer for a block a pruned node no longer has
 // (-1 "Block not available (pruned data)").
-func IsPruned(err error) bool {
+func isPruned(err error) bool {
 	var re *RPCError
 	return errors.As(err, &re) && re.Code == codeMisc && strings.Contains(strings.ToLower(re.Message), "pruned")
 }

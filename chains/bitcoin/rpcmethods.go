@@ -123,7 +123,7 @@ type batchItem struct {
 
 // RawTransactions fetches many transactions with getrawtransaction in one
 // batched request (a JSON array of calls in one POST): raws[i] is the wire
-// form of ids[i], or nil with errs[i] saying why (IsNotFound: the node no
+// form of ids[i], or nil with errs[i] saying why (isNotFound: the node no
 // longer has it). err is for the batch as a whole. An answer too large for
 // one request is fetched in halves.
 func (c *Client) RawTransactions(ctx context.Context, ids []chainhash.Hash) (raws [][]byte, errs []error, err error) {
@@ -156,7 +156,7 @@ func (c *Client) RawTransactions(ctx context.Context, ids []chainhash.Hash) (raw
 		// one call per transaction.
 		for i, id := range ids {
 			raws[i], errs[i] = c.RawTransaction(ctx, id.String())
-			if errs[i] != nil && !IsNotFound(errs[i]) {
+			if errs[i] != nil && !isNotFound(errs[i]) {
 				var re *RPCError
 				if !errors.As(errs[i], &re) {
 					return nil, nil, errs[i]

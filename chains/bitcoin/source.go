@@ -50,7 +50,7 @@ func (s *rpcSource) BlockHash(ctx context.Context, height int64) (string, error)
 
 func (s *rpcSource) ScanBlock(ctx context.Context, height int64, hash, parent string) (chainsync.BlockScan, error) {
 	raw, err := s.node.RawBlock(ctx, hash)
-	if IsPruned(err) {
+	if isPruned(err) {
 		return chainsync.BlockScan{}, s.pruned(ctx, height, hash)
 	}
 	if err != nil {
@@ -58,7 +58,7 @@ func (s *rpcSource) ScanBlock(ctx context.Context, height int64, hash, parent st
 	}
 	blk, err := s.fam.Decoder.DecodeBlock(raw)
 	if err != nil {
-		return chainsync.BlockScan{}, fmt.Errorf("%s: %w: %s block %d %s (%v); the chain stops at height %d until ipnd can read it: check that %s.rpc_host is a %s node",
+		return chainsync.BlockScan{}, fmt.Errorf("%s: %w: %s block %d %s (%w); the chain stops at height %d until ipnd can read it: check that %s.rpc_host is a %s node",
 			s.fam.Section, ErrUndecodableBlock, s.fam.Name, height, hash, err, height-1, s.fam.Section, s.fam.Name)
 	}
 	if got := blk.Hash.String(); got != hash {

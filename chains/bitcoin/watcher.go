@@ -154,7 +154,7 @@ func (w *Watcher) Status() chains.Status {
 // node catches up, after a deep reorg or at a block ipnd cannot read,
 // unreachable otherwise.
 func classify(err error) chains.SyncState {
-	if errors.Is(err, ErrNodeBehind) || errors.Is(err, ErrDeepReorg) || IsWarmingUp(err) ||
+	if errors.Is(err, ErrNodeBehind) || errors.Is(err, ErrDeepReorg) || isWarmingUp(err) ||
 		errors.Is(err, ErrUndecodableBlock) || errors.Is(err, ErrPrunedBlock) {
 		return chains.Behind
 	}

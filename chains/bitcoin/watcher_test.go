@@ -445,7 +445,7 @@ func TestClientAuth(t *testing.T) {
 	if !errors.Is(err, ErrAuth) || strings.Contains(err.Error(), "wrong-secret-password") {
 		t.Fatalf("bad password: %v", err)
 	}
-	if _, err := c.BlockHash(ctx, node.Height()+100); !IsNotFound(err) {
+	if _, err := c.BlockHash(ctx, node.Height()+100); !isNotFound(err) {
 		t.Fatalf("height beyond tip: %v", err)
 	}
 	// A watcher for mainnet refuses a regtest node.

@@ -124,7 +124,7 @@ func dialWebsocket(ctx context.Context, cfg *rpcclient.ConnConfig, h *rpcclient.
 	select {
 	case r := <-ch:
 		if r.err != nil && noWebsocket(r.err) {
-			return nil, fmt.Errorf("%w: %v", errNoPush, r.err)
+			return nil, fmt.Errorf("%w: %w", errNoPush, r.err)
 		}
 		return r.c, r.err
 	case <-ctx.Done():

@@ -140,5 +140,5 @@ func (w *Watcher) WatchAddress(addr string) error {
 	return w.set.Add(script, WatchEntry{})
 }
 
-// WatchedScripts is the size of the watch set.
-func (w *Watcher) WatchedScripts() int { return w.set.Len() }
+// watchedScripts is the size of the watch set.
+func (w *Watcher) watchedScripts() int { return w.set.Len() }

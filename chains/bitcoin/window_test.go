@@ -66,8 +66,8 @@ func TestRefreshWindowCachesUnchanged(t *testing.T) {
 	if err := w.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if w.WatchedScripts() != 6 { // 3, and 4..8
-		t.Fatalf("%d scripts watched, want 6", w.WatchedScripts())
+	if w.watchedScripts() != 6 { // 3, and 4..8
+		t.Fatalf("%d scripts watched, want 6", w.watchedScripts())
 	}
 	l.highest, l.after, l.lists = 0, 0, 0
 	for range 100 {

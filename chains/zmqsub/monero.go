@@ -60,7 +60,7 @@ func ParseMoneroTxPoolAdd(body []byte) ([]MoneroTx, error) {
 		Fee      uint64  `json:"fee"`
 	}
 	if err := json.Unmarshal(body, &raw); err != nil {
-		return nil, fmt.Errorf("%w: txpool_add: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: txpool_add: %w", ErrMalformed, err)
 	}
 	txs := make([]MoneroTx, 0, len(raw))
 	for i, r := range raw {
@@ -69,7 +69,7 @@ func ParseMoneroTxPoolAdd(body []byte) ([]MoneroTx, error) {
 		}
 		id, err := moneroHash(*r.ID)
 		if err != nil {
-			return nil, fmt.Errorf("%w: txpool_add entry %d: id %v", ErrMalformed, i, err)
+			return nil, fmt.Errorf("%w: txpool_add entry %d: id %w", ErrMalformed, i, err)
 		}
 		txs = append(txs, MoneroTx{ID: id, BlobSize: r.BlobSize, Weight: r.Weight, Fee: r.Fee})
 	}
@@ -105,7 +105,7 @@ func ParseMoneroChainMain(body []byte) (MoneroChainMain, error) {
 		IDs         []string `json:"ids"`
 	}
 	if err := json.Unmarshal(body, &raw); err != nil {
-		return c, fmt.Errorf("%w: chain_main: %v", ErrMalformed, err)
+		return c, fmt.Errorf("%w: chain_main: %w", ErrMalformed, err)
 	}
 	if raw.FirstHeight == nil {
 		return c, fmt.Errorf("%w: chain_main without first_height", ErrMalformed)
@@ -118,12 +118,12 @@ func ParseMoneroChainMain(body []byte) (MoneroChainMain, error) {
 	}
 	prev, err := moneroHash(raw.FirstPrevID)
 	if err != nil {
-		return c, fmt.Errorf("%w: chain_main first_prev_id %v", ErrMalformed, err)
+		return c, fmt.Errorf("%w: chain_main first_prev_id %w", ErrMalformed, err)
 	}
 	c = MoneroChainMain{FirstHeight: *raw.FirstHeight, FirstPrevID: prev, IDs: make([]string, len(raw.IDs))}
 	for i, id := range raw.IDs {
 		if c.IDs[i], err = moneroHash(id); err != nil {
-			return MoneroChainMain{}, fmt.Errorf("%w: chain_main ids[%d] %v", ErrMalformed, i, err)
+			return MoneroChainMain{}, fmt.Errorf("%w: chain_main ids[%d] %w", ErrMalformed, i, err)
 		}
 	}
 	return c, nil
