@@ -10,7 +10,7 @@ CREATE TABLE schema_version (
 );
 INSERT INTO schema_version (version, name, applied_at) VALUES (1, '0001_init.sql', 0), (2, '0002_deposits_unlock.sql', 0),
   (3, '0003_binary_collation.sql', 0), (4, '0004_endpoint_secrets.sql', 0), (5, '0005_reasons_heartbeats_retention.sql', 0),
-  (6, '0006_list_indexes.sql', 0), (7, '0007_invoices.sql', 0);
+  (6, '0006_list_indexes.sql', 0), (7, '0007_invoices.sql', 0), (8, '0008_bech32_lower_case.sql', 0);
 
 -- The steps done of a migration not finished yet (MySQL commits each DDL
 -- statement on its own; a migration that stopped half-way resumes here).

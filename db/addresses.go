@@ -50,7 +50,7 @@ func addressBy(ctx context.Context, q queryer, where string, args ...any) (chain
 
 // AddressByString finds a watched address.
 func (l *Ledger) AddressByString(ctx context.Context, c chains.Chain, addr string) (chains.Address, error) {
-	return addressBy(ctx, l.db, `chain = ? AND address = ?`, string(c), addr)
+	return addressBy(ctx, l.db, `chain = ? AND address = ?`, string(c), ledgerAddress(addr))
 }
 
 // AddressByIndex finds the Bitcoin address allocated at a derivation index.
@@ -150,6 +150,7 @@ func (l *Ledger) ensureAddress(ctx context.Context, tx *sql.Tx, a chains.Address
 	if !a.Chain.Valid() || a.Address == "" {
 		return chains.Address{}, fmt.Errorf("record address: chain and address are required")
 	}
+	a.Address = ledgerAddress(a.Address)
 	existing, err := addressBy(ctx, tx, `chain = ? AND address = ?`+l.dialect.forUpdate, string(a.Chain), a.Address)
 	switch {
 	case err == nil:
@@ -255,7 +256,7 @@ func (l *Ledger) AllocateAddress(ctx context.Context, c chains.Chain, derive fun
 		i := uint32(next)
 		var out chains.Address
 		err = l.ExecTx(ctx, func(tx *sql.Tx) error {
-			if _, err := addressBy(ctx, tx, `chain = ? AND address = ?`, string(c), s); err == nil {
+			if _, err := addressBy(ctx, tx, `chain = ? AND address = ?`, string(c), ledgerAddress(s)); err == nil {
 				return errSkipIndex // already watched by its string (subscribed before it was allocated)
 			} else if !errors.Is(err, ledger.ErrNotFound) {
 				return err

@@ -42,7 +42,7 @@ func (l *Ledger) AddressBalance(ctx context.Context, c chains.Chain, addr string
 	if err != nil {
 		return fail(fmt.Errorf("read balance: %w", err))
 	}
-	rows, err := stmt.QueryContext(ctx, string(c), addr)
+	rows, err := stmt.QueryContext(ctx, string(c), ledgerAddress(addr))
 	if err != nil {
 		return fail(fmt.Errorf("read balance: %w", err))
 	}

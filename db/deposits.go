@@ -8,39 +8,111 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/ledger"
 )
 
+// errUnresolved: a payment's address is not in the ledger and the watcher
+// gave no indexes to record it with.
+var errUnresolved = errors.New("address is not in the ledger")
+
 // addressID resolves a payment's address, recording it first when the
-// watcher supplied its indexes (a Bitcoin gap address).
+// watcher supplied its indexes (a Bitcoin gap address). An address that
+// cannot be resolved (not recorded, or recorded with other indexes) is
+// errUnresolved or ledger.ErrAddressTaken: the payment is skipped.
 func (w *chainWrite) addressID(p chains.Payment) (int64, error) {
-	a, err := addressBy(w.ctx, w.tx, `chain = ? AND address = ?`, string(w.chain), p.Address)
+	addr := ledgerAddress(p.Address)
+	a, err := addressBy(w.ctx, w.tx, `chain = ? AND address = ?`, string(w.chain), addr)
 	if err == nil {
 		return a.ID, nil
 	}
-	if !errors.Is(err, ledger.ErrNotFound) || p.Watch == nil {
+	if !errors.Is(err, ledger.ErrNotFound) {
 		return 0, fmt.Errorf("payment %s to %s: %w", p.TxID, p.Address, err)
 	}
+	if p.Watch == nil {
+		return 0, errUnresolved
+	}
 	watch := *p.Watch
-	watch.Chain, watch.Address = w.chain, p.Address
+	watch.Chain, watch.Address = w.chain, addr
 	a, err = w.l.ensureAddress(w.ctx, w.tx, watch)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("payment %s to %s: %w", p.TxID, p.Address, err)
 	}
 	return a.ID, nil
 }
 
+// maxStored is the largest amount, and the largest total of an address's
+// live deposits, the ledger stores: SQLite's INTEGER is a signed 64-bit
+// number, MySQL's BIGINT UNSIGNED (and the uint64 sums in Go) hold 2^64-1.
+func (l *Ledger) maxStored() uint64 {
+	if l.dialect.name == "sqlite" {
+		return math.MaxInt64
+	}
+	return math.MaxUint64
+}
+
+// liveTotalFits reports whether the live deposits of an address, with
+// amount added in place of deposit except (0: none), stay within what the
+// ledger stores, so no total computed from them can overflow.
+func (w *chainWrite) liveTotalFits(addrID, except int64, amount uint64) (bool, error) {
+	var sum []byte
+	err := w.tx.QueryRowContext(w.ctx, `SELECT COALESCE(SUM(amount), 0) FROM deposits
+  WHERE address_id = ? AND status IN (?, ?) AND unlock_time < ? AND id <> ?`,
+		addrID, ledger.StatusMempool, ledger.StatusConfirmed, uint64(ledger.UnlockNever), except).Scan(&sum)
+	if err != nil {
+		if isIntegerOverflow(err) {
+			return false, nil // SQLite: the stored sum is already beyond int64
+		}
+		return false, fmt.Errorf("sum deposits of address %d: %w", addrID, err)
+	}
+	total, ok := new(big.Int).SetString(string(sum), 10)
+	if !ok {
+		return false, fmt.Errorf("sum deposits of address %d: not an integer: %q", addrID, sum)
+	}
+	total.Add(total, new(big.Int).SetUint64(amount))
+	return total.Cmp(new(big.Int).SetUint64(w.l.maxStored())) <= 0, nil
+}
+
+// skip leaves payment p out of the write (the rest of it proceeds): it
+// is logged and counted the first time this process sees it.
+func (w *chainWrite) skip(p chains.Payment, reason string, err error) {
+	w.l.paymentSkipped(w.chain, p, reason, err)
+}
+
+// Reasons a payment is left out of a chain write (skip).
+const (
+	skipAmount     = "amount_unstorable"
+	skipTotal      = "total_unstorable"
+	skipUnresolved = "address_unresolved"
+)
+
 // upsert records p with status. A deposit already recorded is moved to
 // status when move is true or when it was orphaned (its transaction came
 // back); a confirmed deposit is never demoted by a mempool sighting. It
-// returns the deposit's id.
+// returns the deposit's id: 0 when p was skipped (its address cannot be
+// resolved, or its amount, or the address's total with it, is more than
+// the ledger stores) and no deposit of it is recorded; a skipped payment's
+// recorded deposit is left as it is and its id returned.
+//
+// Values the columns cannot hold are never written: an unlock_time at or
+// above ledger.UnlockNever is stored as UnlockNever (locked for ever
+// either way), whatever the watcher passed.
 func (w *chainWrite) upsert(p chains.Payment, status string, move bool) (int64, error) {
-	if w.l.dialect.name == "sqlite" && p.Amount > math.MaxInt64 {
-		return 0, fmt.Errorf("payment %s: amount %d exceeds what the SQLite ledger can hold; use MySQL", p.TxID, p.Amount)
+	p.UnlockTime = min(p.UnlockTime, uint64(ledger.UnlockNever))
+	if p.Height < 0 {
+		p.Height = 0
+	}
+	if p.Amount > w.l.maxStored() {
+		w.skip(p, skipAmount, nil)
+		return 0, nil
 	}
 	addrID, err := w.addressID(p)
+	if errors.Is(err, errUnresolved) || errors.Is(err, ledger.ErrAddressTaken) || errors.Is(err, ledger.ErrIndexTaken) {
+		w.skip(p, skipUnresolved, err)
+		return 0, nil
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -48,6 +120,21 @@ func (w *chainWrite) upsert(p chains.Payment, status string, move bool) (int64, 
 		string(w.chain), p.TxID, addrID, p.OutIndex)
 	if err != nil {
 		return 0, err
+	}
+	var existing int64
+	if len(ds) > 0 {
+		existing = ds[0].ID
+	}
+	if counts := (status == ledger.StatusMempool || status == ledger.StatusConfirmed) && p.UnlockTime < ledger.UnlockNever &&
+		(len(ds) == 0 || move || ds[0].Status == ledger.StatusOrphaned); counts {
+		fits, err := w.liveTotalFits(addrID, existing, p.Amount)
+		if err != nil {
+			return 0, err
+		}
+		if !fits {
+			w.skip(p, skipTotal, nil)
+			return existing, nil
+		}
 	}
 	now := micros(w.l.now())
 	reason := ledger.ReasonSeen

@@ -110,7 +110,7 @@ func (l *Ledger) CreateInvoice(ctx context.Context, p invoice.Params, id, addr s
 				return err
 			}
 		}
-		a, err := addressBy(ctx, tx, `chain = ? AND address = ?`, string(p.Chain), addr)
+		a, err := addressBy(ctx, tx, `chain = ? AND address = ?`, string(p.Chain), ledgerAddress(addr))
 		if err != nil {
 			return fmt.Errorf("create invoice: %w", err)
 		}

@@ -70,6 +70,10 @@ type Ledger struct {
 	balance *sql.Stmt
 	// migrationFS replaces the embedded migrations (tests).
 	migrationFS fs.FS
+	// skips holds the payments left out of chain writes already logged
+	// (paymentSkipped).
+	skipMu sync.Mutex
+	skips  map[string]bool
 }
 
 type dialect struct {

@@ -80,7 +80,7 @@ func addressIDs(c chains.Chain, addr string) (string, []any) {
 			cs = append(cs, string(x))
 		}
 	}
-	return `SELECT id FROM addresses WHERE chain IN (` + placeholders(len(cs)) + `) AND address = ?`, append(cs, addr)
+	return `SELECT id FROM addresses WHERE chain IN (` + placeholders(len(cs)) + `) AND address = ?`, append(cs, ledgerAddress(addr))
 }
 
 // ListAddresses lists watched addresses, newest first.

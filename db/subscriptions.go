@@ -56,7 +56,7 @@ func (l *Ledger) Subscribe(ctx context.Context, c chains.Chain, addr, url string
 	var sub ledger.Subscription
 	var created bool
 	subscribe := func(tx *sql.Tx) error {
-		a, err := addressBy(ctx, tx, `chain = ? AND address = ?`, string(c), addr)
+		a, err := addressBy(ctx, tx, `chain = ? AND address = ?`, string(c), ledgerAddress(addr))
 		if err != nil {
 			return err
 		}
