@@ -168,7 +168,9 @@ func (l *Ledger) RecordAttempt(ctx context.Context, n ledger.Notification, res l
 // RecordAttempts is RecordAttempt for many outcomes in one transaction (one
 // commit for a batch of finished attempts, with one statement for all the
 // attempt rows and one per delivered status); errs[i] is outcome i's
-// ErrLeaseLost or nil.
+// ErrLeaseLost or nil. A lost lease (the lease ran out and another worker
+// may hold it, or the notification is gone) concerns its outcome only:
+// the others are recorded.
 func (l *Ledger) RecordAttempts(ctx context.Context, ns []ledger.Notification, res []ledger.AttemptResult) (errs []error, err error) {
 	if len(ns) != len(res) {
 		return nil, errors.New("record attempts: one result per notification")
@@ -208,6 +210,7 @@ func (l *Ledger) RecordAttempts(ctx context.Context, ns []ledger.Notification, r
 			return err
 		}
 		var values strings.Builder
+		attempts := 0
 		args := make([]any, 0, 7*len(ns))
 		delivered := map[int][]any{} // HTTP status -> ids
 		failing := map[int64]bool{}  // endpoints with a failed attempt
@@ -215,15 +218,17 @@ func (l *Ledger) RecordAttempts(ctx context.Context, ns []ledger.Notification, r
 		for i, n := range ns {
 			r := res[i]
 			errText := truncate(r.Error, 1000)
-			if i > 0 {
-				values.WriteString(",")
-			}
-			values.WriteString("(?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, n.ID, n.SubscriptionID, now, r.Status, errText, r.Delivered, r.Duration.Microseconds())
 			cur, ok := current[n.ID]
 			if !ok {
-				return fmt.Errorf("notification %d: %w", n.ID, ledger.ErrNotFound)
+				errs[i] = fmt.Errorf("notification %d is gone: %w (%w)", n.ID, ledger.ErrLeaseLost, ledger.ErrNotFound)
+				continue
 			}
+			if attempts > 0 {
+				values.WriteString(",")
+			}
+			attempts++
+			values.WriteString("(?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, n.ID, n.SubscriptionID, now, r.Status, errText, r.Delivered, r.Duration.Microseconds())
 			if cur.owner != n.LeaseOwner || n.LeaseOwner == "" || cur.until < now {
 				errs[i] = fmt.Errorf("notification %d: %w", n.ID, ledger.ErrLeaseLost)
 				continue
@@ -251,9 +256,11 @@ func (l *Ledger) RecordAttempts(ctx context.Context, ns []ledger.Notification, r
 				return fmt.Errorf("record attempt: %w", err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_attempts (notification_id, subscription_id, attempted_at, status,
+		if attempts > 0 {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_attempts (notification_id, subscription_id, attempted_at, status,
   error, delivered, duration_us) VALUES `+values.String(), args...); err != nil {
-			return fmt.Errorf("record attempts: %w", err)
+				return fmt.Errorf("record attempts: %w", err)
+			}
 		}
 		for status, ids := range delivered {
 			a := append([]any{ledger.NoteDelivered, status, now, now}, ids...)

@@ -20,7 +20,9 @@ type PruneCursor struct {
 // retention ends: superseded notifications created before cutoff,
 // delivered ones created before cutoff that are not their subscription's
 // newest, and delivery attempts made before cutoff. Pending and failed
-// notifications are kept whatever their age. Every query is a range of an
+// notifications are kept whatever their age, and so is a notification
+// leased to a worker (superseded while its attempt is in flight) with its
+// attempts: the worker records its outcome when the attempt ends. Every query is a range of an
 // index: (state, created_at) for notifications, (attempted_at) for
 // attempts. Call it with the same cursor until it reports nothing deleted
 // and the cursor did not move; a fresh cursor starts a new pass.
@@ -32,9 +34,9 @@ func (l *Ledger) Prune(ctx context.Context, cutoff time.Time, batch int, cur *Pr
 		cur = &PruneCursor{}
 	}
 	var out ledger.Pruned
-	before := micros(cutoff)
-	del, err := l.ids(ctx, `SELECT id FROM notifications WHERE state = ? AND created_at < ? ORDER BY created_at LIMIT ?`,
-		ledger.NoteSuperseded, before, batch)
+	before, now := micros(cutoff), micros(l.now())
+	del, err := l.ids(ctx, `SELECT id FROM notifications WHERE state = ? AND created_at < ? AND lease_until < ? ORDER BY created_at LIMIT ?`,
+		ledger.NoteSuperseded, before, now, batch)
 	if err != nil {
 		return out, err
 	}
@@ -90,14 +92,18 @@ func (l *Ledger) Prune(ctx context.Context, cutoff time.Time, batch int, cur *Pr
 		}
 	}
 	if len(del) > 0 {
-		res, err := l.db.ExecContext(ctx, `DELETE FROM notifications WHERE id IN (`+placeholders(len(del))+`) AND state IN (?, ?)`,
-			append(del, ledger.NoteSuperseded, ledger.NoteDelivered)...)
+		// The lease is checked again in the DELETE: a claim may have come
+		// in between.
+		res, err := l.db.ExecContext(ctx, `DELETE FROM notifications WHERE id IN (`+placeholders(len(del))+`) AND state IN (?, ?)
+  AND lease_until < ?`, append(del, ledger.NoteSuperseded, ledger.NoteDelivered, now)...)
 		if err != nil {
 			return out, fmt.Errorf("prune notifications: %w", err)
 		}
 		out.Notifications, _ = res.RowsAffected()
 	}
-	del, err = l.ids(ctx, `SELECT id FROM delivery_attempts WHERE attempted_at < ? ORDER BY attempted_at LIMIT ?`, before, batch)
+	del, err = l.ids(ctx, `SELECT a.id FROM delivery_attempts a WHERE a.attempted_at < ?
+  AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.id = a.notification_id AND n.lease_until >= ?)
+  ORDER BY a.attempted_at LIMIT ?`, before, now, batch)
 	if err != nil {
 		return out, err
 	}
