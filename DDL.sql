@@ -10,7 +10,8 @@ CREATE TABLE schema_version (
 );
 INSERT INTO schema_version (version, name, applied_at) VALUES (1, '0001_init.sql', 0), (2, '0002_deposits_unlock.sql', 0),
   (3, '0003_binary_collation.sql', 0), (4, '0004_endpoint_secrets.sql', 0), (5, '0005_reasons_heartbeats_retention.sql', 0),
-  (6, '0006_list_indexes.sql', 0), (7, '0007_invoices.sql', 0), (8, '0008_bech32_lower_case.sql', 0);
+  (6, '0006_list_indexes.sql', 0), (7, '0007_invoices.sql', 0), (8, '0008_bech32_lower_case.sql', 0),
+  (9, '0009_sync_fences.sql', 0);
 
 -- The steps done of a migration not finished yet (MySQL commits each DDL
 -- statement on its own; a migration that stopped half-way resumes here).
@@ -173,6 +174,14 @@ CREATE TABLE sync_heartbeats (
   feed        VARCHAR(64)   NOT NULL DEFAULT '',   -- how the watcher hears of blocks: push or polling
   error       VARCHAR(1024) NOT NULL DEFAULT '',
   beat_at     BIGINT        NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- The sync lock's fencing token per chain: bumped by each process that
+-- takes the chain's sync lock, checked by every chain write of the holder,
+-- so a process that lost the lock can no longer write the chain.
+CREATE TABLE sync_fences (
+  chain      VARCHAR(8) NOT NULL PRIMARY KEY,
+  generation BIGINT     NOT NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
 -- An invoice: an amount asked for at one fresh address, its status and

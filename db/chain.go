@@ -58,6 +58,9 @@ func (l *Ledger) RecentBlocks(ctx context.Context, c chains.Chain, n int) ([]cha
 // scanning begins at b.Height+1. It does nothing if the chain has a tip.
 func (l *Ledger) SetStart(ctx context.Context, c chains.Chain, b chains.Block) error {
 	return l.ExecTx(ctx, func(tx *sql.Tx) error {
+		if err := l.checkFence(ctx, tx, c); err != nil {
+			return err
+		}
 		if _, ok, err := tipOf(ctx, tx, c); err != nil || ok {
 			return err
 		}
@@ -144,6 +147,9 @@ func (l *Ledger) chainTx(ctx context.Context, c chains.Chain, fn func(w *chainWr
 	var made []time.Duration
 	observed := l.now()
 	err := l.ExecTx(ctx, func(tx *sql.Tx) error {
+		if err := l.checkFence(ctx, tx, c); err != nil {
+			return err
+		}
 		w := &chainWrite{l: l, ctx: ctx, tx: tx, chain: c, touched: map[int64]bool{},
 			before: map[int64]depositBefore{}, reasons: map[int64]string{}, observed: observed, forced: map[int64]bool{}}
 		oldTip, hadTip, err := tipOf(ctx, tx, c)

@@ -74,6 +74,10 @@ type Ledger struct {
 	// (paymentSkipped).
 	skipMu sync.Mutex
 	skips  map[string]bool
+	// fences holds the fencing token of each chain whose sync lock this
+	// Ledger took (LockChain, checkFence).
+	fenceMu sync.Mutex
+	fences  map[chains.Chain]int64
 }
 
 type dialect struct {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ipnd/ipnd/chains"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 // LockChain makes this process the only sync process of chain: it blocks
@@ -20,11 +21,87 @@ import (
 // release function. MySQL uses GET_LOCK on a dedicated connection, so a
 // process that dies releases it with its connection; SQLite uses an flock
 // on a file next to the database.
+//
+// Taking the lock bumps the chain's fencing token (sync_fences), and from
+// then on every chain write of this Ledger checks in its transaction that
+// the token is still the one it took: a process that lost the lock (its
+// lock connection died and another process took over) fails its writes
+// with ledger.ErrChainLockLost instead of writing beside the new holder,
+// even before its watch of the lock notices.
 func (l *Ledger) LockChain(ctx context.Context, c chains.Chain, dsn string, waiting func()) (context.Context, func(), error) {
+	var held context.Context
+	var release func()
+	var err error
 	if l.dialect.name == "mysql" {
-		return l.lockMySQL(ctx, c, waiting)
+		held, release, err = l.lockMySQL(ctx, c, waiting)
+	} else {
+		held, release, err = lockFile(ctx, sqlitePath(dsn)+".sync-"+string(c)+".lock", waiting)
 	}
-	return lockFile(ctx, sqlitePath(dsn)+".sync-"+string(c)+".lock", waiting)
+	if err != nil {
+		return nil, nil, err
+	}
+	gen, err := l.bumpFence(ctx, c)
+	if err != nil {
+		release()
+		return nil, nil, fmt.Errorf("sync lock %s: %w", c, err)
+	}
+	return held, func() {
+		l.fenceMu.Lock()
+		if l.fences[c] == gen {
+			delete(l.fences, c)
+		}
+		l.fenceMu.Unlock()
+		release()
+	}, nil
+}
+
+// bumpFence takes the next fencing token of chain c for this Ledger.
+func (l *Ledger) bumpFence(ctx context.Context, c chains.Chain) (int64, error) {
+	var gen int64
+	err := l.ExecTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, l.dialect.insertIgnore+` INTO sync_fences (chain, generation) VALUES (?, 0)`, string(c)); err != nil {
+			return fmt.Errorf("fencing token: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE sync_fences SET generation = generation + 1 WHERE chain = ?`, string(c)); err != nil {
+			return fmt.Errorf("fencing token: %w", err)
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT generation FROM sync_fences WHERE chain = ?`, string(c)).Scan(&gen); err != nil {
+			return fmt.Errorf("fencing token: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	l.fenceMu.Lock()
+	if l.fences == nil {
+		l.fences = map[chains.Chain]int64{}
+	}
+	l.fences[c] = gen
+	l.fenceMu.Unlock()
+	return gen, nil
+}
+
+// checkFence fails a chain write of c with ledger.ErrChainLockLost when
+// this Ledger took c's sync lock and another process has taken it since.
+// The row is locked until the write commits, so a takeover waits for the
+// write in flight and never interleaves with it. A Ledger that never took
+// the lock (tools, tests) writes unfenced.
+func (l *Ledger) checkFence(ctx context.Context, tx *sql.Tx, c chains.Chain) error {
+	l.fenceMu.Lock()
+	gen, fenced := l.fences[c]
+	l.fenceMu.Unlock()
+	if !fenced {
+		return nil
+	}
+	var cur int64
+	if err := tx.QueryRowContext(ctx, `SELECT generation FROM sync_fences WHERE chain = ?`+l.dialect.forUpdate, string(c)).Scan(&cur); err != nil {
+		return fmt.Errorf("%s fencing token: %w", c, err)
+	}
+	if cur != gen {
+		return fmt.Errorf("%s write refused (token %d, now %d): %w", c, gen, cur, ledger.ErrChainLockLost)
+	}
+	return nil
 }
 
 func sqlitePath(dsn string) string {
@@ -101,11 +178,20 @@ func (l *Ledger) lockMySQL(ctx context.Context, c chains.Chain, waiting func()) 
 	}()
 	release := func() {
 		lost()
-		conn.ExecContext(context.Background(), `SELECT RELEASE_LOCK(?)`, name)
+		// Bounded: a hung server must not hold up the shutdown; closing
+		// the connection releases the lock anyway.
+		rctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+		defer cancel()
+		if _, err := conn.ExecContext(rctx, `SELECT RELEASE_LOCK(?)`, name); err != nil {
+			l.log.Warn("sync lock: release failed; closing its connection releases it", "chain", c, "err", err)
+		}
 		conn.Close()
 	}
 	return held, release, nil
 }
+
+// releaseTimeout bounds the RELEASE_LOCK of a sync lock.
+const releaseTimeout = 5 * time.Second
 
 func lockFile(ctx context.Context, path string, waiting func()) (context.Context, func(), error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)

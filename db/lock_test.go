@@ -2,6 +2,9 @@ package db_test
 
 import (
 	"context"
+	"errors"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -9,6 +12,7 @@ import (
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/db"
 	"github.com/ipnd/ipnd/db/dbtest"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 // TestOneSyncProcessPerChain: a second locker waits while the first holds
@@ -124,5 +128,74 @@ func TestSyncLocksOfTwoLedgersOnOneServer(t *testing.T) {
 	nb, _ := b.LockName(ctx, "sync_btc")
 	if na == nb || len(na) > 64 {
 		t.Fatalf("lock names %q and %q: want distinct, at most 64 characters", na, nb)
+	}
+}
+
+// TestLostSyncLockFencesChainWrites: a sync process whose lock was taken
+// over (MySQL: its lock connection died; SQLite: its lock file was
+// removed) can no longer write the chain, even before its watch of the
+// lock notices: its write fails with ErrChainLockLost and changes
+// nothing, and the new holder writes on.
+func TestLostSyncLockFencesChainWrites(t *testing.T) {
+	for _, driver := range dbtest.Drivers {
+		t.Run(driver, func(t *testing.T) {
+			dsn := dbtest.DSN(t, driver)
+			first := dbtest.Open(t, driver, dsn, db.Options{})
+			second := dbtest.Open(t, driver, dsn, db.Options{})
+			if _, err := first.EnsureAddress(ctx, chains.Address{Chain: chains.BTC, Address: "addrF", DerivationIndex: u32(0)}); err != nil {
+				t.Fatal(err)
+			}
+			_, release, err := first.LockChain(ctx, chains.BTC, dsn, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer release()
+			if _, err := first.ApplyChainUpdate(ctx, chains.BTC, connect(blk(1))); err != nil {
+				t.Fatalf("holder's write: %v", err)
+			}
+			if driver == "mysql" {
+				name, err := second.LockName(ctx, "sync_btc")
+				if err != nil {
+					t.Fatal(err)
+				}
+				var id int64
+				if err := second.DB().QueryRow(`SELECT IS_USED_LOCK(?)`, name).Scan(&id); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := second.DB().Exec(`KILL ?`, id); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				path := strings.TrimPrefix(dsn, "file:")
+				if i := strings.IndexByte(path, '?'); i >= 0 {
+					path = path[:i]
+				}
+				if err := os.Remove(path + ".sync-btc.lock"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			lctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			defer cancel()
+			_, release2, err := second.LockChain(lctx, chains.BTC, dsn, nil)
+			if err != nil {
+				t.Fatalf("takeover: %v", err)
+			}
+			defer release2()
+			_, err = first.ApplyChainUpdate(ctx, chains.BTC, chains.ChainUpdate{
+				Connect: []chains.BlockPayments{{Block: blk(2), Payments: []chains.Payment{{TxID: "late", Address: "addrF", Amount: 1}}}}})
+			if !errors.Is(err, ledger.ErrChainLockLost) {
+				t.Fatalf("write of the process that lost the lock: %v, want ErrChainLockLost", err)
+			}
+			if err := first.SetStart(ctx, chains.LTC, blk(5)); err != nil {
+				t.Fatalf("another chain is not fenced by btc's lock: %v", err)
+			}
+			if tip, _, _ := second.Tip(ctx, chains.BTC); tip != blk(1) {
+				t.Fatalf("tip %+v after the fenced write", tip)
+			}
+			wantBalance(t, second, chains.BTC, "addrF", 0, 0, 0)
+			if _, err := second.ApplyChainUpdate(ctx, chains.BTC, connect(blk(2))); err != nil {
+				t.Fatalf("new holder's write: %v", err)
+			}
+		})
 	}
 }

@@ -36,6 +36,9 @@ var (
 	// may have taken it); the attempt was logged but the notification left
 	// as is.
 	ErrLeaseLost = errors.New("notification lease lost")
+	// ErrChainLockLost: this process no longer holds the chain's sync lock
+	// (another process took it over); the chain write was not made.
+	ErrChainLockLost = errors.New("chain sync lock lost: another process follows the chain")
 )
 
 // MaxDerivationIndex is the highest derivation index the ledger records:
