@@ -316,14 +316,14 @@ func (h *harness) mine(c chains.Chain, ps ...chains.Payment) {
 	h.t.Helper()
 	h.tip[c]++
 	b := chains.Block{Height: h.tip[c], Hash: fmt.Sprintf("%s-block-%d", c, h.tip[c])}
-	if _, err := h.l.ApplyBlock(context.Background(), c, b, ps); err != nil {
+	if _, err := h.l.ApplyChainUpdate(context.Background(), c, chains.ChainUpdate{Connect: []chains.BlockPayments{{Block: b, Payments: ps}}}); err != nil {
 		h.t.Fatal(err)
 	}
 }
 
 func (h *harness) mempool(c chains.Chain, ps ...chains.Payment) {
 	h.t.Helper()
-	if _, err := h.l.ApplyMempool(context.Background(), c, ps, nil); err != nil {
+	if _, err := h.l.ApplyChainUpdate(context.Background(), c, chains.ChainUpdate{Mempool: ps}); err != nil {
 		h.t.Fatal(err)
 	}
 }

@@ -1,7 +1,7 @@
 package db
 
-// This file lists the Ledger's methods by purpose. Each chain write (ApplyBlock,
-// RevertBlock, ApplyMempool[Gone], ReconcileWindow[Gone]) is one transaction that
+// This file lists the Ledger's methods by purpose. Each chain write
+// (ApplyChainUpdate, ReconcileWindow[With], SkipTo) is one transaction that
 // records the payments, moves the chain tip and creates a notification for every
 // active subscription whose (confirmed, unconfirmed) pair, or the standing of one
 // of its deposits, changed, with the changes and their reasons (the contract is
@@ -9,8 +9,9 @@ package db
 // its notification.
 //
 // Chain state:            Tip, RecentBlocks, SetStart, MempoolTxIDs
-// Chain writes:           ApplyBlock, RevertBlock, ApplyMempool, ApplyMempoolGone,
-//                         ReconcileWindow, ReconcileWindowGone
+// Chain writes:           ApplyChainUpdate (Bitcoin family), ReconcileWindow,
+//                         ReconcileWindowWith (Monero), SkipTo; each checks
+//                         the sync lock's fencing token (LockChain)
 // Sync role:              LockChain, Beat, Heartbeats
 // Addresses:              AllocateAddress, EnsureAddress, AddressByString,
 //                         AddressByIndex, Addresses, HighestDerivationIndex,

@@ -43,13 +43,13 @@ func TestBalanceReadsOneAddress(t *testing.T) {
 			t.Fatalf("Balance without deposits at tip 9 = %+v, %v, %v", tot, ds, err)
 		}
 
-		if _, err := l.ApplyMempool(ctx, chains.BTC, []chains.Payment{
+		if _, err := applyMempool(l, chains.BTC, []chains.Payment{
 			{TxID: "m1", Address: "addrA", Amount: 7},
 			{TxID: "m2", OutIndex: 3, Address: "addrB", Amount: 8},
 		}, nil); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := l.ApplyBlock(ctx, chains.BTC, blk(10), []chains.Payment{
+		if _, err := applyBlock(l, chains.BTC, blk(10), []chains.Payment{
 			{TxID: "c1", OutIndex: 2, Address: "addrA", Amount: 500},
 			{TxID: "c2", Address: "addrB", Amount: 600},
 		}); err != nil {

@@ -188,101 +188,6 @@ func (w *chainWrite) remember(d ledger.Deposit, existed bool, reason string) {
 	}
 }
 
-// ApplyBlock records block b, which must extend the stored tip, with the
-// payments found in it, all in one transaction: payments become confirmed at
-// b (a mempool deposit of the same output is promoted), b becomes the tip,
-// and every subscription whose totals changed gets a notification.
-func (l *Ledger) ApplyBlock(ctx context.Context, c chains.Chain, b chains.Block, payments []chains.Payment) (chains.Change, error) {
-	return l.chainTx(ctx, c, func(w *chainWrite, tip chains.Block, hadTip bool) (chains.Block, error) {
-		if hadTip && b.Height != tip.Height+1 {
-			return chains.Block{}, fmt.Errorf("%w: %s block %d, tip %d", ledger.ErrNotContiguous, c, b.Height, tip.Height)
-		}
-		for _, p := range payments {
-			p.Height, p.BlockHash = b.Height, b.Hash
-			if _, err := w.upsert(p, ledger.StatusConfirmed, true); err != nil {
-				return chains.Block{}, err
-			}
-		}
-		return b, l.setTip(w.ctx, w.tx, c, b)
-	})
-}
-
-// RevertBlock disconnects the stored tip b (a reorg): its deposits go back to
-// the mempool when their transaction is in stillInMempool, else they are
-// orphaned; parent becomes the tip.
-func (l *Ledger) RevertBlock(ctx context.Context, c chains.Chain, b, parent chains.Block, stillInMempool []string) (chains.Change, error) {
-	keep := map[string]bool{}
-	for _, id := range stillInMempool {
-		keep[id] = true
-	}
-	return l.chainTx(ctx, c, func(w *chainWrite, tip chains.Block, _ bool) (chains.Block, error) {
-		if tip != b {
-			return chains.Block{}, fmt.Errorf("revert %s block %d %s: it is not the tip (%d %s)", c, b.Height, b.Hash, tip.Height, tip.Hash)
-		}
-		if parent.Height != b.Height-1 {
-			return chains.Block{}, fmt.Errorf("revert %s block %d: parent height %d", c, b.Height, parent.Height)
-		}
-		ds, err := w.deposits(`d.chain = ? AND d.height = ? AND d.block_hash = ? AND d.status IN (?, ?)`,
-			string(c), b.Height, b.Hash, ledger.StatusConfirmed, ledger.StatusDoubleSpend)
-		if err != nil {
-			return chains.Block{}, err
-		}
-		for _, d := range ds {
-			status := ledger.StatusOrphaned
-			if keep[d.TxID] {
-				status = ledger.StatusMempool
-			}
-			if err := w.setStatus(d, status, 0, "", ledger.ReasonReorg); err != nil {
-				return chains.Block{}, err
-			}
-		}
-		return parent, l.setTip(w.ctx, w.tx, c, parent)
-	})
-}
-
-// ApplyMempool records new unconfirmed payments and orphans the deposits in
-// mempool status whose transaction left the mempool without being mined,
-// as dropped (ApplyMempoolGone with chains.ReasonDropped).
-func (l *Ledger) ApplyMempool(ctx context.Context, c chains.Chain, added []chains.Payment, gone []string) (chains.Change, error) {
-	gs := make([]chains.Gone, len(gone))
-	for i, id := range gone {
-		gs[i] = chains.Gone{TxID: id, Reason: chains.ReasonDropped}
-	}
-	return l.ApplyMempoolGone(ctx, c, added, gs)
-}
-
-// ApplyMempoolGone records new unconfirmed payments and orphans the
-// deposits in mempool status of each gone transaction, with its reason
-// (the package ledger documentation has the contract).
-func (l *Ledger) ApplyMempoolGone(ctx context.Context, c chains.Chain, added []chains.Payment, gone []chains.Gone) (chains.Change, error) {
-	reason := goneReasons(gone)
-	return l.chainTx(ctx, c, func(w *chainWrite, tip chains.Block, _ bool) (chains.Block, error) {
-		for _, p := range added {
-			p.Height, p.BlockHash = 0, ""
-			if _, err := w.upsert(p, ledger.StatusMempool, false); err != nil {
-				return chains.Block{}, err
-			}
-		}
-		for start := 0; start < len(gone); start += 500 {
-			chunk := gone[start:min(start+500, len(gone))]
-			args := []any{string(c), ledger.StatusMempool}
-			for _, g := range chunk {
-				args = append(args, g.TxID)
-			}
-			ds, err := w.deposits(`d.chain = ? AND d.status = ? AND d.txid IN (`+placeholders(len(chunk))+`)`, args...)
-			if err != nil {
-				return chains.Block{}, err
-			}
-			for _, d := range ds {
-				if err := w.setStatus(d, ledger.StatusOrphaned, 0, "", reason[d.TxID]); err != nil {
-					return chains.Block{}, err
-				}
-			}
-		}
-		return tip, nil
-	})
-}
-
 // goneReasons maps each gone transaction to its reason (dropped when
 // empty or unknown).
 func goneReasons(gone []chains.Gone) map[string]string {
@@ -298,17 +203,31 @@ func goneReasons(gone []chains.Gone) map[string]string {
 // (Height>0: confirmed at Height; 0: mempool; DoubleSpend: flagged); every
 // live deposit of the chain in the mempool or above fromHeight that is not in
 // seen is orphaned (dropped from the pool, or reorganised out of a block);
-// tip becomes the chain tip. It is ReconcileWindowGone without reasons.
+// tip becomes the chain tip. It is ReconcileWindowWith without options.
 func (l *Ledger) ReconcileWindow(ctx context.Context, c chains.Chain, tip chains.Block, fromHeight int64, seen []chains.Payment) (chains.Change, error) {
-	return l.ReconcileWindowGone(ctx, c, tip, fromHeight, seen, nil)
+	return l.ReconcileWindowWith(ctx, c, tip, fromHeight, seen, WindowOptions{})
 }
 
-// ReconcileWindowGone is ReconcileWindow where gone says why transactions
-// left, as the chain side knows it; a deposit not in seen that gone does
-// not name is ledger.ReasonDropped from the pool, ledger.ReasonReorg from a
-// block.
-func (l *Ledger) ReconcileWindowGone(ctx context.Context, c chains.Chain, tip chains.Block, fromHeight int64, seen []chains.Payment, gone []chains.Gone) (chains.Change, error) {
-	reason := goneReasons(gone)
+// WindowOptions are what a windowed reconcile may know besides what it saw.
+type WindowOptions struct {
+	// Gone says why transactions left, as the chain side knows it; a
+	// deposit not in seen that Gone does not name is ledger.ReasonDropped
+	// from the pool, ledger.ReasonReorg from a block.
+	Gone []chains.Gone
+	// Keep lists transactions the watcher saw but could not pass on (a
+	// transfer it skipped as malformed): their deposits are left as they
+	// are, not orphaned for being missing from seen.
+	Keep []string
+}
+
+// ReconcileWindowWith is ReconcileWindow with the reasons of gone
+// transactions and the transactions to keep (WindowOptions).
+func (l *Ledger) ReconcileWindowWith(ctx context.Context, c chains.Chain, tip chains.Block, fromHeight int64, seen []chains.Payment, opts WindowOptions) (chains.Change, error) {
+	reason := goneReasons(opts.Gone)
+	keep := make(map[string]bool, len(opts.Keep))
+	for _, id := range opts.Keep {
+		keep[id] = true
+	}
 	return l.chainTx(ctx, c, func(w *chainWrite, _ chains.Block, _ bool) (chains.Block, error) {
 		seenIDs := map[int64]bool{}
 		for _, p := range seen {
@@ -331,7 +250,7 @@ func (l *Ledger) ReconcileWindowGone(ctx context.Context, c chains.Chain, tip ch
 			return chains.Block{}, err
 		}
 		for _, d := range live {
-			if seenIDs[d.ID] {
+			if seenIDs[d.ID] || keep[d.TxID] {
 				continue
 			}
 			why, named := reason[d.TxID]

@@ -40,7 +40,7 @@ func TestEndpointSecretIsSharedAndRotates(t *testing.T) {
 				a.Secret, b.Secret, a.EndpointID, b.EndpointID, err)
 		}
 		for _, addr := range []string{"addrA", "addrB"} {
-			if _, err := l.ApplyMempool(ctx, chains.BTC, []chains.Payment{{TxID: "t" + addr, Address: addr, Amount: 1}}, nil); err != nil {
+			if _, err := applyMempool(l, chains.BTC, []chains.Payment{{TxID: "t" + addr, Address: addr, Amount: 1}}, nil); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -123,7 +123,7 @@ func TestLegacySubscriptionSecretsKeepSigning(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i := range 2 {
-				if _, err := l.ApplyMempool(ctx, chains.BTC, []chains.Payment{{TxID: fmt.Sprint("t", i), Address: fmt.Sprint("addr", i), Amount: 1}}, nil); err != nil {
+				if _, err := applyMempool(l, chains.BTC, []chains.Payment{{TxID: fmt.Sprint("t", i), Address: fmt.Sprint("addr", i), Amount: 1}}, nil); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -181,7 +181,7 @@ func TestAddressesAndTxidsCompareExactly(t *testing.T) {
 		if err := l.SetStart(ctx, chains.BTC, blk(1)); err != nil {
 			t.Fatal(err)
 		}
-		ch, err := l.ApplyMempool(ctx, chains.BTC, []chains.Payment{
+		ch, err := applyMempool(l, chains.BTC, []chains.Payment{
 			{TxID: "aa", Address: "1abc", Amount: 1}, {TxID: "AA", Address: "1abc", Amount: 2}}, nil)
 		if err != nil || ch.DepositsAdded != 2 {
 			t.Fatalf("two txids differing in case: %+v, %v", ch, err)

@@ -116,14 +116,14 @@ func wantIPNs(t *testing.T, l *db.Ledger, subID int64, want string) []invoice.No
 
 func mempool(t *testing.T, l *db.Ledger, txid, addr string, amount uint64) {
 	t.Helper()
-	if _, err := l.ApplyMempool(ctx, chains.BTC, []chains.Payment{{TxID: txid, Address: addr, Amount: amount}}, nil); err != nil {
+	if _, err := applyMempool(l, chains.BTC, []chains.Payment{{TxID: txid, Address: addr, Amount: amount}}, nil); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func block(t *testing.T, l *db.Ledger, h int64, ps ...chains.Payment) {
 	t.Helper()
-	if _, err := l.ApplyBlock(ctx, chains.BTC, blk(h), ps); err != nil {
+	if _, err := applyBlock(l, chains.BTC, blk(h), ps); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -286,7 +286,7 @@ func TestInvoiceReversedByReorg(t *testing.T) {
 		inv2 := newInvoice(t, l, "addrBack", 1, 5000, 1, "", false)
 		block(t, l, 103, chains.Payment{TxID: "pay2", Address: "addrBack", Amount: 5000})
 		wantInvoice(t, l, inv2.ID, invoice.StatusPaid, 5000, 0, 0, 0)
-		if _, err := l.RevertBlock(ctx, chains.BTC, blk(103), fork(102), []string{"pay2"}); err != nil {
+		if _, err := revertBlock(l, chains.BTC, blk(103), fork(102), []string{"pay2"}); err != nil {
 			t.Fatal(err)
 		}
 		wantInvoice(t, l, inv2.ID, invoice.StatusProcessing, 0, 5000, 0, 0)

@@ -40,6 +40,40 @@ func mustAddr(t *testing.T, l *db.Ledger, c chains.Chain, addr string, index uin
 	return a
 }
 
+// applyBlock connects block b with payments ps (the connect of
+// ApplyChainUpdate, as chainsync writes one block).
+func applyBlock(l *db.Ledger, c chains.Chain, b chains.Block, ps []chains.Payment) (chains.Change, error) {
+	return l.ApplyChainUpdate(ctx, c, chains.ChainUpdate{Connect: []chains.BlockPayments{{Block: b, Payments: ps}}})
+}
+
+// applyMempool records new unconfirmed payments and drops the gone
+// transactions (reason: dropped from the mempool).
+func applyMempool(l *db.Ledger, c chains.Chain, added []chains.Payment, gone []string) (chains.Change, error) {
+	gs := make([]chains.Gone, len(gone))
+	for i, id := range gone {
+		gs[i] = chains.Gone{TxID: id, Reason: chains.ReasonDropped}
+	}
+	return applyMempoolGone(l, c, added, gs)
+}
+
+// applyMempoolGone is applyMempool with the reasons of the gone
+// transactions.
+func applyMempoolGone(l *db.Ledger, c chains.Chain, added []chains.Payment, gone []chains.Gone) (chains.Change, error) {
+	return l.ApplyChainUpdate(ctx, c, chains.ChainUpdate{Mempool: added, Gone: gone})
+}
+
+// revertBlock disconnects the tip b back to parent; the deposits of the
+// transactions in stillInMempool go back to the mempool, the others are
+// orphaned.
+func revertBlock(l *db.Ledger, c chains.Chain, b, parent chains.Block, stillInMempool []string) (chains.Change, error) {
+	keep := map[string]bool{}
+	for _, id := range stillInMempool {
+		keep[id] = true
+	}
+	return l.ApplyChainUpdate(ctx, c, chains.ChainUpdate{Disconnect: []chains.Block{b}, Ancestor: parent,
+		InMempool: func(txid string) bool { return keep[txid] }})
+}
+
 func blk(h int64) chains.Block { return chains.Block{Height: h, Hash: fmt.Sprintf("%064x", h)} }
 
 func fork(h int64) chains.Block { return chains.Block{Height: h, Hash: fmt.Sprintf("f%063x", h)} }
@@ -52,8 +86,8 @@ func mineTo(t *testing.T, l *db.Ledger, c chains.Chain, h int64) {
 		t.Fatal(err)
 	}
 	for x := tip.Height + 1; x <= h; x++ {
-		if _, err := l.ApplyBlock(ctx, c, blk(x), nil); err != nil {
-			t.Fatalf("ApplyBlock %d: %v", x, err)
+		if _, err := applyBlock(l, c, blk(x), nil); err != nil {
+			t.Fatalf("block %d: %v", x, err)
 		}
 	}
 }
@@ -119,12 +153,12 @@ func TestReplaysNeverDuplicateDeposits(t *testing.T) {
 		}
 		pay := chains.Payment{TxID: "tx1", OutIndex: 1, Address: "addrA", Amount: 5000}
 		for i := 0; i < 2; i++ { // the same mempool poll twice
-			if _, err := l.ApplyMempool(ctx, chains.BTC, []chains.Payment{pay}, nil); err != nil {
+			if _, err := applyMempool(l, chains.BTC, []chains.Payment{pay}, nil); err != nil {
 				t.Fatal(err)
 			}
 		}
 		for i := 0; i < 2; i++ { // the same block twice: the second is refused, not doubled
-			_, err := l.ApplyBlock(ctx, chains.BTC, blk(101), []chains.Payment{pay})
+			_, err := applyBlock(l, chains.BTC, blk(101), []chains.Payment{pay})
 			if i == 1 && !errors.Is(err, ledger.ErrNotContiguous) {
 				t.Fatalf("replayed block: %v, want ErrNotContiguous", err)
 			}
@@ -133,14 +167,14 @@ func TestReplaysNeverDuplicateDeposits(t *testing.T) {
 			}
 		}
 		// A late mempool sighting does not demote the confirmed deposit.
-		if _, err := l.ApplyMempool(ctx, chains.BTC, []chains.Payment{pay}, nil); err != nil {
+		if _, err := applyMempool(l, chains.BTC, []chains.Payment{pay}, nil); err != nil {
 			t.Fatal(err)
 		}
 		// Revert and connect again (a reorg back and forth).
-		if _, err := l.RevertBlock(ctx, chains.BTC, blk(101), blk(100), []string{"tx1"}); err != nil {
+		if _, err := revertBlock(l, chains.BTC, blk(101), blk(100), []string{"tx1"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := l.ApplyBlock(ctx, chains.BTC, blk(101), []chains.Payment{pay}); err != nil {
+		if _, err := applyBlock(l, chains.BTC, blk(101), []chains.Payment{pay}); err != nil {
 			t.Fatal(err)
 		}
 		// Monero-style reconcile, twice.
@@ -159,7 +193,7 @@ func TestReplaysNeverDuplicateDeposits(t *testing.T) {
 	})
 }
 
-func TestRevertBlockRollsBackDeposits(t *testing.T) {
+func TestDisconnectRollsBackDeposits(t *testing.T) {
 	contract(t, func(t *testing.T, l *db.Ledger) {
 		mustAddr(t, l, chains.BTC, "addrA", 0)
 		if err := l.SetStart(ctx, chains.BTC, blk(10)); err != nil {
@@ -168,23 +202,23 @@ func TestRevertBlockRollsBackDeposits(t *testing.T) {
 		kept := chains.Payment{TxID: "kept", Address: "addrA", Amount: 100}
 		lost := chains.Payment{TxID: "lost", Address: "addrA", Amount: 20}
 		deep := chains.Payment{TxID: "deep", Address: "addrA", Amount: 3}
-		if _, err := l.ApplyBlock(ctx, chains.BTC, blk(11), []chains.Payment{deep}); err != nil {
+		if _, err := applyBlock(l, chains.BTC, blk(11), []chains.Payment{deep}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := l.ApplyBlock(ctx, chains.BTC, blk(12), []chains.Payment{kept, lost}); err != nil {
+		if _, err := applyBlock(l, chains.BTC, blk(12), []chains.Payment{kept, lost}); err != nil {
 			t.Fatal(err)
 		}
 		mineTo(t, l, chains.BTC, 13)
 		wantBalance(t, l, chains.BTC, "addrA", 1, 123, 0)
 
 		// Disconnect 13 and 12: "kept" is back in the node's mempool, "lost" vanished.
-		if _, err := l.RevertBlock(ctx, chains.BTC, blk(12), blk(11), nil); err == nil {
+		if _, err := revertBlock(l, chains.BTC, blk(12), blk(11), nil); err == nil {
 			t.Fatal("reverting a block that is not the tip must fail")
 		}
-		if _, err := l.RevertBlock(ctx, chains.BTC, blk(13), blk(12), nil); err != nil {
+		if _, err := revertBlock(l, chains.BTC, blk(13), blk(12), nil); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := l.RevertBlock(ctx, chains.BTC, blk(12), blk(11), []string{"kept"}); err != nil {
+		if _, err := revertBlock(l, chains.BTC, blk(12), blk(11), []string{"kept"}); err != nil {
 			t.Fatal(err)
 		}
 		tip, _, _ := l.Tip(ctx, chains.BTC)
@@ -205,7 +239,7 @@ func TestRevertBlockRollsBackDeposits(t *testing.T) {
 			t.Fatalf("statuses = %v, want %v", status, want)
 		}
 		// The new branch confirms "kept" at 12'.
-		if _, err := l.ApplyBlock(ctx, chains.BTC, fork(12), []chains.Payment{kept}); err != nil {
+		if _, err := applyBlock(l, chains.BTC, fork(12), []chains.Payment{kept}); err != nil {
 			t.Fatal(err)
 		}
 		wantBalance(t, l, chains.BTC, "addrA", 1, 103, 0)
@@ -224,15 +258,15 @@ func TestTotalsPerMaxConfirms(t *testing.T) {
 			t.Fatal(err)
 		}
 		// 1000 at height 100, 200 at 102, 30 in the mempool; tip 104.
-		if _, err := l.ApplyBlock(ctx, chains.BTC, blk(100), []chains.Payment{{TxID: "a", Address: "addrA", Amount: 1000}}); err != nil {
+		if _, err := applyBlock(l, chains.BTC, blk(100), []chains.Payment{{TxID: "a", Address: "addrA", Amount: 1000}}); err != nil {
 			t.Fatal(err)
 		}
 		mineTo(t, l, chains.BTC, 101)
-		if _, err := l.ApplyBlock(ctx, chains.BTC, blk(102), []chains.Payment{{TxID: "b", Address: "addrA", Amount: 200}, {TxID: "b", OutIndex: 1, Address: "addrB", Amount: 9}}); err != nil {
+		if _, err := applyBlock(l, chains.BTC, blk(102), []chains.Payment{{TxID: "b", Address: "addrA", Amount: 200}, {TxID: "b", OutIndex: 1, Address: "addrB", Amount: 9}}); err != nil {
 			t.Fatal(err)
 		}
 		mineTo(t, l, chains.BTC, 104)
-		if _, err := l.ApplyMempool(ctx, chains.BTC, []chains.Payment{{TxID: "c", Address: "addrA", Amount: 30}}, nil); err != nil {
+		if _, err := applyMempool(l, chains.BTC, []chains.Payment{{TxID: "c", Address: "addrA", Amount: 30}}, nil); err != nil {
 			t.Fatal(err)
 		}
 		for _, tc := range []struct {
@@ -246,7 +280,7 @@ func TestTotalsPerMaxConfirms(t *testing.T) {
 			t.Fatalf("Balance of an unknown address: %v, want ErrNotFound", err)
 		}
 		// The mempool transaction is dropped (replaced or evicted).
-		if _, err := l.ApplyMempool(ctx, chains.BTC, nil, []string{"c", "a"}); err != nil {
+		if _, err := applyMempool(l, chains.BTC, nil, []string{"c", "a"}); err != nil {
 			t.Fatal(err)
 		}
 		wantBalance(t, l, chains.BTC, "addrA", 1, 1200, 0) // "a" is confirmed: untouched

@@ -59,7 +59,7 @@ func newListFixture(t *testing.T, l *db.Ledger) listFixture {
 	for _, a := range []string{"addrA", "addrB", "addrC", "addrD", "addrE", "addrF", "addrG"} {
 		ps = append(ps, chains.Payment{TxID: "tx" + a, Address: a, Amount: 1000})
 	}
-	if _, err := l.ApplyMempool(ctx, chains.BTC, ps, nil); err != nil {
+	if _, err := applyMempool(l, chains.BTC, ps, nil); err != nil {
 		t.Fatal(err)
 	}
 	ns, err := l.ClaimDueAt(ctx, "w", l.Now(), time.Minute, 20)

@@ -51,31 +51,31 @@ func TestNotificationsFollowTotals(t *testing.T) {
 			t.Fatalf("a subscription to an empty address made %d notifications", len(ns))
 		}
 		// Mempool: one notification (0, 500).
-		if _, err := l.ApplyMempool(ctx, chains.BTC, []chains.Payment{{TxID: "t1", Address: "addrA", Amount: 500}}, nil); err != nil {
+		if _, err := applyMempool(l, chains.BTC, []chains.Payment{{TxID: "t1", Address: "addrA", Amount: 500}}, nil); err != nil {
 			t.Fatal(err)
 		}
 		// A payment to another address does not notify this subscription.
-		if _, err := l.ApplyMempool(ctx, chains.BTC, []chains.Payment{{TxID: "t9", Address: "addrB", Amount: 1}}, nil); err != nil {
+		if _, err := applyMempool(l, chains.BTC, []chains.Payment{{TxID: "t9", Address: "addrB", Amount: 1}}, nil); err != nil {
 			t.Fatal(err)
 		}
 		// Mined at 11: 1 confirmation < 2, totals unchanged: no notification.
-		if _, err := l.ApplyBlock(ctx, chains.BTC, blk(11), []chains.Payment{{TxID: "t1", Address: "addrA", Amount: 500}}); err != nil {
+		if _, err := applyBlock(l, chains.BTC, blk(11), []chains.Payment{{TxID: "t1", Address: "addrA", Amount: 500}}); err != nil {
 			t.Fatal(err)
 		}
 		// Block 12 brings it to 2 confirmations: (500, 0).
-		ch, err := l.ApplyBlock(ctx, chains.BTC, blk(12), nil)
+		ch, err := applyBlock(l, chains.BTC, blk(12), nil)
 		if err != nil || ch.Notifications != 1 {
-			t.Fatalf("ApplyBlock 12: %+v, %v; want one notification", ch, err)
+			t.Fatalf("block 12: %+v, %v; want one notification", ch, err)
 		}
 		mineTo(t, l, chains.BTC, 14)
 		// Reorg back to 11: un-confirms it: (0, 500).
 		for h := int64(14); h > 11; h-- {
-			if _, err := l.RevertBlock(ctx, chains.BTC, blk(h), blk(h-1), nil); err != nil {
+			if _, err := revertBlock(l, chains.BTC, blk(h), blk(h-1), nil); err != nil {
 				t.Fatal(err)
 			}
 		}
 		// Then 11 goes too and the transaction vanished: (0, 0).
-		if _, err := l.RevertBlock(ctx, chains.BTC, blk(11), blk(10), nil); err != nil {
+		if _, err := revertBlock(l, chains.BTC, blk(11), blk(10), nil); err != nil {
 			t.Fatal(err)
 		}
 		got := pairs(notes(t, l, sub.ID))
@@ -119,7 +119,7 @@ func TestNotificationsFollowTotals(t *testing.T) {
 		if err := l.Unsubscribe(ctx, sub.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := l.ApplyMempool(ctx, chains.BTC, []chains.Payment{{TxID: "t2", Address: "addrA", Amount: 1}}, nil); err != nil {
+		if _, err := applyMempool(l, chains.BTC, []chains.Payment{{TxID: "t2", Address: "addrA", Amount: 1}}, nil); err != nil {
 			t.Fatal(err)
 		}
 		if len(notes(t, l, sub.ID)) != 5 {
@@ -137,7 +137,7 @@ func TestSubscribeToFundedAddressNotifiesAtOnce(t *testing.T) {
 		if err := l.SetStart(ctx, chains.BTC, blk(10)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := l.ApplyBlock(ctx, chains.BTC, blk(11), []chains.Payment{{TxID: "t1", Address: "addrA", Amount: 500}}); err != nil {
+		if _, err := applyBlock(l, chains.BTC, blk(11), []chains.Payment{{TxID: "t1", Address: "addrA", Amount: 500}}); err != nil {
 			t.Fatal(err)
 		}
 		sub, _, err := l.Subscribe(ctx, chains.BTC, "addrA", "http://r.example/", 1, "", "k")
@@ -165,7 +165,7 @@ func makeNotifications(t *testing.T, l *db.Ledger, n int) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := l.ApplyMempool(ctx, chains.BTC, []chains.Payment{{TxID: "t", Address: "addrA", Amount: 1}}, nil); err != nil {
+	if _, err := applyMempool(l, chains.BTC, []chains.Payment{{TxID: "t", Address: "addrA", Amount: 1}}, nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -250,7 +250,7 @@ func TestLeasesAndOneInFlightPerSubscription(t *testing.T) {
 		}
 		// New totals while the first is in flight: a newer notification exists
 		// but must wait until the first is settled.
-		if _, err := l.ApplyMempool(ctx, chains.BTC, []chains.Payment{{TxID: "t2", Address: "addrA", Amount: 2}}, nil); err != nil {
+		if _, err := applyMempool(l, chains.BTC, []chains.Payment{{TxID: "t2", Address: "addrA", Amount: 2}}, nil); err != nil {
 			t.Fatal(err)
 		}
 		if ns, _ := l.ClaimDueAt(ctx, "b", now, time.Minute, 10); len(ns) != 0 {

@@ -64,19 +64,19 @@ func TestChangesCarryTheChainsReasons(t *testing.T) {
 		}
 		mempool := func(added []chains.Payment, gone ...chains.Gone) {
 			t.Helper()
-			if _, err := l.ApplyMempoolGone(ctx, chains.BTC, added, gone); err != nil {
+			if _, err := applyMempoolGone(l, chains.BTC, added, gone); err != nil {
 				t.Fatal(err)
 			}
 		}
 		mempool([]chains.Payment{pay("t1", 500)})
 		expectChanges(t, log, "first sight", "t1:500:none>unconfirmed:seen")
-		if _, err := l.ApplyBlock(ctx, chains.BTC, blk(11), []chains.Payment{pay("t1", 500)}); err != nil {
+		if _, err := applyBlock(l, chains.BTC, blk(11), []chains.Payment{pay("t1", 500)}); err != nil {
 			t.Fatal(err)
 		}
 		expectChanges(t, log, "one confirmation of two")
 		mineTo(t, l, chains.BTC, 12)
 		expectChanges(t, log, "second confirmation", "t1:500:unconfirmed>confirmed:confirmed")
-		if _, err := l.RevertBlock(ctx, chains.BTC, blk(12), blk(11), nil); err != nil {
+		if _, err := revertBlock(l, chains.BTC, blk(12), blk(11), nil); err != nil {
 			t.Fatal(err)
 		}
 		expectChanges(t, log, "the tip goes down", "t1:500:confirmed>unconfirmed:reorg")
@@ -87,16 +87,16 @@ func TestChangesCarryTheChainsReasons(t *testing.T) {
 		expectChanges(t, log, "replaced", "t2:7:unconfirmed>none:replaced")
 		mempool(nil, chains.Gone{TxID: "t3", Reason: chains.ReasonDoubleSpend}, chains.Gone{TxID: "t4", Reason: "bogus"})
 		expectChanges(t, log, "double spend and an unknown reason", "t3:8:unconfirmed>none:double_spend t4:9:unconfirmed>none:dropped_from_mempool")
-		// A plain ApplyMempool means dropped; a replacement with the same
+		// A transaction dropped from the mempool; a replacement with the same
 		// amount leaves the totals alone but is still told.
 		mempool([]chains.Payment{pay("t5", 3)})
 		log.take()
-		if _, err := l.ApplyMempool(ctx, chains.BTC, []chains.Payment{pay("t6", 3)}, []string{"t5"}); err != nil {
+		if _, err := applyMempool(l, chains.BTC, []chains.Payment{pay("t6", 3)}, []string{"t5"}); err != nil {
 			t.Fatal(err)
 		}
 		expectChanges(t, log, "same-amount swap", "t5:3:unconfirmed>none:dropped_from_mempool t6:3:none>unconfirmed:seen")
 		// Block 11 leaves and t1 with it: a reorg.
-		if _, err := l.RevertBlock(ctx, chains.BTC, blk(11), blk(10), nil); err != nil {
+		if _, err := revertBlock(l, chains.BTC, blk(11), blk(10), nil); err != nil {
 			t.Fatal(err)
 		}
 		expectChanges(t, log, "its block disconnected", "t1:500:unconfirmed>none:reorg")
@@ -147,8 +147,8 @@ func TestWindowedChangesCarryReasons(t *testing.T) {
 			t.Fatal(err)
 		}
 		expectChanges(t, log, "seen", "mined:1:none>confirmed:seen pool:1:none>unconfirmed:seen flag:1:none>unconfirmed:seen rbf:1:none>unconfirmed:seen")
-		if _, err := l.ReconcileWindowGone(ctx, chains.XMR, blk(52), 42, []chains.Payment{x("flag", 0, true)},
-			[]chains.Gone{{TxID: "rbf", Reason: chains.ReasonReplaced}}); err != nil {
+		if _, err := l.ReconcileWindowWith(ctx, chains.XMR, blk(52), 42, []chains.Payment{x("flag", 0, true)},
+			db.WindowOptions{Gone: []chains.Gone{{TxID: "rbf", Reason: chains.ReasonReplaced}}}); err != nil {
 			t.Fatal(err)
 		}
 		got := strings.Fields(strings.Join(log.take(), " "))

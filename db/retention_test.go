@@ -48,7 +48,7 @@ func TestRetentionDeletesOldDeliveriesKeepsNewest(t *testing.T) {
 		}
 		pay := func(addr, txid string) {
 			t.Helper()
-			if _, err := l.ApplyMempool(ctx, chains.BTC, []chains.Payment{{TxID: txid, Address: addr, Amount: 1}}, nil); err != nil {
+			if _, err := applyMempool(l, chains.BTC, []chains.Payment{{TxID: txid, Address: addr, Amount: 1}}, nil); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -159,7 +159,7 @@ func TestReadmePythonReceiver(t *testing.T) {
 		t.Helper()
 		for _, s := range subs {
 			tx++
-			if _, err := l.ApplyMempool(ctx, chains.XMR, []chains.Payment{{TxID: fmt.Sprint("tx", tx), Address: s.Address, Amount: 7}}, nil); err != nil {
+			if _, err := l.ApplyChainUpdate(ctx, chains.XMR, chains.ChainUpdate{Mempool: []chains.Payment{{TxID: fmt.Sprint("tx", tx), Address: s.Address, Amount: 7}}}); err != nil {
 				t.Fatal(err)
 			}
 		}

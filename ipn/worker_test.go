@@ -70,7 +70,7 @@ func (e *ledgerEnv) subscribe(t testing.TB, url, format string) ledger.Subscript
 // pay adds a mempool payment to sub's address: a new notification.
 func (e *ledgerEnv) pay(t testing.TB, sub ledger.Subscription, txid string, amount uint64) {
 	t.Helper()
-	if _, err := e.l.ApplyMempool(bg, chains.BTC, []chains.Payment{{TxID: txid, Address: sub.Address, Amount: amount}}, nil); err != nil {
+	if _, err := e.l.ApplyChainUpdate(bg, chains.BTC, chains.ChainUpdate{Mempool: []chains.Payment{{TxID: txid, Address: sub.Address, Amount: amount}}}); err != nil {
 		t.Fatal(err)
 	}
 }
