@@ -19,7 +19,7 @@ package db
 // Balances:               Balance
 // Subscriptions:          Subscribe, Unsubscribe, Subscription, Redeliver, Attempts
 // Endpoints (secrets):    Endpoint, RotateEndpointSecret
-// Notification delivery:  ClaimDue, ClaimDueAt, RecordAttempt(s), Defer, NextDue,
+// Notification delivery:  ClaimDue, ClaimDueAt, RecordAttempt(s), Defer,
 //                         NotificationCounts
 // Retention:              Prune, PruneOlderThan
 // Clock:                  Now (the database's), ClockOffset

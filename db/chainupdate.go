@@ -29,7 +29,7 @@ func (l *Ledger) ApplyChainUpdate(ctx context.Context, c chains.Chain, u chains.
 		for _, bp := range u.Connect {
 			b := bp.Block
 			if hadTip && b.Height != cur.Height+1 {
-				return chains.Block{}, fmt.Errorf("%w: %s block %d, tip %d", ledger.ErrNotContiguous, c, b.Height, cur.Height)
+				return chains.Block{}, fmt.Errorf("%s block %d after tip %d: %w", c, b.Height, cur.Height, ledger.ErrNotContiguous)
 			}
 			for _, p := range bp.Payments {
 				p.Height, p.BlockHash = b.Height, b.Hash

@@ -343,15 +343,6 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// NextDue returns when the earliest pending notification is due.
-func (l *Ledger) NextDue(ctx context.Context) (time.Time, bool, error) {
-	var v sql.NullInt64
-	if err := l.db.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM notifications WHERE state = ?`, ledger.NotePending).Scan(&v); err != nil {
-		return time.Time{}, false, fmt.Errorf("next due notification: %w", err)
-	}
-	return fromMicros(v.Int64), v.Valid, nil
-}
-
 // NotificationCounts counts the notifications that wait (for metrics):
 // "pending", "due" (pending and due now) and "failed". Each is a range of
 // the (state, next_attempt_at) index, as long as the backlog and never the

@@ -133,8 +133,11 @@ func (l *Ledger) migrateUpTo(ctx context.Context, upTo int) (from, to int, err e
 			return 0, 0, fmt.Errorf("migrate: %w", err)
 		}
 		var got sql.NullInt64
-		if err := conn.QueryRowContext(ctx, `SELECT GET_LOCK(?, 60)`, name).Scan(&got); err != nil || got.Int64 != 1 {
-			return 0, 0, fmt.Errorf("migrate: could not take the migration lock within 60 s (another ipnd is migrating this database?): %v", err)
+		if err := conn.QueryRowContext(ctx, `SELECT GET_LOCK(?, 60)`, name).Scan(&got); err != nil {
+			return 0, 0, fmt.Errorf("migrate: take the migration lock: %w", err)
+		}
+		if got.Int64 != 1 {
+			return 0, 0, errors.New("migrate: could not take the migration lock within 60 s (another ipnd is migrating this database?)")
 		}
 		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT RELEASE_LOCK(?)`, name)
 	}

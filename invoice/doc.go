@@ -100,7 +100,7 @@
 //   - late, underpaid and expired describe what the address holds after
 //     expiry and follow the deposits both ways (a late payment that is
 //     double-spent turns late back into underpaid or expired).
-//   - Only new changes by time alone (ReevaluateAt): at ExpiresAt it
+//   - Only new changes by time alone: at ExpiresAt it
 //     becomes expired, underpaid or late.
 //   - Creating an invoice makes no IPN; cancelling one does (new ->
 //     cancelled is a transition).
@@ -111,6 +111,6 @@
 // changed, in the same transaction, with the transaction's time; it writes
 // the invoice back when Evaluation.Changed and creates one notification
 // (with the Notice block) per subscription when Evaluation.Transition or
-// when the address's totals changed. It runs the expiry at ReevaluateAt in
+// when the address's totals changed. It runs the expiry of a new invoice at ExpiresAt in
 // a transaction of its own, which reads now after locking the invoice row.
 package invoice

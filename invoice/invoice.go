@@ -163,17 +163,6 @@ func ledgerTime(t time.Time) time.Time {
 	return t.Round(0).UTC().Truncate(time.Microsecond)
 }
 
-// ReevaluateAt says when the invoice next changes by time alone: at
-// ExpiresAt while it is new (ok true), never otherwise. The ledger runs the
-// expiry in a transaction at that time; an evaluation then is exact even if
-// it runs late.
-func (inv Invoice) ReevaluateAt() (at time.Time, ok bool) {
-	if inv.Status != StatusNew {
-		return time.Time{}, false
-	}
-	return inv.ExpiresAt, true
-}
-
 // Notice is the invoice block of an IPN body and of API answers: amounts
 // as decimal strings of atomic units (exact in every JSON reader), times in
 // RFC 3339.

@@ -68,12 +68,6 @@ type Policy struct {
 	ChainEnabled func(chains.Chain) bool
 }
 
-// DefaultPolicy is the policy with the documented defaults: 15 minutes,
-// 1 minute .. 7 days, max_confirms 3.
-func DefaultPolicy() Policy {
-	return Policy{DefaultExpiry: DefaultExpiry, MinExpiry: MinExpiry, MaxExpiry: MaxExpiry, DefaultMaxConfirms: 3}
-}
-
 // Check validates the policy itself (for config validation); errors name
 // the configuration key.
 func (p Policy) Check() error {

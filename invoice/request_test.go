@@ -12,7 +12,7 @@ import (
 func intp(n int) *int { return &n }
 
 func TestValidate(t *testing.T) {
-	p := DefaultPolicy()
+	p := defaultPolicy()
 	ok := CreateRequest{Chain: "btc", Amount: "0.001"}
 	got, err := p.Validate(ok)
 	if err != nil {
@@ -114,14 +114,14 @@ func TestValidate(t *testing.T) {
 }
 
 func TestValidateAmountErrorWrapsChains(t *testing.T) {
-	_, err := DefaultPolicy().Validate(CreateRequest{Chain: "btc", Amount: "0.123456789"})
+	_, err := defaultPolicy().Validate(CreateRequest{Chain: "btc", Amount: "0.123456789"})
 	if !errors.Is(err, chains.ErrAmount) {
 		t.Fatalf("err = %v, want it to wrap chains.ErrAmount", err)
 	}
 }
 
 func TestValidateDisabledChain(t *testing.T) {
-	p := DefaultPolicy()
+	p := defaultPolicy()
 	p.ChainEnabled = func(c chains.Chain) bool { return c == chains.BTC }
 	var fe *FieldError
 	if _, err := p.Validate(CreateRequest{Chain: "xmr", Amount: "1"}); !errors.As(err, &fe) || fe.Field != "chain" {
@@ -133,7 +133,7 @@ func TestValidateDisabledChain(t *testing.T) {
 }
 
 func TestPolicyCheck(t *testing.T) {
-	if err := DefaultPolicy().Check(); err != nil {
+	if err := defaultPolicy().Check(); err != nil {
 		t.Fatal(err)
 	}
 	for name, mutate := range map[string]func(*Policy){
@@ -143,7 +143,7 @@ func TestPolicyCheck(t *testing.T) {
 		"no minimum":                func(p *Policy) { p.MinExpiry = 0 },
 		"max_confirms too deep":     func(p *Policy) { p.DefaultMaxConfirms = 1001 },
 	} {
-		p := DefaultPolicy()
+		p := defaultPolicy()
 		mutate(&p)
 		if p.Check() == nil {
 			t.Errorf("%s: accepted", name)
@@ -152,7 +152,7 @@ func TestPolicyCheck(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	p, err := DefaultPolicy().Validate(CreateRequest{Chain: "btc", Amount: "0.5", OrderID: "A-1", Metadata: []byte(`{"k":1}`)})
+	p, err := defaultPolicy().Validate(CreateRequest{Chain: "btc", Amount: "0.5", OrderID: "A-1", Metadata: []byte(`{"k":1}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,4 +212,10 @@ func TestParseStatus(t *testing.T) {
 	if _, err := ParseStatus("settled"); !errors.As(err, &fe) || fe.Field != "status" {
 		t.Fatalf("ParseStatus(settled): %v", err)
 	}
+}
+
+// defaultPolicy is the policy with the documented defaults: 15 minutes,
+// 1 minute .. 7 days, max_confirms 3.
+func defaultPolicy() Policy {
+	return Policy{DefaultExpiry: DefaultExpiry, MinExpiry: MinExpiry, MaxExpiry: MaxExpiry, DefaultMaxConfirms: 3}
 }

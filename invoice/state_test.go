@@ -276,11 +276,6 @@ func TestScenarios(t *testing.T) {
 		})
 	})
 	t.Run("nothing: expired exactly at expires_at", func(t *testing.T) {
-		inv := testInvoice(StatusNew)
-		due, ok := inv.ReevaluateAt()
-		if !ok || !due.Equal(at(exp)) {
-			t.Fatalf("ReevaluateAt = %s %v, want %s", due, ok, at(exp))
-		}
 		run(t, []step{
 			{exp - time.Nanosecond, nil, StatusNew, amounts{due: amt}},
 			{exp, nil, StatusExpired, amounts{due: amt}},
@@ -370,8 +365,8 @@ func TestCancel(t *testing.T) {
 	if err != nil || again.Transition || again.Invoice.Status != StatusCancelled {
 		t.Fatalf("cancel again: %+v %v, want success without transition", again, err)
 	}
-	if _, ok := ev.Invoice.ReevaluateAt(); ok {
-		t.Fatal("a cancelled invoice still asks for re-evaluation")
+	if later, err := Evaluate(ev.Invoice, nil, at(exp+time.Hour)); err != nil || later.Invoice.Status != StatusCancelled || later.Changed {
+		t.Fatalf("a cancelled invoice after its expiry: %+v %v, want it left cancelled", later, err)
 	}
 
 	for name, c := range map[string]struct {
@@ -390,18 +385,6 @@ func TestCancel(t *testing.T) {
 		ev, err := Cancel(testInvoice(c.status), c.deps, at(c.now))
 		if !errors.Is(err, ErrNotCancellable) || ev.Invoice.Status != c.want {
 			t.Errorf("%s: %s, %v; want %s and ErrNotCancellable", name, ev.Invoice.Status, err, c.want)
-		}
-	}
-}
-
-func TestReevaluateAt(t *testing.T) {
-	for _, s := range Statuses {
-		at, ok := testInvoice(s).ReevaluateAt()
-		if ok != (s == StatusNew) {
-			t.Errorf("%s: ReevaluateAt ok = %v", s, ok)
-		}
-		if ok && !at.Equal(t0.Add(exp)) {
-			t.Errorf("%s: ReevaluateAt = %s", s, at)
 		}
 	}
 }
