@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -83,6 +84,13 @@ func (w *chainWrite) notify() error {
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
 	for _, id := range sorted {
 		made, n, err := w.l.refresh(w.ctx, w.tx, id, refreshMode{w: w, force: w.forced[id]})
+		if errors.Is(err, ledger.ErrTotalOverflow) {
+			// Deposits recorded before the ledger skipped what it cannot
+			// store: this subscription is not notified, the chain goes on.
+			w.l.log.Error("subscription not notified: its address's totals are beyond what the ledger stores",
+				"chain", w.chain, "subscription", id, "err", err)
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -151,6 +159,9 @@ func (l *Ledger) refresh(ctx context.Context, tx *sql.Tx, subID int64, m refresh
 	if err != nil {
 		return false, ledger.Notification{}, err
 	}
+	if t.Confirmed > l.maxStored() || t.Unconfirmed > l.maxStored() {
+		return false, ledger.Notification{}, fmt.Errorf("totals of %s: %w", sub.Address, ledger.ErrTotalOverflow)
+	}
 	var changes []ledger.DepositChange
 	switch {
 	case m.w != nil:
@@ -184,9 +195,6 @@ func (l *Ledger) refresh(ctx context.Context, tx *sql.Tx, subID int64, m refresh
 	if _, err := tx.ExecContext(ctx, `UPDATE notifications SET state = ?, updated_at = ? WHERE subscription_id = ? AND state = ?`,
 		ledger.NoteSuperseded, micros(now), sub.ID, ledger.NotePending); err != nil {
 		return false, ledger.Notification{}, fmt.Errorf("supersede notifications: %w", err)
-	}
-	if l.dialect.name == "sqlite" && (t.Confirmed > 1<<63-1 || t.Unconfirmed > 1<<63-1) {
-		return false, ledger.Notification{}, fmt.Errorf("totals of %s exceed what the SQLite ledger can hold; use MySQL", sub.Address)
 	}
 	var observed int64
 	if m.w != nil {

@@ -293,3 +293,41 @@ func TestWindowKeepsTransactionsTheWatcherSkipped(t *testing.T) {
 		}
 	})
 }
+
+// TestLegacyTotalsBeyondTheLedgerDoNotStallTheChain: a ledger written
+// before unstorable payments were skipped may hold deposits whose total
+// is beyond what it stores. A chain write touching that address is
+// applied; its subscription is left out (logged), the others notified.
+func TestLegacyTotalsBeyondTheLedgerDoNotStallTheChain(t *testing.T) {
+	skipLedgers(t, func(t *testing.T, l *db.Ledger, _ *skipCounter, log *syncBuffer) {
+		half := maxStored(l)/2 + 1
+		legacy := mustAddr(t, l, chains.BTC, "legacy", 0)
+		mustAddr(t, l, chains.BTC, "other", 1)
+		if err := l.SetStart(ctx, chains.BTC, blk(0)); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range []string{"legacy", "other"} {
+			if _, _, err := l.Subscribe(ctx, chains.BTC, a, "http://r.example/"+a, 2, "json", "k"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, txid := range []string{"old1", "old2"} {
+			if _, err := l.DB().Exec(`INSERT INTO deposits (chain, txid, out_index, address_id, amount, height, block_hash, status, first_seen, updated_at)
+  VALUES ('btc', ?, 0, ?, ?, 1, ?, 'confirmed', 0, 0)`, txid, legacy.ID, half, blk(1).Hash); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The tip reaches 2: the legacy deposits reach max_confirms.
+		ch, err := l.ApplyChainUpdate(ctx, chains.BTC, chains.ChainUpdate{Connect: []chains.BlockPayments{{Block: blk(1)},
+			{Block: blk(2), Payments: []chains.Payment{{TxID: "n2", Address: "other", Amount: 4}}}}})
+		if err != nil {
+			t.Fatalf("chain write: %v", err)
+		}
+		if ch.Notifications != 1 {
+			t.Fatalf("%d notifications, want the other subscription's", ch.Notifications)
+		}
+		if !strings.Contains(log.String(), "beyond what the ledger stores") {
+			t.Fatalf("not logged:\n%s", log.String())
+		}
+	})
+}

@@ -39,6 +39,9 @@ var (
 	// ErrChainLockLost: this process no longer holds the chain's sync lock
 	// (another process took it over); the chain write was not made.
 	ErrChainLockLost = errors.New("chain sync lock lost: another process follows the chain")
+	// ErrTotalOverflow: an address's totals are beyond what the ledger
+	// stores (a ledger written before payments beyond it were skipped).
+	ErrTotalOverflow = errors.New("totals beyond what the ledger stores")
 )
 
 // MaxDerivationIndex is the highest derivation index the ledger records:

@@ -62,7 +62,8 @@ func (d Deposit) IsConfirmed(tip int64, maxConfirms int, now time.Time) bool {
 
 // SumTotals adds up deposits at tip: confirmed per IsConfirmed, every other
 // live deposit unconfirmed; orphaned, double-spend-flagged and
-// locked-for-ever deposits count toward neither. Sums are checked for overflow.
+// locked-for-ever deposits count toward neither. Sums are checked for
+// overflow (ErrTotalOverflow).
 func SumTotals(ds []Deposit, tip int64, maxConfirms int, now time.Time) (Totals, error) {
 	t := Totals{Height: tip}
 	var err error
@@ -75,7 +76,7 @@ func SumTotals(ds []Deposit, tip int64, maxConfirms int, now time.Time) (Totals,
 			t.Unconfirmed, err = chains.AddAmounts(t.Unconfirmed, d.Amount)
 		}
 		if err != nil {
-			return Totals{}, fmt.Errorf("totals of %s: %w", d.Address, err)
+			return Totals{}, fmt.Errorf("totals of %s: %w: %w", d.Address, ErrTotalOverflow, err)
 		}
 	}
 	return t, nil
