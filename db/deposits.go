@@ -121,20 +121,21 @@ func (w *chainWrite) upsert(p chains.Payment, status string, move bool) (int64, 
 	if err != nil {
 		return 0, err
 	}
-	var existing int64
 	if len(ds) > 0 {
-		existing = ds[0].ID
+		d := ds[0]
+		if !move && d.Status != ledger.StatusOrphaned {
+			return d.ID, nil
+		}
+		if d.Status == status && d.Height == p.Height && d.BlockHash == p.BlockHash &&
+			d.Amount == p.Amount && d.UnlockTime == p.UnlockTime && d.DoubleSpend == p.DoubleSpend {
+			return d.ID, nil // replay of the same block or poll
+		}
 	}
-	if counts := (status == ledger.StatusMempool || status == ledger.StatusConfirmed) && p.UnlockTime < ledger.UnlockNever &&
-		(len(ds) == 0 || move || ds[0].Status == ledger.StatusOrphaned); counts {
-		fits, err := w.liveTotalFits(addrID, existing, p.Amount)
-		if err != nil {
-			return 0, err
+	if fits, err := w.fits(p, status, addrID, ds); err != nil || !fits {
+		if len(ds) > 0 {
+			return ds[0].ID, err
 		}
-		if !fits {
-			w.skip(p, skipTotal, nil)
-			return existing, nil
-		}
+		return 0, err
 	}
 	now := micros(w.l.now())
 	reason := ledger.ReasonSeen
@@ -163,13 +164,6 @@ func (w *chainWrite) upsert(p chains.Payment, status string, move bool) (int64, 
 		return id, nil
 	}
 	d := ds[0]
-	if !move && d.Status != ledger.StatusOrphaned {
-		return d.ID, nil
-	}
-	if d.Status == status && d.Height == p.Height && d.BlockHash == p.BlockHash &&
-		d.Amount == p.Amount && d.UnlockTime == p.UnlockTime && d.DoubleSpend == p.DoubleSpend {
-		return d.ID, nil // replay of the same block or poll
-	}
 	if d.Status == ledger.StatusConfirmed && (d.Height != p.Height || d.BlockHash != p.BlockHash) && !p.DoubleSpend {
 		reason = ledger.ReasonReorg // moved to another block (or back to the pool)
 	}
@@ -183,6 +177,31 @@ func (w *chainWrite) upsert(p chains.Payment, status string, move bool) (int64, 
 	w.touched[addrID] = true
 	w.change.DepositsUpdated++
 	return d.ID, nil
+}
+
+// fits reports whether recording p with status keeps its address's live
+// total within what the ledger stores; when it does not, p is skipped
+// (logged and counted). ds holds p's deposit at addrID if it is recorded. Only a
+// write that makes the total grow is looked at: a new deposit that
+// counts, one that starts counting again, or a larger amount.
+func (w *chainWrite) fits(p chains.Payment, status string, addrID int64, ds []ledger.Deposit) (bool, error) {
+	counts := (status == ledger.StatusMempool || status == ledger.StatusConfirmed) && p.UnlockTime < ledger.UnlockNever
+	if !counts {
+		return true, nil
+	}
+	var except int64
+	if len(ds) > 0 {
+		if ds[0].Counts() && p.Amount <= ds[0].Amount {
+			return true, nil
+		}
+		except = ds[0].ID
+	}
+	ok, err := w.liveTotalFits(addrID, except, p.Amount)
+	if err != nil || ok {
+		return ok, err
+	}
+	w.skip(p, skipTotal, nil)
+	return false, nil
 }
 
 // setStatus moves deposit d to status at (height, hash), giving reason (a
