@@ -19,28 +19,45 @@ import (
 var errUnresolved = errors.New("address is not in the ledger")
 
 // addressID resolves a payment's address, recording it first when the
-// watcher supplied its indexes (a Bitcoin gap address). An address that
-// cannot be resolved (not recorded, or recorded with other indexes) is
-// errUnresolved or ledger.ErrAddressTaken: the payment is skipped.
-func (w *chainWrite) addressID(p chains.Payment) (int64, error) {
+// watcher supplied its indexes (a Bitcoin gap address), and reads the
+// total of its live deposits in the same query (see fits; nil when the
+// SQLite sum is already beyond int64). An address that cannot be resolved
+// (not recorded, or recorded with other indexes) is errUnresolved or
+// ledger.ErrAddressTaken: the payment is skipped.
+func (w *chainWrite) addressID(p chains.Payment) (int64, *big.Int, error) {
 	addr := ledgerAddress(p.Address)
-	a, err := addressBy(w.ctx, w.tx, `chain = ? AND address = ?`, string(w.chain), addr)
-	if err == nil {
-		return a.ID, nil
+	var id int64
+	var live []byte
+	err := w.tx.QueryRowContext(w.ctx, `SELECT a.id, (SELECT COALESCE(SUM(d.amount), 0) FROM deposits d
+  WHERE d.address_id = a.id AND d.status IN (?, ?) AND d.unlock_time < ?) FROM addresses a WHERE a.chain = ? AND a.address = ?`,
+		ledger.StatusMempool, ledger.StatusConfirmed, uint64(ledger.UnlockNever), string(w.chain), addr).Scan(&id, &live)
+	if isIntegerOverflow(err) {
+		a, err := addressBy(w.ctx, w.tx, `chain = ? AND address = ?`, string(w.chain), addr)
+		if err != nil {
+			return 0, nil, fmt.Errorf("payment %s to %s: %w", p.TxID, p.Address, err)
+		}
+		return a.ID, nil, nil
 	}
-	if !errors.Is(err, ledger.ErrNotFound) {
-		return 0, fmt.Errorf("payment %s to %s: %w", p.TxID, p.Address, err)
+	if err == nil {
+		total, ok := new(big.Int).SetString(string(live), 10)
+		if !ok {
+			return 0, nil, fmt.Errorf("payment %s to %s: live total %q is not an integer", p.TxID, p.Address, live)
+		}
+		return id, total, nil
+	}
+	if err = notFound(err, "address"); !errors.Is(err, ledger.ErrNotFound) {
+		return 0, nil, fmt.Errorf("payment %s to %s: %w", p.TxID, p.Address, err)
 	}
 	if p.Watch == nil {
-		return 0, errUnresolved
+		return 0, nil, errUnresolved
 	}
 	watch := *p.Watch
 	watch.Chain, watch.Address = w.chain, addr
-	a, err = w.l.ensureAddress(w.ctx, w.tx, watch)
+	a, err := w.l.ensureAddress(w.ctx, w.tx, watch)
 	if err != nil {
-		return 0, fmt.Errorf("payment %s to %s: %w", p.TxID, p.Address, err)
+		return 0, nil, fmt.Errorf("payment %s to %s: %w", p.TxID, p.Address, err)
 	}
-	return a.ID, nil
+	return a.ID, new(big.Int), nil
 }
 
 // maxStored is the largest amount, and the largest total of an address's
@@ -51,28 +68,6 @@ func (l *Ledger) maxStored() uint64 {
 		return math.MaxInt64
 	}
 	return math.MaxUint64
-}
-
-// liveTotalFits reports whether the live deposits of an address, with
-// amount added in place of deposit except (0: none), stay within what the
-// ledger stores, so no total computed from them can overflow.
-func (w *chainWrite) liveTotalFits(addrID, except int64, amount uint64) (bool, error) {
-	var sum []byte
-	err := w.tx.QueryRowContext(w.ctx, `SELECT COALESCE(SUM(amount), 0) FROM deposits
-  WHERE address_id = ? AND status IN (?, ?) AND unlock_time < ? AND id <> ?`,
-		addrID, ledger.StatusMempool, ledger.StatusConfirmed, uint64(ledger.UnlockNever), except).Scan(&sum)
-	if err != nil {
-		if isIntegerOverflow(err) {
-			return false, nil // SQLite: the stored sum is already beyond int64
-		}
-		return false, fmt.Errorf("sum deposits of address %d: %w", addrID, err)
-	}
-	total, ok := new(big.Int).SetString(string(sum), 10)
-	if !ok {
-		return false, fmt.Errorf("sum deposits of address %d: not an integer: %q", addrID, sum)
-	}
-	total.Add(total, new(big.Int).SetUint64(amount))
-	return total.Cmp(new(big.Int).SetUint64(w.l.maxStored())) <= 0, nil
 }
 
 // skip leaves payment p out of the write (the rest of it proceeds): it
@@ -108,7 +103,7 @@ func (w *chainWrite) upsert(p chains.Payment, status string, move bool) (int64, 
 		w.skip(p, skipAmount, nil)
 		return 0, nil
 	}
-	addrID, err := w.addressID(p)
+	addrID, live, err := w.addressID(p)
 	if errors.Is(err, errUnresolved) || errors.Is(err, ledger.ErrAddressTaken) || errors.Is(err, ledger.ErrIndexTaken) {
 		w.skip(p, skipUnresolved, err)
 		return 0, nil
@@ -131,11 +126,11 @@ func (w *chainWrite) upsert(p chains.Payment, status string, move bool) (int64, 
 			return d.ID, nil // replay of the same block or poll
 		}
 	}
-	if fits, err := w.fits(p, status, addrID, ds); err != nil || !fits {
+	if !w.fits(p, status, live, ds) {
 		if len(ds) > 0 {
-			return ds[0].ID, err
+			return ds[0].ID, nil
 		}
-		return 0, err
+		return 0, nil
 	}
 	now := micros(w.l.now())
 	reason := ledger.ReasonSeen
@@ -180,28 +175,31 @@ func (w *chainWrite) upsert(p chains.Payment, status string, move bool) (int64, 
 }
 
 // fits reports whether recording p with status keeps its address's live
-// total within what the ledger stores; when it does not, p is skipped
-// (logged and counted). ds holds p's deposit at addrID if it is recorded. Only a
-// write that makes the total grow is looked at: a new deposit that
-// counts, one that starts counting again, or a larger amount.
-func (w *chainWrite) fits(p chains.Payment, status string, addrID int64, ds []ledger.Deposit) (bool, error) {
+// total (live, read with the address; nil: already beyond int64) within
+// what the ledger stores; when it does not, p is skipped (logged and
+// counted). ds holds p's deposit if it is recorded. Only a write that
+// makes the total grow can be refused: a new deposit that counts, one
+// that counts again, or a larger amount.
+func (w *chainWrite) fits(p chains.Payment, status string, live *big.Int, ds []ledger.Deposit) bool {
 	counts := (status == ledger.StatusMempool || status == ledger.StatusConfirmed) && p.UnlockTime < ledger.UnlockNever
 	if !counts {
-		return true, nil
+		return true
 	}
-	var except int64
-	if len(ds) > 0 {
-		if ds[0].Counts() && p.Amount <= ds[0].Amount {
-			return true, nil
+	if len(ds) > 0 && ds[0].Counts() && p.Amount <= ds[0].Amount {
+		return true
+	}
+	if live != nil {
+		total := new(big.Int).Set(live)
+		if len(ds) > 0 && ds[0].Counts() {
+			total.Sub(total, new(big.Int).SetUint64(ds[0].Amount))
 		}
-		except = ds[0].ID
-	}
-	ok, err := w.liveTotalFits(addrID, except, p.Amount)
-	if err != nil || ok {
-		return ok, err
+		total.Add(total, new(big.Int).SetUint64(p.Amount))
+		if total.Cmp(new(big.Int).SetUint64(w.l.maxStored())) <= 0 {
+			return true
+		}
 	}
 	w.skip(p, skipTotal, nil)
-	return false, nil
+	return false
 }
 
 // setStatus moves deposit d to status at (height, hash), giving reason (a

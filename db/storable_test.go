@@ -319,14 +319,14 @@ func TestLegacyTotalsBeyondTheLedgerDoNotStallTheChain(t *testing.T) {
 		}
 		// The tip reaches 2: the legacy deposits reach max_confirms.
 		ch, err := l.ApplyChainUpdate(ctx, chains.BTC, chains.ChainUpdate{Connect: []chains.BlockPayments{{Block: blk(1)},
-			{Block: blk(2), Payments: []chains.Payment{{TxID: "n2", Address: "other", Amount: 4}}}}})
+			{Block: blk(2), Payments: []chains.Payment{{TxID: "n2", Address: "other", Amount: 4}, {TxID: "n3", Address: "legacy", Amount: 1}}}}})
 		if err != nil {
 			t.Fatalf("chain write: %v", err)
 		}
 		if ch.Notifications != 1 {
 			t.Fatalf("%d notifications, want the other subscription's", ch.Notifications)
 		}
-		if !strings.Contains(log.String(), "beyond what the ledger stores") {
+		if !strings.Contains(log.String(), "beyond what the ledger stores") || !strings.Contains(log.String(), "txid=n3") {
 			t.Fatalf("not logged:\n%s", log.String())
 		}
 	})
