@@ -84,6 +84,10 @@ func (c *Client) ScanUnspent(ctx context.Context, scripts [][]byte) ([]Unspent, 
 type FirstIndexLedger interface {
 	HighestDerivationIndex(ctx context.Context, c chains.Chain) (int64, error)
 	RaiseAddressCounter(ctx context.Context, c chains.Chain, next int64) (int64, error)
+	// AddressCounter is the chain's allocation counter and whether it
+	// exists: the check's result (or the first allocation) creates it,
+	// so a ledger that has one was checked.
+	AddressCounter(ctx context.Context, c chains.Chain) (int64, bool, error)
 }
 
 // FirstIndexConfig tunes the check.
@@ -105,7 +109,10 @@ type FirstIndexConfig struct {
 // key's first ones that holds coins, as the node's UTXO set shows. It
 // returns the first index allocation will consider. A node without
 // scantxoutset gets a warning (when first_index is 0) and the counter
-// first_index.
+// first_index. The check runs once per ledger and chain: its result is
+// the chain's address counter, and a ledger that has the counter (the
+// check ran, or an address was allocated) is not scanned again, only
+// raised to first_index.
 func PrepareIndexes(ctx context.Context, d *Deriver, l FirstIndexLedger, node UTXOScanner, cfg FirstIndexConfig) (int64, error) {
 	c, s := d.fam.Chain, d.fam.Section
 	log := cfg.Logger
@@ -125,7 +132,19 @@ func PrepareIndexes(ctx context.Context, d *Deriver, l FirstIndexLedger, node UT
 		return 0, err
 	}
 	next := cfg.FirstIndex
-	if highest < 0 {
+	scan := highest < 0
+	if scan {
+		counter, checked, err := l.AddressCounter(ctx, c)
+		if err != nil {
+			return 0, err
+		}
+		if checked {
+			scan = false
+			log.Debug("empty ledger already checked for the key's used addresses; not scanning again",
+				"next_index", counter, "first_index", cfg.FirstIndex)
+		}
+	}
+	if scan {
 		used, found, err := scanUsed(ctx, d, node, cfg)
 		switch {
 		case errors.Is(err, ErrNoUTXOScan):

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/chains/bitcoin/btcdtest"
+	"github.com/ipnd/ipnd/chains/bitcoin/rpcproxy"
 	"github.com/ipnd/ipnd/config"
 )
 
@@ -108,6 +109,59 @@ func TestPrepareIndexesLitecoind(t *testing.T) {
 	alloc3.PrepareIndexes(ctx, l3, ltcClient(n), FirstIndexConfig{GapLimit: 25})
 	if a, err := alloc3.Allocate(ctx, ""); err != nil || *a.DerivationIndex != 31 {
 		t.Fatalf("Allocate after the background check: %+v, %v; want 31", a, err)
+	}
+}
+
+// The index check runs once per ledger and chain: a ledger still without
+// addresses after a check (ipnd restarted before handing any out) keeps
+// the counter the check chose and asks the node nothing; first_index
+// still raises it.
+func TestPrepareIndexesOncePerLedger(t *testing.T) {
+	n := sharedLTC(t)
+	if n.Height() < 101 {
+		n.Fund()
+	}
+	ctx := context.Background()
+	d, err := LitecoinFamily.NewDeriver("regtest", seededTPub(t, "first index once"), "p2wpkh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a4, _ := d.Address(4)
+	n.SendToAddress(a4, 100_000)
+	n.Generate(1)
+	p := rpcproxy.New(t, n.RPCHost)
+	rc := ltcClient(n).cfg
+	rc.Host = p.Host // scantxoutset calls are counted at the proxy
+	client := NewClient(rc)
+	defer client.CloseIdle()
+
+	l := openLedger(t, ctx, filepath.Join(t.TempDir(), "l.db"))
+	if next, err := PrepareIndexes(ctx, d, l, client, FirstIndexConfig{GapLimit: 5, Window: 20}); err != nil || next != 5 {
+		t.Fatalf("first check: %d, %v; want 5", next, err)
+	}
+	if got := p.Calls("scantxoutset"); got != 1 {
+		t.Fatalf("first check: %d scantxoutset calls, want 1", got)
+	}
+	// A restart: no address was handed out.
+	log, logs := bufferLogger()
+	if next, err := PrepareIndexes(ctx, d, l, client, FirstIndexConfig{GapLimit: 5, Window: 20, Logger: log}); err != nil || next != 5 {
+		t.Fatalf("second check: %d, %v; want 5", next, err)
+	}
+	if got := p.Calls("scantxoutset"); got != 1 {
+		t.Errorf("second check: %d scantxoutset calls in all, want 1 (the first check's)", got)
+	}
+	if strings.Contains(logs.String(), "already hold coins") {
+		t.Errorf("second check logged a scan: %s", logs)
+	}
+	if next, err := PrepareIndexes(ctx, d, l, client, FirstIndexConfig{FirstIndex: 12, GapLimit: 5, Window: 20}); err != nil || next != 12 {
+		t.Fatalf("first_index 12 after the check: %d, %v; want 12", next, err)
+	}
+	if got := p.Calls("scantxoutset"); got != 1 {
+		t.Errorf("first_index raised: %d scantxoutset calls in all, want 1", got)
+	}
+	a, err := NewAllocator(d, l, nil).Allocate(ctx, "")
+	if err != nil || *a.DerivationIndex != 12 {
+		t.Fatalf("allocation %+v, %v; want index 12", a, err)
 	}
 }
 
