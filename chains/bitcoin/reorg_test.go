@@ -108,3 +108,61 @@ func TestWatcherNodeRestartKeepsUnconfirmed(t *testing.T) {
 		t.Fatalf("notified %s, want [0/55000 55000/0]: no gone in between", got)
 	}
 }
+
+// After a restart the coins of a payment confirmed before it are watched
+// again (from the ledger's recent confirmed deposits): a reorg whose new
+// branch spends them records double_spend, as without the restart
+// (TestWatcherReorgTwoNodes), not reorg; also when the reorg happened
+// while ipnd was down (the payment's block, now stale, is read by hash).
+func TestWatcherReorgDoubleSpendAfterRestart(t *testing.T) {
+	for _, whileDown := range []bool{false, true} {
+		t.Run(fmt.Sprintf("reorg_while_down=%v", whileDown), func(t *testing.T) { reorgDoubleSpendAfterRestart(t, whileDown) })
+	}
+}
+
+func reorgDoubleSpendAfterRestart(t *testing.T, whileDown bool) {
+	a := btcdtest.Shared(t)
+	b := btcdtest.Start(t, btcdtest.Options{Wallet: a.Wallet})
+	b.Connect(a)
+	e := newEnv(t, a, P2WPKH, 5)
+	e.poll()
+	addr := e.allocate()
+	other := btcdtest.NewWallet(t).Address.EncodeAddress()
+
+	btcdtest.Split(a, b)
+	keep := a.Pay(btcdtest.Output{Address: addr, Amount: 13_000})
+	lost, steal := a.Conflicting([]btcdtest.Output{{Address: addr, Amount: 24_000}}, []btcdtest.Output{{Address: other, Amount: 24_000}})
+	if err := a.Send(lost); err != nil {
+		t.Fatal(err)
+	}
+	a.Generate(1)
+	e.poll()
+	e.wantDeposit(addr, btcdtest.TxID(lost), ledger.StatusConfirmed, 24_000, 1)
+
+	// ipnd restarts: a new watcher on the same ledger file.
+	e.ledger.Close()
+	e.ledger = openLedger(t, e.ctx, e.path)
+	e.w = e.newWatcher(5)
+	if !whileDown {
+		e.poll()
+		e.wantDeposit(addr, btcdtest.TxID(lost), ledger.StatusConfirmed, 24_000, 1)
+	}
+
+	b.Generate(2)
+	if err := b.Send(steal); err != nil {
+		t.Fatal(err)
+	}
+	b.Generate(1)
+	a.Reconnect(b)
+	a.WaitMempool(btcdtest.TxID(keep), true)
+	e.poll()
+	if d := e.wantDeposit(addr, btcdtest.TxID(keep), ledger.StatusMempool, 13_000, 0); d.Reason != ledger.ReasonReorg {
+		t.Fatalf("back in the mempool: reason %q, want %q", d.Reason, ledger.ReasonReorg)
+	}
+	if d := e.wantDeposit(addr, btcdtest.TxID(lost), ledger.StatusOrphaned, 24_000, 0); d.Reason != string(chains.ReasonDoubleSpend) {
+		t.Fatalf("orphaned after a restart: reason %q, want %q", d.Reason, chains.ReasonDoubleSpend)
+	}
+	if tip, _, _ := e.ledger.Tip(e.ctx, chains.BTC); tip.Hash != b.BestHash().String() {
+		t.Fatalf("ledger tip %+v, node %s", tip, b.BestHash())
+	}
+}

@@ -41,6 +41,9 @@ type Ledger interface {
 	HighestDerivationIndex(ctx context.Context, c chains.Chain) (int64, error)
 	LastAddressID(ctx context.Context) (int64, error)
 	AddressesAfter(ctx context.Context, afterID int64) ([]chains.Address, error)
+	// ConfirmedPaymentsSince: the chain's confirmed deposits mined at
+	// fromHeight or above (TxID, OutIndex, Height, BlockHash).
+	ConfirmedPaymentsSince(ctx context.Context, c chains.Chain, fromHeight int64) ([]chains.Payment, error)
 }
 
 // Errors the watcher reports in its status.
@@ -75,6 +78,7 @@ type Watcher struct {
 	cfg    WatcherConfig
 	log    *slog.Logger
 	follow *chainsync.BlockFollower
+	src    *rpcSource
 	pool   *mempoolFollower
 	set    *WatchSet
 	stats  *stats
@@ -108,8 +112,8 @@ func NewWatcher(node Node, ledger Ledger, d *Deriver, cfg WatcherConfig) *Watche
 		StaleAfter: max(3*cfg.PollInterval, 30*time.Second),
 	}, w.round)
 	spends := newSpendWatch()
-	src := &rpcSource{node: node, fam: w.fam, net: d.net, scan: w.scan, spends: spends, reorgDepth: cfg.ReorgDepth}
-	w.follow = chainsync.NewBlockFollower(src, ledger, w.Loop, chainsync.FollowerConfig{
+	w.src = &rpcSource{node: node, fam: w.fam, net: d.net, scan: w.scan, spends: spends, reorgDepth: cfg.ReorgDepth}
+	w.follow = chainsync.NewBlockFollower(w.src, ledger, w.Loop, chainsync.FollowerConfig{
 		Chain: w.fam.Chain, Section: w.fam.Section, ReorgDepth: cfg.ReorgDepth, ProgressInterval: cfg.ProgressInterval,
 		Hooks: cfg.Hooks, Logger: w.log,
 	})
@@ -242,8 +246,9 @@ func sameNetwork(nodeChain string, n *Network) bool {
 	return nodeChain == "" || slices.Contains(n.NodeChains, nodeChain)
 }
 
-// init records the start block at the very first start and loads the
-// watch set.
+// init records the start block at the very first start, loads the
+// watch set, and watches the coins of the confirmed payments of the last
+// ReorgDepth blocks as before the restart (loadConfirmed).
 func (w *Watcher) init(ctx context.Context, info ChainInfo) error {
 	tip, err := w.follow.Start(ctx, chains.Block{Height: info.Blocks, Hash: info.BestBlockHash}, w.cfg.StartHeight)
 	if err != nil {
@@ -252,6 +257,16 @@ func (w *Watcher) init(ctx context.Context, info ChainInfo) error {
 	w.SetHeight(tip.Height)
 	if err := w.Refresh(ctx); err != nil {
 		return err
+	}
+	recent, err := w.ledger.ConfirmedPaymentsSince(ctx, w.fam.Chain, tip.Height-int64(w.cfg.ReorgDepth)+1)
+	if err != nil {
+		return err
+	}
+	if n, err := w.src.loadConfirmed(ctx, recent, w.log); err != nil {
+		return err
+	} else if n > 0 {
+		w.log.Info("watching the coins of recent confirmed payments for double spends", "transactions", n,
+			"from_height", tip.Height-int64(w.cfg.ReorgDepth)+1)
 	}
 	w.started = true
 	w.log.Info("watching", "scripts", w.set.Len(), "tip", tip.Height, "gap_limit", w.cfg.GapLimit, "type", w.d.typ,
