@@ -109,10 +109,11 @@ type FirstIndexConfig struct {
 // key's first ones that holds coins, as the node's UTXO set shows. It
 // returns the first index allocation will consider. A node without
 // scantxoutset gets a warning (when first_index is 0) and the counter
-// first_index. The check runs once per ledger and chain: its result is
-// the chain's address counter, and a ledger that has the counter (the
-// check ran, or an address was allocated) is not scanned again, only
-// raised to first_index.
+// first_index (no counter is recorded when first_index is 0: nothing was
+// checked). The check runs once per ledger and chain: its result is the
+// chain's address counter, and a ledger that has the counter (the check
+// ran, first_index was applied, or an address was allocated) is not
+// scanned again, only raised to first_index.
 func PrepareIndexes(ctx context.Context, d *Deriver, l FirstIndexLedger, node UTXOScanner, cfg FirstIndexConfig) (int64, error) {
 	c, s := d.fam.Chain, d.fam.Section
 	log := cfg.Logger
@@ -140,7 +141,7 @@ func PrepareIndexes(ctx context.Context, d *Deriver, l FirstIndexLedger, node UT
 		}
 		if checked {
 			scan = false
-			log.Debug("empty ledger already checked for the key's used addresses; not scanning again",
+			log.Info("empty ledger: the check of the key's used addresses ran at an earlier start (its result is the address counter); not scanning again",
 				"next_index", counter, "first_index", cfg.FirstIndex)
 		}
 	}
@@ -153,6 +154,10 @@ func PrepareIndexes(ctx context.Context, d *Deriver, l FirstIndexLedger, node UT
 					"addresses are handed out from index 0. If this key received payments before this ledger (an earlier ledger, "+
 					"the wallet, another program), stop ipnd, set "+s+".first_index to one past the highest index used "+
 					"(the wallet's address list shows it) and start again", "setting", s+".first_index")
+				// Nothing was checked: no counter is recorded, so the
+				// warning comes again at the next start and a node with
+				// scantxoutset (bitcoind instead of btcd) still checks.
+				return 0, nil
 			} else {
 				log.Info("empty ledger: handing out addresses from first_index (the node has no scantxoutset to check for earlier use)",
 					"setting", s+".first_index", "first_index", cfg.FirstIndex)

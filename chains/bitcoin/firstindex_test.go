@@ -189,6 +189,18 @@ func TestPrepareIndexesBtcd(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", want, logs)
 		}
 	}
+	// Nothing was checked: nothing is recorded, and the next start warns
+	// again (a node with scantxoutset would check).
+	if _, ok, err := l.AddressCounter(ctx, chains.BTC); err != nil || ok {
+		t.Fatalf("address counter after a check that could not scan: %v, %v; want none", ok, err)
+	}
+	logAgain, logsAgain := bufferLogger()
+	if next, err := PrepareIndexes(ctx, d, l, client, FirstIndexConfig{GapLimit: 20, Logger: logAgain}); err != nil || next != 0 {
+		t.Fatalf("PrepareIndexes again: %d, %v", next, err)
+	}
+	if !strings.Contains(logsAgain.String(), "no scantxoutset") {
+		t.Errorf("the second start does not warn: %s", logsAgain)
+	}
 	l2 := openLedger(t, ctx, filepath.Join(t.TempDir(), "l2.db"))
 	log2, logs2 := bufferLogger()
 	if next, err := PrepareIndexes(ctx, d, l2, client, FirstIndexConfig{FirstIndex: 40, Logger: log2}); err != nil || next != 40 {
