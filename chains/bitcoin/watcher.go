@@ -246,9 +246,17 @@ func sameNetwork(nodeChain string, n *Network) bool {
 	return nodeChain == "" || slices.Contains(n.NodeChains, nodeChain)
 }
 
+// restoreSpendDepth is how many recent blocks' confirmed payments a start
+// watches again for double spends (loadConfirmed reads each of those
+// blocks from the node, before the watcher is ready: on mainnet a few MB
+// each, so not ReorgDepth's 200). A reorg deeper than this, which
+// Bitcoin and Litecoin mainnet have not seen in a decade, reads reorg for
+// payments confirmed before the restart.
+const restoreSpendDepth = 6
+
 // init records the start block at the very first start, loads the
 // watch set, and watches the coins of the confirmed payments of the last
-// ReorgDepth blocks as before the restart (loadConfirmed).
+// restoreSpendDepth blocks as before the restart (loadConfirmed).
 func (w *Watcher) init(ctx context.Context, info ChainInfo) error {
 	tip, err := w.follow.Start(ctx, chains.Block{Height: info.Blocks, Hash: info.BestBlockHash}, w.cfg.StartHeight)
 	if err != nil {
@@ -258,7 +266,8 @@ func (w *Watcher) init(ctx context.Context, info ChainInfo) error {
 	if err := w.Refresh(ctx); err != nil {
 		return err
 	}
-	recent, err := w.ledger.ConfirmedPaymentsSince(ctx, w.fam.Chain, tip.Height-int64(w.cfg.ReorgDepth)+1)
+	from := tip.Height - int64(min(w.cfg.ReorgDepth, restoreSpendDepth)) + 1
+	recent, err := w.ledger.ConfirmedPaymentsSince(ctx, w.fam.Chain, from)
 	if err != nil {
 		return err
 	}
@@ -266,7 +275,7 @@ func (w *Watcher) init(ctx context.Context, info ChainInfo) error {
 		return err
 	} else if n > 0 {
 		w.log.Info("watching the coins of recent confirmed payments for double spends", "transactions", n,
-			"from_height", tip.Height-int64(w.cfg.ReorgDepth)+1)
+			"from_height", from)
 	}
 	w.started = true
 	w.log.Info("watching", "scripts", w.set.Len(), "tip", tip.Height, "gap_limit", w.cfg.GapLimit, "type", w.d.typ,
