@@ -161,9 +161,14 @@ func (d *daemon) runLocked(c chains.Chain, run func(context.Context) error, stat
 		}
 		defer release()
 		log.Info("sync lock held; following the chain")
+		// The heartbeat lives exactly as long as the watcher: it is
+		// stopped when run returns for any reason (an error while the lock
+		// is still held included), so waiting for it cannot block.
+		beatCtx, stopBeat := context.WithCancel(held)
 		beats := make(chan struct{})
-		go func() { defer close(beats); d.heartbeat(held, c, status, log) }()
+		go func() { defer close(beats); d.heartbeat(beatCtx, c, status, log) }()
 		err = run(held)
+		stopBeat()
 		<-beats
 		if ctx.Err() == nil && held.Err() != nil {
 			return errors.New("sync lock lost; exiting so that a supervisor restarts ipnd")
