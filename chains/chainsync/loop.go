@@ -47,9 +47,11 @@ type Loop struct {
 
 	pollMu sync.Mutex // one round at a time
 
-	mu     sync.Mutex
-	status chains.Status
-	alive  time.Time // last successful round or push event
+	mu      sync.Mutex
+	status  chains.Status
+	alive   time.Time // last successful round or push event
+	inRound bool      // a round is running
+	moved   time.Time // the running round's start or its last status change
 }
 
 // NewLoop makes a loop that runs round; Run starts it.
@@ -119,8 +121,14 @@ func (l *Loop) Run(ctx context.Context) error {
 func (l *Loop) Poll(ctx context.Context) error {
 	l.pollMu.Lock()
 	defer l.pollMu.Unlock()
+	l.mu.Lock()
+	l.inRound, l.moved = true, time.Now()
+	l.mu.Unlock()
 	err := l.round(ctx)
 	now := time.Now()
+	l.mu.Lock()
+	l.inRound = false
+	l.mu.Unlock()
 	l.SetStatus(func(s *chains.Status) { s.LastPoll = now })
 	if err == nil {
 		l.mu.Lock()
@@ -170,7 +178,22 @@ func (l *Loop) SetStatus(f func(s *chains.Status)) {
 	l.mu.Lock()
 	f(&l.status)
 	l.status.Behind = max(l.status.NodeHeight-l.status.Height, 0)
+	l.moved = time.Now()
 	l.mu.Unlock()
+}
+
+// Stalled is how long the running round has gone without progress (its
+// start, a block processed, any status change); 0 between rounds. A loop
+// waiting for its next round or backing off from a failing node is alive,
+// however long the wait; one stuck inside a call is not: the systemd
+// watchdog's measure of the loop.
+func (l *Loop) Stalled() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.inRound {
+		return 0
+	}
+	return time.Since(l.moved)
 }
 
 // SetHeight records the last height processed into the ledger.

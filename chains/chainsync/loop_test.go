@@ -150,3 +150,45 @@ func TestLoopInterval(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestLoopStalled: a round blocked in a call is stalled for as long as it
+// makes no progress; progress (a status change) resets it; between rounds,
+// however long the wait, the loop is not stalled.
+func TestLoopStalled(t *testing.T) {
+	step := make(chan struct{})
+	var l *chainsync.Loop
+	l = chainsync.NewLoop(chainsync.LoopConfig{Chain: chains.BTC, PollInterval: time.Hour}, func(ctx context.Context) error {
+		<-step
+		l.SetHeight(1) // progress, then blocked again
+		<-step
+		return nil
+	})
+	if s := l.Stalled(); s != 0 {
+		t.Fatalf("Stalled before any round: %s", s)
+	}
+	done := make(chan struct{})
+	go func() { l.Poll(context.Background()); close(done) }()
+	waitUntil(t, func() bool { return l.Stalled() >= 50*time.Millisecond })
+	step <- struct{}{}
+	waitUntil(t, func() bool { return l.Status().Height == 1 })
+	if s := l.Stalled(); s >= 50*time.Millisecond {
+		t.Fatalf("Stalled right after progress: %s", s)
+	}
+	waitUntil(t, func() bool { return l.Stalled() >= 50*time.Millisecond })
+	step <- struct{}{}
+	<-done
+	if s := l.Stalled(); s != 0 {
+		t.Fatalf("Stalled between rounds: %s", s)
+	}
+}
+
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -49,6 +49,7 @@ func (d *daemon) buildBitcoinFamily(ctx context.Context, f familySection, syncRo
 			return fmt.Errorf("%s metrics: %w", fam.Section, err)
 		}
 		d.addRole("sync-"+string(fam.Chain), d.runLocked(fam.Chain, watcher.Run, watcher.Status))
+		d.loops[fam.Chain] = watcher
 	}
 	adapter := bitcoin.NewAPIAdapter(deriver, d.ledger, watcher)
 	if apiRole {

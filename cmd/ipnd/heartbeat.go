@@ -35,7 +35,10 @@ func (d *daemon) heartbeat(ctx context.Context, c chains.Chain, status func() ch
 	failing := false
 	t := time.NewTicker(heartbeatCheck)
 	defer t.Stop()
+	name := "heartbeat-" + string(c) // the watchdog's view of this writer
+	defer d.progress.forget(name)
 	for {
+		d.progress.mark(name, time.Now())
 		st := status()
 		st.Chain = c
 		changed := st.State != last.State || st.Height != last.Height || st.NodeHeight != last.NodeHeight ||

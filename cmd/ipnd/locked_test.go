@@ -23,7 +23,7 @@ func lockedDaemon(t *testing.T, driver string) (*daemon, string) {
 	l := dbtest.Open(t, driver, dsn, db.Options{})
 	cfg := config.Default()
 	cfg.Database.Driver, cfg.Database.DSN = driver, config.Secret(dsn)
-	return &daemon{cfg: cfg, ledger: l, log: slog.New(slog.DiscardHandler)}, dsn
+	return &daemon{cfg: cfg, ledger: l, log: slog.New(slog.DiscardHandler), progress: newProgress()}, dsn
 }
 
 func syncedStatus() chains.Status {

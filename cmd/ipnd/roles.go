@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/ipnd/ipnd/api"
 	"github.com/ipnd/ipnd/chains"
@@ -34,7 +35,13 @@ type daemon struct {
 	standby sync.Map
 	// live wakes the console's live views (api role only).
 	live *console.Broadcaster
+	// loops are the chain watchers this process runs (sync role), for the
+	// watchdog: each says how long its running round has made no progress.
+	loops map[chains.Chain]stallMeter
 }
+
+// stallMeter is a chain watcher's loop (chainsync.Loop.Stalled).
+type stallMeter interface{ Stalled() time.Duration }
 
 // buildRoles makes the parts of the daemon this process runs. Chain
 // adapters are built whenever a chain is enabled (the API allocates and
@@ -44,6 +51,7 @@ func buildRoles(ctx context.Context, cfg config.Config, ledger *db.Ledger, reg *
 	d := &daemon{
 		cfg: cfg, ledger: ledger, log: log, metrics: reg, progress: newProgress(),
 		notifier: newSDNotifier(log.With("subsystem", "ipnd")), chains: map[chains.Chain]api.Chain{},
+		loops: map[chains.Chain]stallMeter{},
 	}
 	if roles["api"] {
 		d.live = console.NewBroadcaster()
@@ -206,6 +214,7 @@ func (d *daemon) buildMonero(syncRole, apiRole bool) error {
 			return usageError{err}
 		}
 		d.addRole("sync-xmr", d.runLocked(chains.XMR, watcher.Run, watcher.Status))
+		d.loops[chains.XMR] = watcher
 	}
 	d.chains[chains.XMR] = monero.NewAPIAdapter(start, watcher, d.ledger)
 	return nil

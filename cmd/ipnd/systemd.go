@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -55,8 +56,8 @@ func watchdogInterval() time.Duration {
 	return time.Duration(usec) * time.Microsecond
 }
 
-// progress tracks when each role's loop last completed a round; the
-// watchdog pings systemd only while every one of them is recent.
+// progress tracks when each loop of this process last showed it is alive;
+// the watchdog pings systemd only while every one of them is recent.
 type progress struct {
 	mu   sync.Mutex
 	last map[string]time.Time
@@ -64,14 +65,21 @@ type progress struct {
 
 func newProgress() *progress { return &progress{last: map[string]time.Time{}} }
 
-// beat records that the named loop made progress now.
-func (p *progress) beat(name string) {
+// mark records a loop's last sign of life.
+func (p *progress) mark(name string, at time.Time) {
 	p.mu.Lock()
-	p.last[name] = time.Now()
+	p.last[name] = at
 	p.mu.Unlock()
 }
 
-// stale returns the loops whose last round is older than limit.
+// forget stops watching a loop that ended on purpose.
+func (p *progress) forget(name string) {
+	p.mu.Lock()
+	delete(p.last, name)
+	p.mu.Unlock()
+}
+
+// stale returns the loops whose last sign of life is older than limit.
 func (p *progress) stale(limit time.Duration) []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -81,6 +89,7 @@ func (p *progress) stale(limit time.Duration) []string {
 			out = append(out, name)
 		}
 	}
+	sort.Strings(out)
 	return out
 }
 
@@ -111,17 +120,20 @@ func runWatchdog(ctx context.Context, n *sdNotifier, p *progress, interval time.
 	}
 }
 
-// trackProgress samples the loops of this process every step: a chain
-// watcher progresses when its last poll round is recent, the IPN worker
-// when its loop turns, the API when it answers its own /healthz.
+// trackProgress samples the loops of this process every step. A chain
+// watcher is alive unless a round of it has made no progress (a block
+// processed, a status change) for a while: one waiting for its next round
+// or backing off from a failing node is alive however long the wait (its
+// last poll may be minutes old with push or a long back-off), one stuck in
+// a call is not. The sync role's heartbeat writer marks itself (heartbeat);
+// the IPN worker is alive when its loop turns.
 func (d *daemon) trackProgress(ctx context.Context, step time.Duration) {
 	t := time.NewTicker(step)
 	defer t.Stop()
 	for {
-		for c, a := range d.chains {
-			if st := a.Status(); !st.LastPoll.IsZero() {
-				d.progress.mark("sync-"+string(c), st.LastPoll)
-			}
+		now := time.Now()
+		for c, l := range d.loops {
+			d.progress.mark("sync-"+string(c), now.Add(-l.Stalled()))
 		}
 		if d.worker != nil {
 			d.progress.mark("ipn", d.worker.LastLoop())
@@ -132,11 +144,4 @@ func (d *daemon) trackProgress(ctx context.Context, step time.Duration) {
 		case <-t.C:
 		}
 	}
-}
-
-// mark records a loop's last progress time.
-func (p *progress) mark(name string, at time.Time) {
-	p.mu.Lock()
-	p.last[name] = at
-	p.mu.Unlock()
 }

@@ -18,9 +18,12 @@ import (
 
 // pausableProxy forwards TCP to target; while paused it holds every byte,
 // so a client mid-call hangs as on a stuck node.
+// While refusing it closes every new connection at once, as a node that
+// is down.
 type pausableProxy struct {
-	ln     net.Listener
-	paused atomic.Bool
+	ln       net.Listener
+	paused   atomic.Bool
+	refusing atomic.Bool
 }
 
 func newPausableProxy(t *testing.T, target string) *pausableProxy {
@@ -35,6 +38,10 @@ func newPausableProxy(t *testing.T, target string) *pausableProxy {
 			c, err := ln.Accept()
 			if err != nil {
 				return
+			}
+			if p.refusing.Load() {
+				c.Close()
+				continue
 			}
 			go p.serve(c, target)
 		}
@@ -132,7 +139,11 @@ func listenNotify(t *testing.T) (*notifications, string) {
 
 // TestSystemdNotifyAndWatchdog: READY=1 once the node answered, WATCHDOG=1
 // pings while the chain loop progresses, none while it is stuck on a node
-// that stopped answering mid-call, and STOPPING=1 on SIGTERM.
+// that stopped answering mid-call, pings again while the loop backs off
+// from a node that refuses connections (its last poll grows older than
+// WatchdogSec, but the loop is alive: a restart would not help; the
+// watchdog used to look at the last poll's age and stopped pinging), and
+// STOPPING=1 on SIGTERM.
 func TestSystemdNotifyAndWatchdog(t *testing.T) {
 	node := btcdtest.Start(t, btcdtest.Options{})
 	node.Generate(1)
@@ -145,7 +156,7 @@ func TestSystemdNotifyAndWatchdog(t *testing.T) {
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=1000000",
 		"IPND_SERVER_LISTEN="+freeAddr(t), "IPND_SERVER_API_KEYS=test-api-key-0123456789",
-		"IPND_DATABASE_DSN="+filepath.Join(dir, "ipnd.db"),
+		"IPND_SERVER_LOG_LEVEL=debug", "IPND_DATABASE_DSN="+filepath.Join(dir, "ipnd.db"),
 		"IPND_BITCOIN_ENABLED=true", "IPND_BITCOIN_NETWORK=regtest", "IPND_BITCOIN_RPC_HOST="+proxy.ln.Addr().String(),
 		"IPND_BITCOIN_RPC_USER="+node.User, "IPND_BITCOIN_RPC_PASSWORD="+node.Pass, "IPND_BITCOIN_XPUB="+accountTPub(t),
 		"IPND_BITCOIN_POLL_INTERVAL=100ms")
@@ -185,6 +196,23 @@ func TestSystemdNotifyAndWatchdog(t *testing.T) {
 	if n := got.since(back, "WATCHDOG=1"); n == 0 {
 		t.Fatal("no watchdog pings after the node answered again")
 	}
+	// The node goes down: the loop backs off (after the fifth failed
+	// round it waits 3.2 s, longer than WatchdogSec) and stays alive.
+	proxy.refusing.Store(true)
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(logs.String(), `failures=5`) {
+		if time.Now().After(deadline) {
+			t.Fatal("no fifth failed round against the refusing node")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(1200 * time.Millisecond) // the last poll is now older than WatchdogSec
+	backingOff := time.Now()
+	time.Sleep(1800 * time.Millisecond)
+	if n := got.since(backingOff, "WATCHDOG=1"); n < 2 {
+		t.Fatalf("%d watchdog pings in 1.8 s while the chain loop backed off from a down node, want at least 2", n)
+	}
+	proxy.refusing.Store(false)
 	cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-exited:
