@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ipnd/ipnd/chains"
+	"github.com/ipnd/ipnd/internal/weburl"
 	"github.com/ipnd/ipnd/ipn"
 	"github.com/ipnd/ipnd/ipn/receivertest"
 	"github.com/ipnd/ipnd/ledger"
@@ -74,14 +75,8 @@ func (s *Server) TestEndpoint(ctx context.Context, t EndpointTest) (receivertest
 	defer cancel()
 	rep, err := receivertest.Run(ctx, receivertest.Options{URL: t.URL, Secret: t.Secret, Format: t.Format, Chain: t.Chain,
 		Network: s.o.Networks[t.Chain], AllowPrivate: s.o.IPN.AllowPrivateTargets, Version: s.o.Version, StepTimeout: step})
-	s.log.Info("receiver test", "host", hostOf(t.URL), "pass", rep.Pass, "passed", rep.Passed, "required", rep.Required, "err", err)
+	s.log.Info("receiver test", "host", weburl.Host(t.URL), "pass", rep.Pass, "passed", rep.Passed, "required", rep.Required, "err", err)
 	return rep, err
-}
-
-func hostOf(raw string) string {
-	_, rest, _ := strings.Cut(raw, "://")
-	host, _, _ := strings.Cut(rest, "/")
-	return host
 }
 
 // testedJSON is the report, with the reason a run stopped early.

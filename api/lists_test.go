@@ -260,6 +260,13 @@ func TestEndpointTestOverHTTP(t *testing.T) {
 	wantError(t, h.postJSON("/endpoints/test", map[string]any{}), 400, "url")
 	wantError(t, h.postJSON("/endpoints/test", map[string]any{"url": "ftp://x/", "secret": "s"}), 400, "url")
 	wantError(t, h.postJSON("/endpoints/test", map[string]any{"url": good.URL, "format": "xml"}), 400, "format")
+	// Credentials in the URL: refused with a clear 400, nothing sent.
+	withCreds := strings.Replace(good.URL, "http://", "http://shop:hunter2@", 1) + "/ipn"
+	a := h.postJSON("/endpoints/test", map[string]any{"url": withCreds, "secret": secret})
+	wantError(t, a, 400, "url")
+	if msg := a.json(t)["error"].(string); !strings.Contains(msg, "user name or password") || strings.Contains(msg, "hunter2") {
+		t.Errorf("URL with credentials: %q", msg)
+	}
 
 	strict := newHarness(t, harnessOpts{})
 	wantError(t, strict.postJSON("/endpoints/test", map[string]any{"url": good.URL + "/ipn", "secret": secret}), 400, "url")

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/ipnd/ipnd/chains"
+	"github.com/ipnd/ipnd/internal/weburl"
 	"github.com/ipnd/ipnd/ledger"
 )
 
@@ -32,7 +33,7 @@ func (s *Server) subscriberURL(ctx context.Context, p *params, required bool) (s
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", badField("url", "must be an http or https URL")
 	}
-	if u.User != nil {
+	if weburl.HasCredentials(raw) {
 		return "", badField("url", "must not carry a user name or password")
 	}
 	if err := s.o.CheckURL(ctx, raw, s.o.IPN.AllowPrivateTargets); err != nil {

@@ -3,6 +3,7 @@ package console
 import (
 	"errors"
 	"fmt"
+	"github.com/ipnd/ipnd/internal/weburl"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -80,16 +81,6 @@ func (c *Console) endpointPage(u string) string {
 	return c.path("/endpoints") + "?" + url.Values{"prefix": {u}}.Encode()
 }
 
-// hostOf is what the log says of a receiver URL: its host only (a URL may
-// carry a token in its path or query).
-func hostOf(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "?"
-	}
-	return u.Host
-}
-
 func (c *Console) redeliverEndpoint(w http.ResponseWriter, r *http.Request, s *session) {
 	u := endpointURL(r)
 	to := c.endpointPage(u)
@@ -102,7 +93,7 @@ func (c *Console) redeliverEndpoint(w http.ResponseWriter, r *http.Request, s *s
 		c.actionError(w, r, s, to, "Redelivering to "+u, err)
 		return
 	}
-	c.log.Info("operator redelivered an endpoint's failing subscriptions", "host", hostOf(u), "subscriptions", n)
+	c.log.Info("operator redelivered an endpoint's failing subscriptions", "host", weburl.Host(u), "subscriptions", n)
 	msg := "Redelivering " + strconv.Itoa(n) + " failing subscriptions to " + u + "."
 	switch n {
 	case 0:
@@ -129,7 +120,7 @@ func (c *Console) rotateSecret(w http.ResponseWriter, r *http.Request, s *sessio
 		c.actionError(w, r, s, to, "Rotating the secret of "+u, err)
 		return
 	}
-	c.log.Info("operator rotated an endpoint's secret", "host", hostOf(u))
+	c.log.Info("operator rotated an endpoint's secret", "host", weburl.Host(u))
 	msg := "New signing secret for " + u + ". It is shown this once: copy it to the receiver now."
 	if !rot.PreviousValidUntil.IsZero() {
 		msg += " IPNs carry both signatures until " + formatTime(rot.PreviousValidUntil) + "."
@@ -152,11 +143,11 @@ func (c *Console) testReceiver(w http.ResponseWriter, r *http.Request, s *sessio
 			c.done(w, r, s, to, errorFlash("Testing "+u+": no subscription uses this URL, so it has no secret."))
 			return
 		}
-		c.log.Warn("receiver test could not run", "host", hostOf(u), "err", err)
+		c.log.Warn("receiver test could not run", "host", weburl.Host(u), "err", err)
 		c.done(w, r, s, to, errorFlash("Testing "+u+" failed: "+err.Error()))
 		return
 	}
-	c.log.Info("operator tested a receiver", "host", hostOf(u), "pass", rep.Pass)
+	c.log.Info("operator tested a receiver", "host", weburl.Host(u), "pass", rep.Pass)
 	f := &flash{Report: &rep, Error: !rep.Pass,
 		Message: fmt.Sprintf("Receiver test of %s: %d of %d required steps passed.", u, rep.Passed, rep.Required)}
 	if rep.Pass {

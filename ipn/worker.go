@@ -8,13 +8,12 @@ import (
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
-	"net/url"
 	"os"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/ipnd/ipnd/config"
+	"github.com/ipnd/ipnd/internal/weburl"
 	"github.com/ipnd/ipnd/ledger"
 )
 
@@ -271,13 +270,7 @@ func (w *Worker) leaveForLater(ctx context.Context, h held) {
 }
 
 // hostKey is the per-host limit's key: scheme-less host:port, lower case.
-func hostKey(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return raw
-	}
-	return strings.ToLower(u.Host)
-}
+func hostKey(raw string) string { return weburl.Host(raw) }
 
 // deliver makes one attempt of n and records it; sent is called when the
 // HTTP attempt is over (its host and worker slot are free), before the

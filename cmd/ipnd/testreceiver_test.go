@@ -173,6 +173,9 @@ func TestTestReceiverCommand(t *testing.T) {
 		{[]string{"test-receiver", "-url", python, "-secret", "s", "-subscription", "1"}, "test-receiver: give -secret or -subscription, not both\n"},
 		{[]string{"test-receiver", "-url", "ftp://example.com/", "-secret", "s"}, "test-receiver: -url: forbidden IPN target: scheme must be http or https\n"},
 		{[]string{"test-receiver", "-url", python, "-secret", "s", "-format", "xml"}, `test-receiver: invalid options: format "xml": want json or form` + "\n"},
+		{[]string{"test-receiver", "-url", strings.Replace(python, "http://", "http://shop:hunter2@", 1), "-secret", "s"},
+			"test-receiver: invalid options: the receiver URL carries a user name or password (user:password@host): ipnd never " +
+				"sends credentials in a URL; authenticate IPNs by their signature, or put a token in the path\n"},
 	} {
 		if _, errOut, code := ipnd(t, nil, tc.args...); code != 2 || errOut != tc.want {
 			t.Errorf("ipnd %s: exit %d, %q; want 2, %q", strings.Join(tc.args, " "), code, errOut, tc.want)

@@ -58,6 +58,7 @@ import (
 	"time"
 
 	"github.com/ipnd/ipnd/chains"
+	"github.com/ipnd/ipnd/internal/weburl"
 	"github.com/ipnd/ipnd/ipn"
 )
 
@@ -141,6 +142,10 @@ func prepare(ctx context.Context, o Options) (run, error) {
 	r := run{Options: o}
 	if r.URL == "" {
 		return r, fmt.Errorf("%w: the receiver URL is empty (-url)", ErrInvalidOptions)
+	}
+	if weburl.HasCredentials(r.URL) {
+		return r, fmt.Errorf("%w: the receiver URL carries a user name or password (user:password@host): ipnd never sends "+
+			"credentials in a URL; authenticate IPNs by their signature, or put a token in the path", ErrInvalidOptions)
 	}
 	if r.Secret == "" {
 		return r, fmt.Errorf("%w: the endpoint's signing secret is empty (-secret or -subscription)", ErrInvalidOptions)
