@@ -22,6 +22,7 @@ import (
 	"github.com/ipnd/ipnd/api"
 	"github.com/ipnd/ipnd/config"
 	"github.com/ipnd/ipnd/db"
+	"github.com/ipnd/ipnd/internal/weburl"
 	"github.com/ipnd/ipnd/ledger"
 )
 
@@ -43,12 +44,7 @@ type opsSource interface {
 // configuration at path (which must be migrated to this ipnd's schema).
 func openSource(ctx context.Context, args []string, path, apiURL string) (opsSource, error) {
 	if apiURL != "" {
-		u, err := url.Parse(apiURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, usagef("-api %q: give the API's base URL, e.g. http://127.0.0.1:8080", apiURL)
-		}
-		return &apiSource{base: strings.TrimRight(apiURL, "/"), key: os.Getenv(apiKeyVariable),
-			client: &http.Client{Timeout: time.Minute}}, nil
+		return newAPISource(apiURL, os.Getenv(apiKeyVariable))
 	}
 	cfg, _, err := loadConfig(args, path, config.Roles{})
 	if err != nil {
@@ -96,6 +92,28 @@ func (s ledgerSource) redeliver(ctx context.Context, id int64) error {
 
 func (s ledgerSource) redeliverAll(ctx context.Context, q ledger.SubscriptionQuery) ([]int64, error) {
 	return s.l.RedeliverAll(ctx, q)
+}
+
+// newAPISource talks to the API at apiURL with key. A key written into the
+// URL (http://KEY@host or http://user:KEY@host) is taken when key is empty
+// and, like the rest of the user information, never shown: the URL in
+// every message is the base without it.
+func newAPISource(apiURL, key string) (*apiSource, error) {
+	u, err := url.Parse(apiURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, usagef("-api %q: give the API's base URL, e.g. http://127.0.0.1:8080", weburl.Redact(apiURL))
+	}
+	if u.User != nil {
+		inURL, hasPass := u.User.Password()
+		if !hasPass {
+			inURL = u.User.Username()
+		}
+		if key == "" {
+			key = inURL
+		}
+		u.User = nil
+	}
+	return &apiSource{base: strings.TrimRight(u.String(), "/"), key: key, client: &http.Client{Timeout: time.Minute}}, nil
 }
 
 type apiSource struct {

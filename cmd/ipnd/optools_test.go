@@ -131,6 +131,16 @@ func TestOperatorCommands(t *testing.T) {
 			"redeliver: -api " + s.apiURL + ": POST /subscriptions/999999/redeliver: id: no active subscription 999999\n"},
 		{nil, []string{"test-receiver", "-subscription", "999999"}, 2, "test-receiver: -subscription 999999: no such subscription\n"},
 		{s.keyEnv(), []string{"subscriptions", "-api", "localhost:8080"}, 2, `-api "localhost:8080": give the API's base URL, e.g. http://127.0.0.1:8080` + "\n"},
+		// A key in the -api URL is used and never printed: the messages
+		// name the URL without it.
+		{nil, []string{"redeliver", "-subscription", "999999", "-api", strings.Replace(s.apiURL, "://", "://"+s.apiKey+"@", 1)}, 1,
+			"redeliver: -api " + s.apiURL + ": POST /subscriptions/999999/redeliver: id: no active subscription 999999\n"},
+		{nil, []string{"deliveries", "-api", strings.Replace(s.apiURL, "://", "://ops:hunter2-in-url@", 1)}, 1,
+			"-api " + s.apiURL + ": the API refused the key: set IPND_API_KEY to one of its server.api_keys\n"},
+		{nil, []string{"subscriptions", "-api", "http://127.0.0.1:1", "-api", "http://hunter2-in-url@127.0.0.1:1"}, 1,
+			`-api http://127.0.0.1:1: Get "http://127.0.0.1:1/subscriptions?limit=100": dial tcp 127.0.0.1:1: connect: connection refused` + "\n"},
+		{nil, []string{"subscriptions", "-api", "ftp://hunter2-in-url@h/"}, 2, `-api "ftp://xxxxx@h/": give the API's base URL, e.g. http://127.0.0.1:8080` + "\n"},
+		{nil, []string{"subscriptions", "-api", "http://hunter2-in-url@[h"}, 2, `-api "?": give the API's base URL, e.g. http://127.0.0.1:8080` + "\n"},
 	} {
 		out, errOut, code := s.cli(tc.env, tc.args...)
 		if code != tc.code || errOut != tc.want {
