@@ -113,8 +113,16 @@ func (s *Server) balance(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	t, ds := b.Totals, b.Deposits
-	now := s.o.Now()
+	// The totals, each deposit's counts_as and locked come from one read
+	// (the deposits and the tip of one statement) and one clock reading:
+	// the ledger summed with its own clock, so a time-locked Monero deposit
+	// whose unlock time fell between the two readings was counted
+	// unconfirmed in the totals and confirmed in its row.
+	ds, now := b.Deposits, s.o.Now()
+	t, err := ledger.SumTotals(ds, b.Totals.Height, mc, now)
+	if err != nil {
+		return err
+	}
 	out := balanceJSON{
 		Chain: c, Address: addr, Label: b.Label, MaxConfirms: mc, Height: t.Height,
 		Confirmed: c.FormatAmount(t.Confirmed), Unconfirmed: c.FormatAmount(t.Unconfirmed),

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/ledger"
@@ -46,5 +47,28 @@ func TestBalanceListsLockedMoneroDeposits(t *testing.T) {
 	m = wantOK(t, h.get("/balance?max_confirms=1&address="+a.Address))
 	if m["confirmed_atomic"] != "8" || m["unconfirmed_atomic"] != "0" {
 		t.Fatalf("after the height lock passed: %v", m)
+	}
+}
+
+// TestBalanceOneClock: /balance's totals and each deposit's counts_as and
+// locked are computed with one clock reading. The API's clock (Options.Now)
+// is two hours ahead of the ledger's; a deposit time-locked for one hour
+// is unlocked by it: the totals used to come from the ledger's clock
+// (unconfirmed) while the row said confirmed.
+func TestBalanceOneClock(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	a, err := h.xmr.Allocate(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	timed := pay("timed", a.Address, 5)
+	timed.UnlockTime = uint64(time.Now().Add(time.Hour).Unix())
+	h.mine(chains.XMR, timed)
+	h.s.o.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	m := wantOK(t, h.get("/balance?max_confirms=1&address="+a.Address))
+	tx := m["transactions"].([]any)[0].(map[string]any)
+	if m["confirmed_atomic"] != "5" || m["unconfirmed_atomic"] != "0" || tx["counts_as"] != "confirmed" || tx["locked"] != nil {
+		t.Fatalf("totals %v/%v, row counts_as %v locked %v: want one clock's view (confirmed 5, unlocked)",
+			m["confirmed_atomic"], m["unconfirmed_atomic"], tx["counts_as"], tx["locked"])
 	}
 }
