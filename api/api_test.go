@@ -604,6 +604,7 @@ func TestReadyz(t *testing.T) {
 	if m["ready"] != true || m["chains"].(map[string]any)["btc"].(map[string]any)["state"] != "synced" {
 		t.Errorf("ready: %v", m)
 	}
+	h.s.ready.expire() // each change below is read after the answer's cache period
 	h.xmr.setStatus(chains.Status{Chain: chains.XMR, State: chains.Unreachable, Height: 10, NodeHeight: 0, Error: "dial tcp 10.9.9.9:18081: refused"})
 	a := h.get("/readyz")
 	if a.code != 503 {
@@ -618,10 +619,12 @@ func TestReadyz(t *testing.T) {
 		t.Error("readyz shows a chain error to unauthenticated callers")
 	}
 	h.xmr.setState(chains.Behind)
+	h.s.ready.expire()
 	if a := h.get("/readyz"); a.code != 503 {
 		t.Errorf("behind chain: %d", a.code)
 	}
 	h.xmr.setState(chains.Synced)
+	h.s.ready.expire()
 	if a := h.get("/readyz"); a.code != 200 {
 		t.Errorf("synced again: %d", a.code)
 	}

@@ -5,6 +5,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/ipnd/ipnd/chains"
@@ -27,13 +28,51 @@ type chainReadyJSON struct {
 	HeartbeatAge *float64 `json:"heartbeat_age_seconds,omitempty"`
 }
 
+// ReadyCacheFor is how long one readiness computation answers /readyz: a
+// scrape storm (every load balancer probing every process) reads the
+// ledger at most once per ReadyCacheFor, and requests that arrive while it
+// is computed wait for it instead of reading too.
+const ReadyCacheFor = time.Second
+
+// readyCache is the last readiness answer.
+type readyCache struct {
+	mu     sync.Mutex // held while computing: one computation at a time
+	at     time.Time
+	status int
+	body   map[string]any
+}
+
+// expire makes the next /readyz compute afresh (tests).
+func (c *readyCache) expire() {
+	c.mu.Lock()
+	c.body = nil
+	c.mu.Unlock()
+}
+
 // readyz: the ledger answers and every enabled chain is followed by a sync
 // role (its heartbeat in the ledger is at most HeartbeatMaxAge old) that
 // reports it synced. Any process answers the same, whatever its roles.
-// Error texts are logged, not shown (the endpoint needs no key).
+// Error texts are logged, not shown (the endpoint needs no key). The
+// answer is computed at most once per ReadyCacheFor.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
-	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-	defer cancel()
+	c := &s.ready
+	c.mu.Lock()
+	if c.body == nil || time.Since(c.at) >= ReadyCacheFor {
+		// Not the request's context: a client that hangs up must not
+		// make the shared answer "unreachable".
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 3*time.Second)
+		c.status, c.body = s.readiness(ctx)
+		cancel()
+		c.at = time.Now()
+	}
+	status, body := c.status, c.body
+	c.mu.Unlock()
+	s.writeJSON(w, status, body)
+	return nil
+}
+
+// readiness computes /readyz's status and body.
+func (s *Server) readiness(ctx context.Context) (int, map[string]any) {
 	ready := true
 	ledger := map[string]any{"ready": true}
 	if err := s.opsL.Ping(ctx); err != nil {
@@ -65,8 +104,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	if !ready {
 		status = http.StatusServiceUnavailable
 	}
-	s.writeJSON(w, status, map[string]any{"ready": ready, "ledger": ledger, "chains": cs})
-	return nil
+	return status, map[string]any{"ready": ready, "ledger": ledger, "chains": cs}
 }
 
 func (s *Server) metricsPage(w http.ResponseWriter, r *http.Request) error {

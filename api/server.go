@@ -163,6 +163,7 @@ type Server struct {
 	// /healthz and /readyz, without a key.
 	ops     bool
 	opsL    OpsLedger
+	ready   readyCache     // /readyz's last answer
 	watched []chains.Chain // chains whose heartbeat readiness requires
 
 	checkout *checkout.Checkout // the /pay/ pages
