@@ -72,6 +72,8 @@ type Console struct {
 
 	heartbeat time.Duration // between comments on an idle stream
 
+	overviewSnap overviewSnap // the overview's data, shared
+
 	streamsMu sync.Mutex
 	streams   int
 	closed    chan struct{}

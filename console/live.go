@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,6 +17,16 @@ import (
 type Broadcaster struct {
 	mu       sync.Mutex
 	watchers map[chan struct{}]struct{}
+	last     atomic.Int64 // UnixNano of the last Notify
+}
+
+// LastNotify is when Notify was last called: a view computed after it
+// holds the change it announced.
+func (b *Broadcaster) LastNotify() time.Time {
+	if ns := b.last.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // NewBroadcaster returns a Broadcaster with no watchers.
@@ -25,6 +36,7 @@ func NewBroadcaster() *Broadcaster {
 
 // Notify wakes every watcher; it never blocks.
 func (b *Broadcaster) Notify() {
+	b.last.Store(time.Now().UnixNano())
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for ch := range b.watchers {
@@ -206,9 +218,50 @@ func sseEvent(name string, data []byte) []byte {
 	return b.Bytes()
 }
 
+// overviewSnap is the overview's data, shared by the page and every live
+// stream of it: one computation serves all the clients that need it at
+// about the same time (twenty open consoles woken by one delivery read the
+// store once, not twenty times).
+type overviewSnap struct {
+	mu   sync.Mutex // held while computing: one computation at a time
+	at   time.Time  // when the computation started
+	data overviewData
+	ok   bool
+}
+
+// lastNotifier is a Notifier that says when it last woke its watchers
+// (Broadcaster).
+type lastNotifier interface{ LastNotify() time.Time }
+
+// sharedOverview is the overview's data computed at or after notBefore
+// and after the Notifier's last wake-up (so that it holds the change that
+// woke the streams); otherwise it computes it afresh for every waiting
+// caller. Streams accept one wakeGap old; a page load wants one computed
+// after its request (and leaves it to the streams).
+func (c *Console) sharedOverview(ctx context.Context, notBefore time.Time) (overviewData, error) {
+	if n, ok := c.o.Notifier.(lastNotifier); ok {
+		if t := n.LastNotify(); t.After(notBefore) {
+			notBefore = t
+		}
+	}
+	o := &c.overviewSnap
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.ok && !o.at.Before(notBefore) {
+		return o.data, nil
+	}
+	start := time.Now()
+	d, err := c.overviewData(ctx)
+	if err != nil {
+		return d, err
+	}
+	o.at, o.data, o.ok = start, d, true
+	return d, nil
+}
+
 func (c *Console) overviewEvents(w http.ResponseWriter, r *http.Request, s *session) {
 	c.stream(w, r, s, func(ctx context.Context) ([]byte, error) {
-		d, err := c.overviewData(ctx)
+		d, err := c.sharedOverview(ctx, time.Now().Add(-wakeGap))
 		if err != nil {
 			return nil, err
 		}

@@ -126,3 +126,39 @@ func TestLiveStreamWakeBurst(t *testing.T) {
 		t.Errorf("60 wake-ups over %v read the store %d times; at most %d (one per %v)", time.Since(start), reads, most, console.WakeGap)
 	}
 }
+
+// One wake-up of twelve open overview streams reads the store once: they
+// share one computation of the overview (each stream computed its own,
+// twelve reads), and every stream shows the change. A page load reads
+// afresh.
+func TestOverviewSharedSnapshot(t *testing.T) {
+	h := newHarness(t, func(o *console.Options) { o.MaxStreamsPerSession = 12; o.Refresh = time.Hour })
+	console.SetHeartbeat(h.console, time.Hour)
+	c := h.signedIn()
+	var streams []<-chan event
+	for range 12 {
+		status, events, cancel := c.stream("/console/events/overview")
+		if status != http.StatusOK {
+			t.Fatal(status)
+		}
+		defer cancel()
+		next(t, events, false)
+		streams = append(streams, events)
+	}
+	before := h.store.chainReads.Load()
+	h.store.mu.Lock()
+	h.store.stats.Acknowledged = 4242
+	h.store.mu.Unlock()
+	h.bc.Notify()
+	for i, events := range streams {
+		if ev := next(t, events, false); !strings.Contains(ev.data, ">4242<") {
+			t.Fatalf("stream %d after the wake-up: %s", i, ev.data)
+		}
+	}
+	if a := c.do(http.MethodGet, "/console/", nil); a.status != http.StatusOK || !strings.Contains(a.body, ">4242<") {
+		t.Fatalf("overview page: %d", a.status)
+	}
+	if reads := h.store.chainReads.Load() - before; reads != 2 {
+		t.Errorf("one wake-up of 12 streams and a page load read the store %d times, want 2", reads)
+	}
+}

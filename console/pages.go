@@ -137,7 +137,7 @@ func (c *Console) overviewData(ctx context.Context) (overviewData, error) {
 }
 
 func (c *Console) overview(w http.ResponseWriter, r *http.Request, s *session) {
-	d, err := c.overviewData(r.Context())
+	d, err := c.sharedOverview(r.Context(), time.Now())
 	if err != nil {
 		c.storeError(w, r, s, err)
 		return
