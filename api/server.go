@@ -26,6 +26,7 @@ import (
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/checkout"
 	"github.com/ipnd/ipnd/config"
+	"github.com/ipnd/ipnd/internal/clientip"
 	"github.com/ipnd/ipnd/ledger"
 	"github.com/ipnd/ipnd/metrics"
 )
@@ -216,8 +217,12 @@ func New(o Options) (*Server, error) {
 		s.metrics = metrics.New()
 	}
 	var err error
+	proxies, err := clientip.New(o.Server.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("api: server.trusted_proxies: %w", err)
+	}
 	s.checkout, err = checkout.New(checkout.Options{Store: o.InvoiceLedger, Now: o.InvoiceLedger.Now,
-		Rate: o.Invoices.CheckoutRate, Logger: l})
+		Rate: o.Invoices.CheckoutRate, ClientAddr: proxies.Client, Logger: l})
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}

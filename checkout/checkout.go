@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ipnd/ipnd/internal/clientip"
 	"github.com/ipnd/ipnd/invoice"
 	"github.com/ipnd/ipnd/ledger"
 )
@@ -31,8 +32,9 @@ type Options struct {
 	// Rate is how many requests per minute one client may make (with a
 	// burst of as many); 0: no limit.
 	Rate int
-	// ClientAddr names a request's client for the limits; nil uses the
-	// connection's IP address (IPv6: its /64).
+	// ClientAddr names a request's client for the limits (a
+	// clientip.Resolver's Client, which knows the trusted proxies); nil
+	// uses the connection's IP address (IPv6: its /64).
 	ClientAddr func(*http.Request) string
 	// Refresh is how often a live stream reads its invoice (default 1 s).
 	Refresh time.Duration
@@ -108,7 +110,7 @@ func New(o Options) (*Checkout, error) {
 		o.Now = time.Now
 	}
 	if o.ClientAddr == nil {
-		o.ClientAddr = clientIP
+		o.ClientAddr = clientip.Resolver{}.Client
 	}
 	if o.Refresh <= 0 {
 		o.Refresh = time.Second

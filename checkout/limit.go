@@ -1,9 +1,6 @@
 package checkout
 
 import (
-	"net"
-	"net/http"
-	"net/netip"
 	"sync"
 	"time"
 )
@@ -63,23 +60,4 @@ func (l *limiter) allow(client string) (bool, time.Duration) {
 	}
 	l.tat[client] = next
 	return true, 0
-}
-
-// clientIP names the client of a request for the limits: its IPv4
-// address, or the /64 of its IPv6 address (one host usually has a whole
-// /64).
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	if a = a.Unmap(); a.Is6() {
-		p, _ := a.Prefix(64)
-		return p.String()
-	}
-	return a.String()
 }

@@ -31,6 +31,7 @@ type Server struct {
 	LogFormat            string   `toml:"log_format" doc:"text or json"`
 	LogLevel             string   `toml:"log_level" doc:"debug, info, warn or error"`
 	MetricsListen        string   `toml:"metrics_listen" doc:"address of a listener serving /metrics, /healthz and /readyz without a key; empty = none"`
+	TrustedProxies       []string `toml:"trusted_proxies" doc:"reverse proxies (CIDR prefixes or addresses) whose X-Forwarded-For names the client for rate limits; empty = none"`
 }
 
 // Database is the [database] section: the ledger store.
@@ -107,10 +108,11 @@ type Monero struct {
 func Default() Config {
 	return Config{
 		Server: Server{
-			Listen:    "127.0.0.1:8080",
-			APIKeys:   []Secret{},
-			LogFormat: "text",
-			LogLevel:  "info",
+			Listen:         "127.0.0.1:8080",
+			APIKeys:        []Secret{},
+			TrustedProxies: []string{},
+			LogFormat:      "text",
+			LogLevel:       "info",
 		},
 		Database: Database{Driver: "sqlite", DSN: "ipnd.db"},
 		IPN: IPN{

@@ -67,6 +67,7 @@ func TestAllProblemsReportedWithTheirKeys(t *testing.T) {
 listen = "nonsense"
 log_format = "xml"
 surprise = 1
+trusted_proxies = ["10.0.0.0/33"]
 
 [database]
 driver = "mysql"
@@ -89,7 +90,7 @@ x = 1
 `)
 	_, err := Load(path, true, nil)
 	got := problems(t, err)
-	for _, key := range []string{"server.listen", "server.log_format", "server.surprise", "database.dsn",
+	for _, key := range []string{"server.listen", "server.log_format", "server.surprise", "server.trusted_proxies", "database.dsn",
 		"ipn.max_confirms", "ipn.timeout", "ipn.retry_schedule", "bitcoin.network", "bitcoin.xpub",
 		"bitcoin.rpc_user", "monero.account_index", "extra"} {
 		if _, ok := got[key]; !ok {

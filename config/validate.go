@@ -14,6 +14,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/ipnd/ipnd/chains/zmqsub"
+	"github.com/ipnd/ipnd/internal/clientip"
 )
 
 // Validate checks values that are well-typed but wrong, naming each key.
@@ -38,6 +39,9 @@ func (c Config) Validate() Problems {
 		} else if s.MetricsListen == s.Listen {
 			p.Add("server.metrics_listen", "is server.listen; the API listener serves /metrics already: leave it empty or pick another port")
 		}
+	}
+	if _, err := clientip.New(s.TrustedProxies); err != nil {
+		p.Add("server.trusted_proxies", "%v: list the reverse proxies in front of ipnd, e.g. [\"127.0.0.1\", \"10.0.0.0/8\"]", err)
 	}
 	if s.AllowUnauthenticated && !IsLoopbackListen(s.Listen) {
 		p.Add("server.allow_unauthenticated", "only allowed when server.listen is a loopback address, not %q", s.Listen)

@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/ipnd/ipnd/internal/clientip"
 	"github.com/ipnd/ipnd/ipn/receivertest"
 )
 
@@ -110,7 +109,7 @@ func New(o Options) (*Console, error) {
 		o.MaxStreams = 64
 	}
 	if o.ClientAddr == nil {
-		o.ClientAddr = remoteIP
+		o.ClientAddr = clientip.Resolver{}.Client
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -256,24 +255,4 @@ func (c *Console) checkForm(h func(http.ResponseWriter, *http.Request, *session)
 
 func (c *Console) notFound(w http.ResponseWriter, r *http.Request) {
 	c.errorPage(w, r, c.session(r), http.StatusNotFound, "There is no such page in the console.")
-}
-
-// remoteIP names the connection's peer for the sign-in limit: its IPv4
-// address, or the /64 of its IPv6 address (one host commonly holds a whole
-// /64 and could otherwise take a fresh address per attempt).
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	addr = addr.Unmap()
-	if addr.Is6() {
-		p, _ := addr.Prefix(64)
-		return p.String()
-	}
-	return addr.String()
 }

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/ipnd/ipnd/api"
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/chains/chainsync"
 	"github.com/ipnd/ipnd/console"
 	"github.com/ipnd/ipnd/db"
+	"github.com/ipnd/ipnd/internal/clientip"
 	"github.com/ipnd/ipnd/ipn"
 	"github.com/ipnd/ipnd/ipn/receivertest"
 	"github.com/ipnd/ipnd/ledger"
@@ -72,6 +75,10 @@ func (d *daemon) mountConsole(srv *api.Server) error {
 			enabled = append(enabled, c)
 		}
 	}
+	proxies, err := clientip.New(d.cfg.Server.TrustedProxies)
+	if err != nil {
+		return usageError{fmt.Errorf("server.trusted_proxies: %w", err)}
+	}
 	c, err := console.New(console.Options{
 		Store: db.ConsoleStore{Ledger: d.ledger, Chains: enabled, NewSecret: ipn.NewSecret,
 			SecretGrace: d.cfg.IPN.SecretGrace.D()},
@@ -79,7 +86,10 @@ func (d *daemon) mountConsole(srv *api.Server) error {
 		Auth:     console.Keys(keys...),
 		Notifier: d.live,
 		Logger:   d.log,
-		Secure:   srv.TLS(),
+		// Secure cookies when browsers reach ipnd over HTTPS: its own TLS,
+		// or a TLS proxy in front of a plain listener (public_url https).
+		Secure:     srv.TLS() || strings.HasPrefix(strings.ToLower(d.cfg.Invoices.PublicURL), "https://"),
+		ClientAddr: proxies.Client,
 		TestReceiver: func(ctx context.Context, url string) (receivertest.Report, error) {
 			return srv.TestEndpoint(ctx, api.EndpointTest{URL: url})
 		},
