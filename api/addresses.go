@@ -10,26 +10,17 @@ import (
 	"github.com/ipnd/ipnd/ledger"
 )
 
-type subRefJSON struct {
-	ID          int64  `json:"id"`
-	Secret      string `json:"secret"`
-	Created     bool   `json:"created"`
-	URL         string `json:"url"`
-	MaxConfirms int    `json:"max_confirms"`
-	Format      string `json:"format"`
-}
-
 type addressJSON struct {
-	Chain           chains.Chain `json:"chain"`
-	Address         string       `json:"address"`
-	Index           *uint32      `json:"index,omitempty"`
-	AccountIndex    *uint32      `json:"account_index,omitempty"`
-	SubaddressIndex *uint32      `json:"subaddress_index,omitempty"`
-	Label           string       `json:"label"`
-	URI             string       `json:"uri"`
-	Amount          string       `json:"amount,omitempty"`
-	AmountAtomic    string       `json:"amount_atomic,omitempty"`
-	Subscription    *subRefJSON  `json:"subscription,omitempty"`
+	Chain           chains.Chain    `json:"chain"`
+	Address         string          `json:"address"`
+	Index           *uint32         `json:"index,omitempty"`
+	AccountIndex    *uint32         `json:"account_index,omitempty"`
+	SubaddressIndex *uint32         `json:"subaddress_index,omitempty"`
+	Label           string          `json:"label"`
+	URI             string          `json:"uri"`
+	Amount          string          `json:"amount,omitempty"`
+	AmountAtomic    string          `json:"amount_atomic,omitempty"`
+	Subscription    *subscribedJSON `json:"subscription,omitempty"`
 }
 
 func (s *Server) addresses(w http.ResponseWriter, r *http.Request) error {
@@ -100,8 +91,8 @@ func (s *Server) addresses(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		out.Subscription = &subRefJSON{ID: sub.ID, Secret: sub.Secret, Created: created, URL: sub.URL,
-			MaxConfirms: sub.MaxConfirms, Format: sub.Format}
+		sub.Chain = c
+		out.Subscription = &subscribedJSON{Secret: sub.Secret, Created: created, SubscriptionFields: subscriptionFields(sub)}
 	}
 	s.writeJSON(w, http.StatusOK, out)
 	return nil

@@ -63,7 +63,7 @@ type invoiceJSON struct {
 	SubscriptionID int64           `json:"subscription_id,omitempty"`
 	// Subscription (with its endpoint's secret) is in POST /invoices'
 	// answer only.
-	Subscription *subRefJSON `json:"subscription,omitempty"`
+	Subscription *subscribedJSON `json:"subscription,omitempty"`
 	// Created, in POST /invoices' answer: false when order_id named an
 	// invoice made before.
 	Created *bool `json:"created,omitempty"`
@@ -189,8 +189,7 @@ func (s *Server) answerCreated(w http.ResponseWriter, r *http.Request, inv invoi
 	out := s.invoiceJSON(r, inv)
 	out.Created = &created
 	if sub != nil {
-		out.Subscription = &subRefJSON{ID: sub.ID, Secret: sub.Secret, Created: created, URL: sub.URL,
-			MaxConfirms: sub.MaxConfirms, Format: sub.Format}
+		out.Subscription = &subscribedJSON{Secret: sub.Secret, Created: created, SubscriptionFields: subscriptionFields(*sub)}
 	}
 	status := http.StatusOK
 	if created {

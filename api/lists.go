@@ -158,16 +158,8 @@ func (s *Server) subscriptionQuery(p *params) (ledger.SubscriptionQuery, error) 
 // SubscriptionItem is a subscription in GET /subscriptions (and the CLI's
 // ipnd subscriptions -json).
 type SubscriptionItem struct {
-	ID          int64        `json:"id"`
-	Chain       chains.Chain `json:"chain"`
-	Address     string       `json:"address"`
-	Label       string       `json:"label"`
-	URL         string       `json:"url"`
-	MaxConfirms int          `json:"max_confirms"`
-	Format      string       `json:"format"`
-	Active      bool         `json:"active"`
-	CreatedAt   string       `json:"created_at"`
-	Delivery    Delivery     `json:"delivery"`
+	SubscriptionFields
+	Delivery Delivery `json:"delivery"`
 }
 
 // SubscriptionPage is an answer of GET /subscriptions.
@@ -180,9 +172,9 @@ type SubscriptionPage struct {
 func SubscriptionPageOf(page ledger.Page[ledger.SubscriptionView]) SubscriptionPage {
 	out := SubscriptionPage{Subscriptions: make([]SubscriptionItem, 0, len(page.Items)), Next: page.Next}
 	for _, v := range page.Items {
-		out.Subscriptions = append(out.Subscriptions, SubscriptionItem{ID: v.ID, Chain: v.Chain, Address: v.Address,
-			Label: v.Label, URL: v.URL, MaxConfirms: v.MaxConfirms, Format: v.Format, Active: v.Active,
-			CreatedAt: stamp(v.CreatedAt), Delivery: viewDelivery(v.Newest)})
+		out.Subscriptions = append(out.Subscriptions, SubscriptionItem{SubscriptionFields: SubscriptionFields{ID: v.ID,
+			Chain: v.Chain, Address: v.Address, Label: v.Label, URL: v.URL, MaxConfirms: v.MaxConfirms, Format: v.Format,
+			Active: v.Active, CreatedAt: stamp(v.CreatedAt)}, Delivery: viewDelivery(v.Newest)})
 	}
 	return out
 }
@@ -306,8 +298,6 @@ func NotificationPageOf(page ledger.Page[ledger.NotificationView]) NotificationP
 	return out
 }
 
-var noteStates = []string{ledger.NotePending, ledger.NoteDelivered, ledger.NoteSuperseded, ledger.NoteFailed, "failing"}
-
 func (s *Server) notificationList(w http.ResponseWriter, r *http.Request) error {
 	p, err := readParams(w, r)
 	if err != nil {
@@ -332,14 +322,12 @@ func (s *Server) notificationList(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	switch state = strings.ToLower(state); state {
-	case "":
-	case "failing":
+	if st, ok := ledger.ParseNotificationState(state); ok {
+		q.State = st
+	} else if strings.EqualFold(state, "failing") {
 		q.Failing = true
-	case ledger.NotePending, ledger.NoteDelivered, ledger.NoteSuperseded, ledger.NoteFailed:
-		q.State = state
-	default:
-		return badField("state", "must be one of %s", strings.Join(noteStates, ", "))
+	} else if state != "" {
+		return badField("state", "must be one of %s, failing", strings.Join(ledger.NotificationStates, ", "))
 	}
 	if q.Cursor, err = listCursor(p); err != nil {
 		return err

@@ -76,17 +76,34 @@ func (s *Server) subscribeTo(ctx context.Context, c chains.Chain, addr, rawURL s
 	return sub, created, nil
 }
 
-type subscribedJSON struct {
-	Status      string       `json:"status"`
+// SubscriptionFields are a subscription as every endpoint shows it: the
+// answers of POST /subscribe and POST /addresses with a url, the items of
+// GET /subscriptions and GET /subscriptions/{id} all carry these fields,
+// plus what is particular to each (the secret when subscribing, the
+// delivery in the lists, the attempts of one).
+type SubscriptionFields struct {
 	ID          int64        `json:"id"`
-	Secret      string       `json:"secret"`
-	Created     bool         `json:"created"`
 	Chain       chains.Chain `json:"chain"`
 	Address     string       `json:"address"`
 	Label       string       `json:"label"`
 	URL         string       `json:"url"`
 	MaxConfirms int          `json:"max_confirms"`
 	Format      string       `json:"format"`
+	Active      bool         `json:"active"`
+	CreatedAt   string       `json:"created_at"`
+}
+
+func subscriptionFields(sub ledger.Subscription) SubscriptionFields {
+	return SubscriptionFields{ID: sub.ID, Chain: sub.Chain, Address: sub.Address, Label: sub.Label, URL: sub.URL,
+		MaxConfirms: sub.MaxConfirms, Format: sub.Format, Active: sub.Active, CreatedAt: stamp(sub.CreatedAt)}
+}
+
+// subscribedJSON answers a subscription request: the subscription, the
+// endpoint's signing secret and whether the subscription is new.
+type subscribedJSON struct {
+	SubscriptionFields
+	Secret  string `json:"secret"`
+	Created bool   `json:"created"`
 }
 
 // subscription request fields common to /subscribe and /btc_ipn.
@@ -131,8 +148,11 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.writeJSON(w, http.StatusOK, subscribedJSON{Status: "success", ID: sub.ID, Secret: sub.Secret, Created: created,
-		Chain: c, Address: sub.Address, Label: sub.Label, URL: sub.URL, MaxConfirms: sub.MaxConfirms, Format: sub.Format})
+	sub.Chain = c
+	s.writeJSON(w, http.StatusOK, struct {
+		Status string `json:"status"`
+		subscribedJSON
+	}{"success", subscribedJSON{Secret: sub.Secret, Created: created, SubscriptionFields: subscriptionFields(sub)}})
 	return nil
 }
 
@@ -185,19 +205,11 @@ type attemptJSON struct {
 }
 
 type subscriptionJSON struct {
-	ID                    int64         `json:"id"`
-	Chain                 chains.Chain  `json:"chain"`
-	Address               string        `json:"address"`
-	Label                 string        `json:"label"`
-	URL                   string        `json:"url"`
-	MaxConfirms           int           `json:"max_confirms"`
-	Format                string        `json:"format"`
-	Active                bool          `json:"active"`
+	SubscriptionFields
 	LastConfirmed         string        `json:"last_confirmed"`
 	LastUnconfirmed       string        `json:"last_unconfirmed"`
 	LastConfirmedAtomic   string        `json:"last_confirmed_atomic"`
 	LastUnconfirmedAtomic string        `json:"last_unconfirmed_atomic"`
-	CreatedAt             string        `json:"created_at"`
 	UpdatedAt             string        `json:"updated_at"`
 	Delivery              Delivery      `json:"delivery"`
 	Attempts              []attemptJSON `json:"attempts"`
@@ -226,16 +238,16 @@ func (s *Server) subscription(w http.ResponseWriter, r *http.Request) error {
 	}
 	c := sub.Chain
 	out := subscriptionJSON{
-		ID: sub.ID, Chain: c, Address: sub.Address, Label: sub.Label, URL: sub.URL, MaxConfirms: sub.MaxConfirms, Format: sub.Format,
-		Active: sub.Active, LastConfirmed: c.FormatAmount(sub.LastConfirmed), LastUnconfirmed: c.FormatAmount(sub.LastUnconfirmed),
+		SubscriptionFields: subscriptionFields(sub),
+		LastConfirmed:      c.FormatAmount(sub.LastConfirmed), LastUnconfirmed: c.FormatAmount(sub.LastUnconfirmed),
 		LastConfirmedAtomic: strconv.FormatUint(sub.LastConfirmed, 10), LastUnconfirmedAtomic: strconv.FormatUint(sub.LastUnconfirmed, 10),
-		CreatedAt: stamp(sub.CreatedAt), UpdatedAt: stamp(sub.UpdatedAt),
-		Delivery: Delivery{State: "none"}, Attempts: make([]attemptJSON, 0, len(atts)),
+		UpdatedAt: stamp(sub.UpdatedAt),
+		Delivery:  Delivery{State: "none"}, Attempts: make([]attemptJSON, 0, len(atts)),
 	}
 	if len(notes) > 0 {
 		n := notes[0]
 		out.Delivery = Delivery{State: n.State, NotificationID: n.ID,
-			Failing:   n.State == ledger.NoteFailed || (n.State == ledger.NotePending && n.Attempts > 0),
+			Failing:   ledger.NotificationView{State: n.State, Attempts: n.Attempts}.Failing(),
 			Confirmed: c.FormatAmount(n.Confirmed), Unconfirmed: c.FormatAmount(n.Unconfirmed),
 			ConfirmedAtomic: strconv.FormatUint(n.Confirmed, 10), UnconfirmedAtomic: strconv.FormatUint(n.Unconfirmed, 10),
 			Height: n.Height, Attempts: n.Attempts, LastStatus: n.LastStatus, LastError: n.LastError,

@@ -3,6 +3,7 @@ package ledger
 import (
 	"errors"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/ipnd/ipnd/chains"
@@ -24,6 +25,22 @@ const (
 	NoteSuperseded = "superseded" // newer totals replaced it before it was acknowledged
 	NoteFailed     = "failed"     // gave up after ipn.max_age
 )
+
+// NotificationStates are the notification states, in a notification's
+// life's order.
+var NotificationStates = []string{NotePending, NoteDelivered, NoteSuperseded, NoteFailed}
+
+// ParseNotificationState reads a notification state's name (any case,
+// surrounding space ignored): the state and true, or "" and false.
+func ParseNotificationState(s string) (string, bool) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	for _, st := range NotificationStates {
+		if s == st {
+			return st, true
+		}
+	}
+	return "", false
+}
 
 // Errors consumers can test with errors.Is.
 var (

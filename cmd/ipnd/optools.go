@@ -197,10 +197,12 @@ func runDeliveries(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	switch *state {
-	case "", ledger.NotePending, ledger.NoteDelivered, ledger.NoteSuperseded, ledger.NoteFailed:
-	default:
-		return usagef("deliveries: -state %q: use pending, delivered, superseded or failed (or -failing)", *state)
+	if *state != "" {
+		st, ok := ledger.ParseNotificationState(*state)
+		if !ok {
+			return usagef("deliveries: -state %q: use pending, delivered, superseded or failed (or -failing)", *state)
+		}
+		*state = st
 	}
 	if *sub < 0 {
 		return usagef("deliveries: -subscription %d: give a subscription id", *sub)
