@@ -7,11 +7,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/db"
 	"github.com/ipnd/ipnd/db/dbtest"
+	"github.com/ipnd/ipnd/internal/testenv"
 	"github.com/ipnd/ipnd/ledger"
 )
 
@@ -64,11 +64,5 @@ func TestReadyzCached(t *testing.T) {
 	if err := l.Beat(context.Background(), "sync-1", chains.Status{Chain: chains.BTC, State: chains.Synced, Height: 1, NodeHeight: 1}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * ReadyCacheFor)
-	for get() != http.StatusOK {
-		if time.Now().After(deadline) {
-			t.Fatalf("/readyz still not ready %s after a fresh heartbeat", 5*ReadyCacheFor)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.WaitFor(t, 5*ReadyCacheFor, "/readyz ready after a fresh heartbeat", func() bool { return get() == http.StatusOK })
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ipnd/ipnd/console"
+	"github.com/ipnd/ipnd/internal/testenv"
 )
 
 func TestKeys(t *testing.T) {
@@ -281,7 +282,7 @@ func TestSignOut(t *testing.T) {
 	if a := replay.post("/console/subscriptions/2/redeliver", url.Values{"csrf": {tok}}); a.status != http.StatusUnauthorized {
 		t.Errorf("the old session's form: %d, want 401", a.status)
 	}
-	eventually(t, "the stream closes", func() bool { return console.OpenStreams(h.console) == 0 })
+	testenv.WaitFor(t, 10*time.Second, "the stream closes", func() bool { return console.OpenStreams(h.console) == 0 })
 }
 
 // Sessions end after the idle timeout and after their lifetime.

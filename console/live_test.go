@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ipnd/ipnd/console"
+	"github.com/ipnd/ipnd/internal/testenv"
 )
 
 // Live streams: an update at once, another when the store changes (on the
@@ -52,12 +53,12 @@ func TestLiveStream(t *testing.T) {
 	if s4 != http.StatusOK {
 		t.Errorf("another session's stream: %d", s4)
 	}
-	eventually(t, "three streams open", func() bool { return console.OpenStreams(h.console) == 3 })
+	testenv.WaitFor(t, 10*time.Second, "three streams open", func() bool { return console.OpenStreams(h.console) == 3 })
 	cancel()
 	cancel2()
-	eventually(t, "the hung-up streams end", func() bool { return console.OpenStreams(h.console) == 1 })
+	testenv.WaitFor(t, 10*time.Second, "the hung-up streams end", func() bool { return console.OpenStreams(h.console) == 1 })
 	h.console.Close()
-	eventually(t, "Close ends the last stream", func() bool { return console.OpenStreams(h.console) == 0 })
+	testenv.WaitFor(t, 10*time.Second, "Close ends the last stream", func() bool { return console.OpenStreams(h.console) == 0 })
 	cancel4()
 	if s, _, _ := c.stream("/console/events/subscriptions/999"); s != http.StatusUnauthorized && s != http.StatusNotFound {
 		t.Errorf("stream after Close / of an unknown subscription: %d", s)

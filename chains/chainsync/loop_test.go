@@ -9,6 +9,7 @@ import (
 
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/chains/chainsync"
+	"github.com/ipnd/ipnd/internal/testenv"
 )
 
 var errBehind = errors.New("still syncing")
@@ -168,27 +169,16 @@ func TestLoopStalled(t *testing.T) {
 	}
 	done := make(chan struct{})
 	go func() { l.Poll(context.Background()); close(done) }()
-	waitUntil(t, func() bool { return l.Stalled() >= 50*time.Millisecond })
+	testenv.WaitFor(t, 5*time.Second, "the loop's state", func() bool { return l.Stalled() >= 50*time.Millisecond })
 	step <- struct{}{}
-	waitUntil(t, func() bool { return l.Status().Height == 1 })
+	testenv.WaitFor(t, 5*time.Second, "the loop's state", func() bool { return l.Status().Height == 1 })
 	if s := l.Stalled(); s >= 50*time.Millisecond {
 		t.Fatalf("Stalled right after progress: %s", s)
 	}
-	waitUntil(t, func() bool { return l.Stalled() >= 50*time.Millisecond })
+	testenv.WaitFor(t, 5*time.Second, "the loop's state", func() bool { return l.Stalled() >= 50*time.Millisecond })
 	step <- struct{}{}
 	<-done
 	if s := l.Stalled(); s != 0 {
 		t.Fatalf("Stalled between rounds: %s", s)
-	}
-}
-
-func waitUntil(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5 s")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/ipnd/ipnd/chains/bitcoin/btcdtest"
 	"github.com/ipnd/ipnd/db"
 	"github.com/ipnd/ipnd/db/dbtest"
+	"github.com/ipnd/ipnd/internal/testenv"
 )
 
 // matchLines compares lines with want, each a regular expression for the
@@ -82,7 +83,7 @@ func TestCheckConfigConnect(t *testing.T) {
 
 	// Wrong passwords, nothing listening, the wrong network.
 	wrongDSN := withPassword(t, dsn, "hunter2-wrong")
-	closed := freeAddr(t)
+	closed := testenv.FreeAddr(t)
 	bad := append(append([]string{}, base...), "IPND_DATABASE_DSN="+wrongDSN, "IPND_BITCOIN_RPC_PASSWORD=hunter2-wrong",
 		"IPND_MONERO_ENABLED=true", "IPND_MONERO_WALLET_RPC_URL=http://"+closed, "IPND_MONERO_DAEMON_RPC_URL=http://"+closed)
 	out, errOut, code = ipnd(t, bad, "check-config", "-connect")

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -129,15 +128,6 @@ type stack struct {
 	lastTransfer time.Time
 }
 
-func freeAddr(t testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // accountTPub makes a fresh regtest account key m/84'/1'/0' and returns its
 // public half: ipnd only ever sees that.
 func accountTPub(t testing.TB) string {
@@ -198,7 +188,7 @@ func newStack(t testing.TB, extraEnv ...string) *stack {
 	must(t, view.RestoreViewOnly(ctx, "view", merchAddr, viewKey, 0))
 	must(t, xmr.Mine(ctx, 100, s.minerAddr))
 
-	listen := freeAddr(t)
+	listen := testenv.FreeAddr(t)
 	s.apiURL = "http://" + listen
 	user, pass, _ := strings.Cut(viewLogin, ":")
 	s.env = []string{

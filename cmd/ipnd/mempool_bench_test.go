@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ipnd/ipnd/chains/bitcoin/btcdtest"
+	"github.com/ipnd/ipnd/internal/testenv"
 )
 
 // btcOnly is ipnd's environment for a Bitcoin-only daemon on SQLite
@@ -63,7 +64,7 @@ func BenchmarkStartupMempool(b *testing.B) {
 			var ready, rate float64
 			for range b.N {
 				logs := &syncBuffer{}
-				listen := freeAddr(b)
+				listen := testenv.FreeAddr(b)
 				t0 := time.Now()
 				p := startIpnd(b, btcOnly(b, node, listen), logs, "http://"+listen)
 				ready += time.Since(t0).Seconds()
@@ -86,7 +87,7 @@ func BenchmarkStartupMempool(b *testing.B) {
 			b.ReportMetric(rate/float64(b.N), "import-tx/s")
 			if n == 20_000 {
 				logs := &syncBuffer{}
-				listen := freeAddr(b)
+				listen := testenv.FreeAddr(b)
 				p := startIpnd(b, btcOnly(b, node, listen, "IPND_BITCOIN_PUSH=off"), logs, "http://"+listen)
 				waitImported(b, logs)
 				steadyCPU(b, node, p, steady, "polling")

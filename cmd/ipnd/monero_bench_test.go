@@ -146,7 +146,7 @@ func relayStack(b *testing.B) (*stack, *monerotest.WalletRPC, string) {
 	must(b, n.WaitSynced(ctx))
 
 	s := &stack{t: b, xmr: n, miner: payer, minerAddr: payerAddr, recv: newReceiver(b), apiKey: "test-api-key-0123456789", allLogs: &syncBuffer{}}
-	listen := freeAddr(b)
+	listen := testenv.FreeAddr(b)
 	s.apiURL = "http://" + listen
 	user, pass, _ := strings.Cut(viewLogin, ":")
 	s.env = []string{

@@ -113,7 +113,7 @@ func xmrStack(t testing.TB, extraEnv ...string) *stack {
 	f := sharedXMR(t)
 	s := &stack{t: t, xmr: f.net, miner: f.miner, minerAddr: f.minerAddr, recv: newReceiver(t),
 		apiKey: "test-api-key-0123456789", allLogs: &syncBuffer{}}
-	listen := freeAddr(t)
+	listen := testenv.FreeAddr(t)
 	s.apiURL = "http://" + listen
 	user, pass, _ := strings.Cut(viewLogin, ":")
 	duser, dpass, _ := strings.Cut(daemonLogin, ":")

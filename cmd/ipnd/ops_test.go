@@ -14,6 +14,7 @@ import (
 
 	"github.com/ipnd/ipnd/chains/bitcoin/btcdtest"
 	"github.com/ipnd/ipnd/db/dbtest"
+	"github.com/ipnd/ipnd/internal/testenv"
 	"github.com/ipnd/ipnd/ipn"
 )
 
@@ -100,7 +101,7 @@ type opsStack struct {
 
 func newOpsStack(t *testing.T, extraEnv ...string) *opsStack {
 	s := &opsStack{t: t, btc: btcdtest.Shared(t), apiKey: "ops-api-key-0123456789abc", logs: &syncBuffer{}}
-	listen := freeAddr(t)
+	listen := testenv.FreeAddr(t)
 	s.apiURL = "http://" + listen
 	s.env = append([]string{
 		"IPND_SERVER_LISTEN=" + listen, "IPND_SERVER_API_KEYS=" + s.apiKey, "IPND_SERVER_LOG_LEVEL=debug",

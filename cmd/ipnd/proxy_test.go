@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/ipnd/ipnd/internal/testenv"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,7 +16,7 @@ import (
 // header is the client's own word and is ignored.
 func TestBehindReverseProxy(t *testing.T) {
 	start := func(trusted string) string {
-		listen := freeAddr(t)
+		listen := testenv.FreeAddr(t)
 		env := []string{"IPND_SERVER_LISTEN=" + listen, "IPND_SERVER_API_KEYS=test-api-key-0123456789",
 			"IPND_DATABASE_DSN=" + t.TempDir() + "/ipnd.db", "IPND_INVOICES_PUBLIC_URL=https://pay.shop.example",
 			"IPND_INVOICES_CHECKOUT_RATE=5", "IPND_SERVER_TRUSTED_PROXIES=" + trusted}

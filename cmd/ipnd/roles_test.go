@@ -13,6 +13,7 @@ import (
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/chains/bitcoin/btcdtest"
 	"github.com/ipnd/ipnd/db/dbtest"
+	"github.com/ipnd/ipnd/internal/testenv"
 )
 
 // TestSeparateRoles runs the roles as separate processes on one MySQL
@@ -28,7 +29,7 @@ func TestSeparateRoles(t *testing.T) {
 	s := &stack{t: t, recv: newReceiver(t), apiKey: "test-api-key-0123456789", allLogs: &syncBuffer{}}
 	s.btc = btcdtest.Start(t, btcdtest.Options{})
 	s.btc.Generate(105)
-	listen := freeAddr(t)
+	listen := testenv.FreeAddr(t)
 	s.apiURL = "http://" + listen
 	s.env = []string{
 		"IPND_SERVER_LISTEN=" + listen, "IPND_SERVER_API_KEYS=" + s.apiKey, "IPND_SERVER_LOG_LEVEL=debug",
@@ -54,7 +55,7 @@ func TestSeparateRoles(t *testing.T) {
 		chainReady(m, "btc")["state"] != "stale" {
 		t.Fatalf("api process without any sync process: /readyz %d %v; want 503, btc stale", code, m)
 	}
-	syncMetrics := "http://" + freeAddr(t)
+	syncMetrics := "http://" + testenv.FreeAddr(t)
 	sync1 := startIpnd(t, append(s.env, "IPND_SERVER_METRICS_LISTEN="+strings.TrimPrefix(syncMetrics, "http://")), s.allLogs, "", "-roles", "sync")
 	procs = append(procs, sync1)
 	waitLog(t, sync1, "sync lock held", 20*time.Second)
@@ -72,7 +73,7 @@ func TestSeparateRoles(t *testing.T) {
 	if !strings.Contains(sync2.logs.String(), "server.metrics_listen is empty") {
 		t.Error("a sync process without metrics_listen did not say it cannot be watched")
 	}
-	ipnMetrics := "http://" + freeAddr(t)
+	ipnMetrics := "http://" + testenv.FreeAddr(t)
 	procs = append(procs, startIpnd(t, append(s.env, "IPND_SERVER_METRICS_LISTEN="+strings.TrimPrefix(ipnMetrics, "http://")),
 		s.allLogs, ipnMetrics, "-roles", "ipn"))
 

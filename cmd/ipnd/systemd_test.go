@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ipnd/ipnd/chains/bitcoin/btcdtest"
+	"github.com/ipnd/ipnd/internal/testenv"
 )
 
 // pausableProxy forwards TCP to target; while paused it holds every byte,
@@ -155,7 +156,7 @@ func TestSystemdNotifyAndWatchdog(t *testing.T) {
 	cmd := exec.Command(ipndBin, "serve")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=1000000",
-		"IPND_SERVER_LISTEN="+freeAddr(t), "IPND_SERVER_API_KEYS=test-api-key-0123456789",
+		"IPND_SERVER_LISTEN="+testenv.FreeAddr(t), "IPND_SERVER_API_KEYS=test-api-key-0123456789",
 		"IPND_SERVER_LOG_LEVEL=debug", "IPND_DATABASE_DSN="+filepath.Join(dir, "ipnd.db"),
 		"IPND_BITCOIN_ENABLED=true", "IPND_BITCOIN_NETWORK=regtest", "IPND_BITCOIN_RPC_HOST="+proxy.ln.Addr().String(),
 		"IPND_BITCOIN_RPC_USER="+node.User, "IPND_BITCOIN_RPC_PASSWORD="+node.Pass, "IPND_BITCOIN_XPUB="+accountTPub(t),
@@ -199,13 +200,9 @@ func TestSystemdNotifyAndWatchdog(t *testing.T) {
 	// The node goes down: the loop backs off (after the fifth failed
 	// round it waits 3.2 s, longer than WatchdogSec) and stays alive.
 	proxy.refusing.Store(true)
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(logs.String(), `failures=5`) {
-		if time.Now().After(deadline) {
-			t.Fatal("no fifth failed round against the refusing node")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.WaitFor(t, 20*time.Second, "a fifth failed round against the refusing node", func() bool {
+		return strings.Contains(logs.String(), `failures=5`)
+	})
 	time.Sleep(1200 * time.Millisecond) // the last poll is now older than WatchdogSec
 	backingOff := time.Now()
 	time.Sleep(1800 * time.Millisecond)

@@ -45,7 +45,7 @@ func startReadmePython(t *testing.T, secret string) string {
 	}
 	script := filepath.Join(t.TempDir(), "receiver.py")
 	must(t, os.WriteFile(script, []byte(b.Text), 0o600))
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
 	cmd := exec.Command(py, script)
 	cmd.Env = append(os.Environ(), "IPN_SECRET="+secret, "PORT="+port)

@@ -17,6 +17,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/ipnd/ipnd/chains/bitcoin/coretest"
+	"github.com/ipnd/ipnd/internal/testenv"
 )
 
 // The README's derive examples: each file example (first line "# NAME")
@@ -70,7 +71,7 @@ func TestLitecoinNodeExamplesAsPrinted(t *testing.T) {
 	if err := os.Mkdir(datadir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	rpc, p2p := freeAddr(t), freeAddr(t)
+	rpc, p2p := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	_, rpcPort, _ := net.SplitHostPort(rpc)
 	_, p2pPort, _ := net.SplitHostPort(p2p)
 	node := exec.Command(bin, "-regtest", "-conf="+confPath, "-datadir="+datadir, "-rpcport="+rpcPort,

@@ -198,7 +198,7 @@ func runTestReceiverExample(t *testing.T, s *session, b Block) {
 	if err := os.WriteFile(script, []byte(example(t, blocks, "python-receiver").Text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
 	secret := "ipnsec_" + rand.Text()
 	cmd := exec.Command(py, script)

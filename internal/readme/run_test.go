@@ -3,7 +3,6 @@ package readme
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -93,7 +92,7 @@ func runQuickStart(t *testing.T, s *session, b Block) {
 	}
 	node := btcdtest.Shared(t)
 	s.node, s.dir = node, sandbox(s.t)
-	s.key, s.api, s.xpub = "readme-quick-start-key-0123456789", freeAddr(t), regtestTPub(t)
+	s.key, s.api, s.xpub = "readme-quick-start-key-0123456789", testenv.FreeAddr(t), regtestTPub(t)
 	edits := map[string][2]string{
 		"server.listen":             {`listen = "127.0.0.1:8080"`, fmt.Sprintf("listen = %q", s.api)},
 		"server.api_keys":           {`api_keys = []`, fmt.Sprintf("api_keys = [%q]", s.key)},
@@ -404,15 +403,6 @@ func matchAll(out string, want []string) bool {
 		}
 	}
 	return true
-}
-
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // regtestTPub is a fresh regtest account key's public half.

@@ -5,9 +5,12 @@
 package testenv
 
 import (
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
+	"time"
 )
 
 // RequireEnv is the variable make test sets.
@@ -43,4 +46,38 @@ func RepoRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// WaitFor polls cond (every 10 ms) until it holds, failing t when it does
+// not within the given time; what names the awaited condition in the
+// failure. Tests wait with it instead of sleeping a fixed time.
+func WaitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, within)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// FreePort is a TCP port on 127.0.0.1 that was free a moment ago, for a
+// child process that must be told its listen address in advance (another
+// process may take it in between: in the test's own process, listen on
+// :0 and pass the listener instead).
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// FreeAddr is "127.0.0.1:" and FreePort.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t)))
 }
