@@ -3,15 +3,10 @@ package main
 import (
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,10 +22,6 @@ const kitSecret = "ipnsec_receiver-kit-test-secret-0123456789"
 // accepts connections.
 func startReadmePython(t *testing.T, secret string) string {
 	t.Helper()
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		testenv.Unavailable(t, "python3 not found")
-	}
 	root, err := testenv.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -43,27 +34,7 @@ func startReadmePython(t *testing.T, secret string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	script := filepath.Join(t.TempDir(), "receiver.py")
-	must(t, os.WriteFile(script, []byte(b.Text), 0o600))
-	addr := testenv.FreeAddr(t)
-	_, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command(py, script)
-	cmd.Env = append(os.Environ(), "IPN_SECRET="+secret, "PORT="+port)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	cmd.Stderr = io.Discard // a line per request
-	must(t, cmd.Start())
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return "http://" + addr + "/ipn"
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the Python receiver did not listen within 20 s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return readme.StartPythonReceiver(t, b.Text, secret, io.Discard) // it logs a line per request
 }
 
 // flawedReceiver keeps the newest totals per subscription as a shop should,

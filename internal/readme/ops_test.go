@@ -3,13 +3,10 @@ package readme
 import (
 	"crypto/rand"
 	"encoding/json"
-	"net"
+	"io"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -185,40 +182,13 @@ func itoa64(n int64) string {
 // README's sample (with the receiver's real port).
 func runTestReceiverExample(t *testing.T, s *session, b Block) {
 	needSession(t, s)
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		testenv.Unavailable(t, "python3 not found")
-	}
 	lines := b.Commands()
 	if len(lines) != 1 || lines[0] != `bin/ipnd test-receiver -url "$RECEIVER" -secret "$IPN_SECRET"` {
 		t.Fatalf("the test-receiver example changed: %q; update runTestReceiverExample", lines)
 	}
 	blocks := repoBlocks(t)
-	script := filepath.Join(t.TempDir(), "receiver.py")
-	if err := os.WriteFile(script, []byte(example(t, blocks, "python-receiver").Text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	addr := testenv.FreeAddr(t)
-	_, port, _ := net.SplitHostPort(addr)
 	secret := "ipnsec_" + rand.Text()
-	cmd := exec.Command(py, script)
-	cmd.Env = append(os.Environ(), "IPN_SECRET="+secret, "PORT="+port)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the Python receiver did not listen within 20 s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	receiver := "http://" + addr + "/ipn"
+	receiver := StartPythonReceiver(t, example(t, blocks, "python-receiver").Text, secret, io.Discard)
 	r := sh(t, s.dir, append(append([]string{}, s.env...), "RECEIVER="+receiver, "IPN_SECRET="+secret), time.Minute, lines[0])
 	got := strings.ReplaceAll(r.stdout, receiver, "http://127.0.0.1:8000/ipn")
 	want := example(t, blocks, "test-receiver-report").Text
