@@ -471,7 +471,7 @@ func TestOriginalEndpoints(t *testing.T) {
 func TestAuth(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	h.auth = false
-	for _, rt := range Routes() {
+	for _, rt := range allRoutes() {
 		path := strings.ReplaceAll(rt.Path, "{id}", "1")
 		a := h.send(rt.Method, path, "", nil)
 		if rt.Public {

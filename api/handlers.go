@@ -28,9 +28,6 @@ const (
 //go:embed openapi.json
 var openAPISpec []byte
 
-// OpenAPI returns the API's OpenAPI 3 description (JSON).
-func OpenAPI() []byte { return append([]byte(nil), openAPISpec...) }
-
 func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -54,7 +54,7 @@ func (f *fakeChain) Canonical(addr string) (string, error) {
 		addr = strings.ToLower(addr)
 	}
 	if err := f.Validate(addr); err != nil {
-		return "", fmt.Errorf("%w: %v", ErrRejected, err)
+		return "", fmt.Errorf("%w: %w", ErrRejected, err)
 	}
 	return addr, nil
 }
@@ -113,7 +113,7 @@ func (f *fakeChain) AddressAt(ctx context.Context, index uint32, label string) (
 
 func (f *fakeChain) Watch(ctx context.Context, addr string) (chains.Address, error) {
 	if err := f.Validate(addr); err != nil {
-		return chains.Address{}, fmt.Errorf("%w: %v", ErrRejected, err)
+		return chains.Address{}, fmt.Errorf("%w: %w", ErrRejected, err)
 	}
 	if f.c == chains.XMR {
 		f.mu.Lock()

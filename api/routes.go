@@ -26,8 +26,8 @@ type Route struct {
 	handle func(*Server, http.ResponseWriter, *http.Request) error
 }
 
-// Routes lists every endpoint the server has.
-func Routes() []Route {
+// allRoutes lists every endpoint the server has.
+func allRoutes() []Route {
 	return []Route{
 		{Method: "GET", Path: "/balance", handle: (*Server).balance},
 		{Method: "POST", Path: "/balance", handle: (*Server).balance},
@@ -71,7 +71,7 @@ func Routes() []Route {
 func (s *Server) routes() http.Handler {
 	byPath := map[string]map[string]Route{}
 	var paths []string
-	for _, rt := range Routes() {
+	for _, rt := range allRoutes() {
 		if s.ops {
 			// The metrics listener: health, readiness and metrics, no key.
 			if rt.Path != "/healthz" && rt.Path != "/readyz" && rt.Path != "/metrics" {

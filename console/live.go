@@ -20,9 +20,9 @@ type Broadcaster struct {
 	last     atomic.Int64 // UnixNano of the last Notify
 }
 
-// LastNotify is when Notify was last called: a view computed after it
+// lastNotify is when Notify was last called: a view computed after it
 // holds the change it announced.
-func (b *Broadcaster) LastNotify() time.Time {
+func (b *Broadcaster) lastNotify() time.Time {
 	if ns := b.last.Load(); ns != 0 {
 		return time.Unix(0, ns)
 	}
@@ -231,7 +231,7 @@ type overviewSnap struct {
 
 // lastNotifier is a Notifier that says when it last woke its watchers
 // (Broadcaster).
-type lastNotifier interface{ LastNotify() time.Time }
+type lastNotifier interface{ lastNotify() time.Time }
 
 // sharedOverview is the overview's data computed at or after notBefore
 // and after the Notifier's last wake-up (so that it holds the change that
@@ -240,7 +240,7 @@ type lastNotifier interface{ LastNotify() time.Time }
 // after its request (and leaves it to the streams).
 func (c *Console) sharedOverview(ctx context.Context, notBefore time.Time) (overviewData, error) {
 	if n, ok := c.o.Notifier.(lastNotifier); ok {
-		if t := n.LastNotify(); t.After(notBefore) {
+		if t := n.lastNotify(); t.After(notBefore) {
 			notBefore = t
 		}
 	}
