@@ -248,3 +248,50 @@ func satAdd(a, b uint64) uint64 {
 	}
 	return a + b
 }
+
+// keepSkipped passes on unchanged the ledger's live deposits of the
+// transactions a poll skipped: a transfer left out because its data was
+// odd this once is "seen, unchanged", never gone, so the reconcile does not
+// orphan its deposits and no receiver is sent a reversal. A skipped entry
+// whose txid cannot be read (malformed, bad_txid) could be any of them, so
+// then every live deposit of the window is kept; a real departure is
+// recorded by the next poll whose answer is clean.
+func (w *Watcher) keepSkipped(ctx context.Context, tip chains.Block, from int64, ps []chains.Payment, skips []skipped) ([]chains.Payment, error) {
+	if len(skips) == 0 {
+		return ps, nil
+	}
+	txids := map[string]bool{}
+	all := false
+	for _, s := range skips {
+		id := strings.ToLower(s.txid)
+		if b, err := hex.DecodeString(id); err != nil || len(b) != 32 {
+			all = true
+			continue
+		}
+		txids[id] = true
+	}
+	ds, err := w.ledger.WindowDeposits(ctx, chains.XMR, from)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	have := make(map[string]bool, len(ps))
+	for _, p := range ps {
+		have[p.TxID+" "+p.Address] = true
+	}
+	kept := 0
+	for _, d := range ds {
+		if have[d.TxID+" "+d.Address] || !(all || txids[d.TxID]) || d.Height > tip.Height {
+			continue // seen, not skipped, or in a block above the tip (gone for sure)
+		}
+		have[d.TxID+" "+d.Address] = true
+		ps = append(ps, chains.Payment{
+			TxID: d.TxID, OutIndex: d.OutIndex, Address: d.Address, Amount: d.Amount, UnlockTime: d.UnlockTime,
+			DoubleSpend: d.DoubleSpend || d.Status == ledger.StatusDoubleSpend, Height: d.Height, BlockHash: d.BlockHash,
+		})
+		kept++
+	}
+	if kept > 0 {
+		w.log.Debug("skipped transfers: their recorded deposits kept unchanged", "kept", kept, "whole_window", all)
+	}
+	return ps, nil
+}

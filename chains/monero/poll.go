@@ -121,7 +121,11 @@ func (w *Watcher) poll(ctx context.Context, first *Info) (moved bool, err error)
 	if err != nil {
 		return false, err
 	}
-	w.reportSkipped(append(skips, more...))
+	skips = append(skips, more...)
+	w.reportSkipped(skips)
+	if payments, err = w.keepSkipped(ctx, tip, from, payments, skips); err != nil {
+		return false, err
+	}
 	// Nothing moved since the last recorded poll (same tip, window and
 	// transfers): the write would change nothing, skip it.
 	if quick {

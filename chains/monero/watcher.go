@@ -22,6 +22,9 @@ type WatcherLedger interface {
 	// Balance reads an address's deposits (only for implausibly large
 	// amounts, see MaxTransferAmount).
 	Balance(ctx context.Context, c chains.Chain, addr string, maxConfirms int) (ledger.Totals, []ledger.Deposit, error)
+	// WindowDeposits lists the live deposits a reconcile from fromHeight
+	// would orphan when unseen (read only when a poll skipped transfers).
+	WindowDeposits(ctx context.Context, c chains.Chain, fromHeight int64) ([]ledger.Deposit, error)
 	chainsync.WindowLedger
 }
 
