@@ -306,6 +306,10 @@ func (w *Worker) deliver(ctx context.Context, n ledger.Notification, records cha
 	switch {
 	case errors.Is(err, ledger.ErrLeaseLost):
 		log.Warn("lease ran out during the attempt; outcome logged only", "delivered", out.Delivered)
+		// Not recorded: the notification is as it was (another claim
+		// retries it), so the observer is not told of a give-up or a
+		// retry that did not happen.
+		res.GiveUp, res.RetryAfter = false, 0
 	case err != nil:
 		log.Error("record attempt", "err", err, "delivered", out.Delivered)
 	case out.Delivered:

@@ -566,3 +566,52 @@ func TestNextAttempt(t *testing.T) {
 		t.Fatalf("default schedule first wait %v", d)
 	}
 }
+
+// lateRecorder holds the first outcome it is asked to record until the
+// notification's lease has run out on the ledger's clock: a ledger too
+// slow (a loaded database) to record within the lease.
+type lateRecorder struct {
+	*db.Ledger
+	held atomic.Bool
+}
+
+func (l *lateRecorder) RecordAttempts(ctx context.Context, ns []ledger.Notification, res []ledger.AttemptResult) ([]error, error) {
+	if !l.held.Swap(true) {
+		for l.Now().Before(ns[0].LeaseUntil.Add(time.Millisecond)) {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}
+	return l.Ledger.RecordAttempts(ctx, ns, res)
+}
+
+// An attempt whose outcome could not be recorded because its lease ran out
+// (a loaded database) is not a give-up: the notification is claimed again,
+// gives up then, and the observer (the metrics) hears of one give-up, not
+// two. This was TestWorkerGivesUpAfterMaxAge's intermittent failure under
+// load ("observer saw 2").
+func TestWorkerLeaseLostIsNoGiveUp(t *testing.T) {
+	forDrivers(t, func(t *testing.T, e *ledgerEnv) {
+		rc := newReceiver(t, func(w http.ResponseWriter, r received, _ int64) { w.WriteHeader(500) })
+		sub := e.subscribe(t, rc.URL, "json")
+		e.pay(t, sub, "t1", 1)
+		o := testOptions()
+		o.MaxAge, o.Lease, o.Timeout = time.Nanosecond, time.Second, 500*time.Millisecond
+		var failed, attempts atomic.Int64
+		o.Observer = ObserverFunc(func(n ledger.Notification, res ledger.AttemptResult) {
+			attempts.Add(1)
+			if res.GiveUp {
+				failed.Add(1)
+			}
+		})
+		startWorker(t, &lateRecorder{Ledger: e.l}, o)
+		n := e.waitState(t, sub, ledger.NoteFailed)
+		waitFor(t, "the observer", func() bool { return attempts.Load() == 2 })
+		if n.Attempts != 1 || failed.Load() != 1 {
+			t.Fatalf("failed notification: %d recorded attempts; the observer saw %d give-ups", n.Attempts, failed.Load())
+		}
+	})
+}
