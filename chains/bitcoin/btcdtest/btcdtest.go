@@ -21,7 +21,6 @@ package btcdtest
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -151,13 +150,15 @@ func (n *Node) For(tb TB) *Node {
 	return &v
 }
 
+// freePort reserves a loopback port for this test process
+// (testenv.FreePort: outside the ephemeral range, never handed to another
+// test process) and returns 127.0.0.1:PORT.
 func freePort(tb TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := testenv.FreePort()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return fmt.Sprintf("127.0.0.1:%d", p)
 }
 
 // start runs btcd (a fresh chain: --regtest wipes its database) and waits

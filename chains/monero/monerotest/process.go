@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/ipnd/ipnd/internal/testenv"
 )
 
 // ErrMissing is wrapped when monerod or monero-wallet-rpc is not installed.
@@ -43,15 +44,10 @@ func Binaries() (monerod, walletRPC string, err error) {
 	return monerod, walletRPC, nil
 }
 
-// FreePort returns a TCP port free on 127.0.0.1 right now.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+// FreePort reserves a loopback TCP port for this test process
+// (testenv.FreePort: outside the ephemeral range, never handed to another
+// test process).
+func FreePort() (int, error) { return testenv.FreePort() }
 
 type process struct {
 	cmd  *exec.Cmd
