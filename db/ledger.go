@@ -68,6 +68,7 @@ type Ledger struct {
 	// balance is Balance's prepared statement (balanceStmt).
 	stmtMu  sync.Mutex
 	balance *sql.Stmt
+	nextDue *sql.Stmt // NextDue's (nextDueStmt)
 	// migrationFS replaces the embedded migrations (tests).
 	migrationFS fs.FS
 	// skips holds the payments left out of chain writes already logged
@@ -194,6 +195,9 @@ func (l *Ledger) Close() error {
 	l.stmtMu.Lock()
 	if l.balance != nil {
 		l.balance.Close()
+	}
+	if l.nextDue != nil {
+		l.nextDue.Close()
 	}
 	l.stmtMu.Unlock()
 	return l.db.Close()
