@@ -282,3 +282,43 @@ func BenchmarkSendOnly(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkIdleLook compares what an idle worker does at each poll
+// interval when nothing is due (one notification waits in an hour's
+// back-off): claiming (ClaimDue, a transaction) against asking when the
+// next one is due (NextDue, one read), on SQLite and MySQL. The worker
+// looks 5 times a second at the default poll_interval.
+func BenchmarkIdleLook(b *testing.B) {
+	for _, driver := range dbtest.Drivers {
+		b.Run(driver, func(b *testing.B) {
+			l := dbtest.Ledger(b, driver, db.Options{Payload: Payload})
+			e := &ledgerEnv{driver: driver, l: l}
+			if err := l.SetStart(bg, chains.BTC, chains.Block{Height: 100, Hash: fmt.Sprintf("%064x", 100)}); err != nil {
+				b.Fatal(err)
+			}
+			sub := e.subscribe(b, "http://receiver.example/", "json")
+			e.pay(b, sub, "t1", 1)
+			ns, err := l.ClaimDue(bg, "bench", time.Minute, 1)
+			if err != nil || len(ns) != 1 {
+				b.Fatalf("claim: %v %d", err, len(ns))
+			}
+			if err := l.RecordAttempt(bg, ns[0], ledger.AttemptResult{Status: 500, RetryAfter: time.Hour, At: time.Now()}); err != nil {
+				b.Fatal(err)
+			}
+			b.Run("claim", func(b *testing.B) {
+				for range b.N {
+					if ns, err := l.ClaimDue(bg, "bench", time.Minute, 64); err != nil || len(ns) != 0 {
+						b.Fatalf("claim: %v %d", err, len(ns))
+					}
+				}
+			})
+			b.Run("next_due", func(b *testing.B) {
+				for range b.N {
+					if _, ok, err := l.NextDue(bg); err != nil || !ok {
+						b.Fatalf("next due: %v %v", err, ok)
+					}
+				}
+			})
+		})
+	}
+}

@@ -46,6 +46,37 @@ func (p *hostPace) add(d time.Duration) {
 	p.avg += (d - p.avg) / 8
 }
 
+// NextDuer is optionally implemented by the ledger (*db.Ledger): when the
+// earliest pending notification is due (ok false: none is pending). An
+// idle worker asks it at each poll_interval (one indexed read) instead of
+// claiming (a write transaction), and claims when something is due or
+// when poked (Notify); a notification due before the next poll is claimed
+// when it is due.
+type NextDuer interface {
+	NextDue(ctx context.Context) (at time.Time, ok bool, err error)
+}
+
+// nothingDue reports whether the ledger has nothing due now; when the
+// earliest pending notification falls due before the next poll, the timer
+// is moved to then. An error means "look": the claim reports it.
+func (w *Worker) nothingDue(ctx context.Context, nd NextDuer, timer *time.Timer) bool {
+	at, ok, err := nd.NextDue(ctx)
+	if err != nil {
+		return false
+	}
+	if !ok {
+		return true
+	}
+	d := at.Sub(w.now())
+	if d <= 0 {
+		return false
+	}
+	if d < w.o.PollInterval {
+		timer.Reset(d)
+	}
+	return true
+}
+
 // Run delivers until ctx is cancelled, then waits for the attempts in
 // flight (each bounded by the timeout) and records them. Claimed
 // notifications that were not started are handed back.
@@ -71,6 +102,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	timer := time.NewTimer(w.o.PollInterval)
 	defer timer.Stop()
+	nextDue, _ := w.l.(NextDuer)
+	ticked := false // this turn was woken by the poll timer (not a poke)
 
 	var records chan recordReq
 	if br, ok := w.l.(BatchRecorder); ok {
@@ -141,6 +174,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.lastLoop.Store(time.Now().UnixNano())
 		startQueued()
 		free := capacity - unrecorded - len(queue)
+		if free > 0 && ticked && !backlog && len(queue) == 0 && nextDue != nil && w.nothingDue(ctx, nextDue, timer) {
+			claimNow = false // idle: nothing due yet, no claim transaction
+		}
+		ticked = false
 		if free > 0 && (claimNow || (backlog && free >= batchMin)) {
 			claimNow = false
 			now := w.now()
@@ -190,7 +227,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-w.poke:
 			claimNow = true
 		case <-timer.C:
-			claimNow = true
+			claimNow, ticked = true, true
 			timer.Reset(w.o.PollInterval)
 		case e := <-events:
 			handle(e)

@@ -615,3 +615,59 @@ func TestWorkerLeaseLostIsNoGiveUp(t *testing.T) {
 		}
 	})
 }
+
+// idleLedger counts the claims (write transactions) and NextDue reads.
+type idleLedger struct {
+	*db.Ledger
+	claims, nextDue atomic.Int64
+}
+
+func (l *idleLedger) ClaimDue(ctx context.Context, owner string, lease time.Duration, limit int) ([]ledger.Notification, error) {
+	l.claims.Add(1)
+	return l.Ledger.ClaimDue(ctx, owner, lease, limit)
+}
+
+func (l *idleLedger) NextDue(ctx context.Context) (time.Time, bool, error) {
+	l.nextDue.Add(1)
+	return l.Ledger.NextDue(ctx)
+}
+
+// An idle worker does not claim (a write transaction) at every poll: it
+// reads when the next notification is due and claims only then, so a
+// notification made by another process (no Notify) is still found within
+// the poll interval, and one waiting in back-off is claimed when due.
+func TestWorkerIdleReadsInsteadOfClaiming(t *testing.T) {
+	forDrivers(t, func(t *testing.T, e *ledgerEnv) {
+		fail := atomic.Bool{}
+		fail.Store(true)
+		rc := newReceiver(t, func(w http.ResponseWriter, r received, _ int64) {
+			if fail.Load() {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			echo(w, r)
+		})
+		sub := e.subscribe(t, rc.URL, "json")
+		o := testOptions()
+		o.PollInterval = 10 * time.Millisecond
+		o.RetrySchedule = []time.Duration{300 * time.Millisecond}
+		l := &idleLedger{Ledger: e.l}
+		startWorker(t, l, o)
+		waitFor(t, "idle polls", func() bool { return l.nextDue.Load() >= 20 })
+		if n := l.claims.Load(); n != 1 {
+			t.Fatalf("idle: %d claims (want the first one only) over %d polls", n, l.nextDue.Load())
+		}
+		// Made by "another process": no Notify. Found by the next poll; the
+		// attempt fails and the retry, due 300 ms later, is claimed then.
+		e.pay(t, sub, "t1", 1)
+		waitFor(t, "a failed attempt", func() bool { ns := e.notes(t, sub); return len(ns) > 0 && ns[0].Attempts == 1 })
+		fail.Store(false)
+		e.waitState(t, sub, ledger.NoteDelivered)
+		// Idle again: polls read, nothing is claimed.
+		claims, polls := l.claims.Load(), l.nextDue.Load()
+		waitFor(t, "idle polls", func() bool { return l.nextDue.Load() >= polls+20 })
+		if n := l.claims.Load(); n > claims+1 {
+			t.Fatalf("idle again: %d more claims over %d polls", n-claims, l.nextDue.Load()-polls)
+		}
+	})
+}
