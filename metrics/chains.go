@@ -1,23 +1,67 @@
 package metrics
 
 import (
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ipnd/ipnd/chains"
+)
+
+// The metrics every chain's watcher exports under one name and one set of
+// labels. Package metrics owns them for Monero; a Bitcoin-family watcher
+// exports them from its own collector (bitcoin.Watcher.Collector). The
+// Prometheus registry accepts one name from several collectors only with
+// the same help text and the same constant/variable split of the labels:
+// chain is a constant label (one collector per chain), source and reason
+// are variable.
+const (
+	// NamePush: 1 while the chain's push source works, 0 while it polls;
+	// labels chain and source (websocket, zmq; none without push).
+	NamePush = "ipnd_chain_push"
+	HelpPush = "1 while the chain's push source (source: btcd websocket, Bitcoin Core or monerod ZMQ) works, " +
+		"0 while the watcher polls at its poll interval."
+	// NameTransfersSkipped counts what a node or wallet reported that
+	// could not be stored (each counted once); labels chain and reason
+	// (Bitcoin family: undecodable; Monero: the monero.Skip* reasons).
+	NameTransfersSkipped = "ipnd_chain_transfers_skipped_total"
+	HelpTransfersSkipped = "Transactions or transfers a node or wallet reported that could not be read or stored " +
+		"(each counted once), by chain and reason."
+	// ReasonUndecodable: a Bitcoin-family mempool transaction that does
+	// not decode.
+	ReasonUndecodable = "undecodable"
 )
 
 // watcherMetrics are what a chain watcher reports besides its ledger writes:
 // its polls, the push events it heard, the transfers it had to skip and
 // whether its push channel is up.
 type watcherMetrics struct {
-	polls   *prometheus.CounterVec
-	pushes  *prometheus.CounterVec
-	skipped *prometheus.CounterVec
-	pushUp  *prometheus.GaugeVec
+	reg    *prometheus.Registry
+	polls  *prometheus.CounterVec
+	pushes *prometheus.CounterVec
+
+	mu      sync.Mutex
+	skipped map[chains.Chain]*prometheus.CounterVec // NameTransfersSkipped, per chain
+	pushUp  map[chains.Chain]*prometheus.GaugeVec   // NamePush, per chain
 }
 
-func newWatcherMetrics(reg *prometheus.Registry) watcherMetrics {
-	m := watcherMetrics{
+// chainVec returns chain c's vector in m, made and registered on first use
+// (a chain whose watcher exports the name itself keeps an unregistered one).
+func chainVec[V prometheus.Collector](w *watcherMetrics, m map[chains.Chain]V, c chains.Chain, mk func(prometheus.Labels) V) V {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if v, ok := m[c]; ok {
+		return v
+	}
+	v := mk(prometheus.Labels{"chain": string(c)})
+	_ = w.reg.Register(v)
+	m[c] = v
+	return v
+}
+
+func newWatcherMetrics(reg *prometheus.Registry) *watcherMetrics {
+	m := &watcherMetrics{
+		reg: reg, skipped: map[chains.Chain]*prometheus.CounterVec{}, pushUp: map[chains.Chain]*prometheus.GaugeVec{},
 		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ipnd_chain_polls_total",
 			Help: "Watcher polls, by chain and kind (Monero: change_check = monerod asked whether anything changed; " +
@@ -27,17 +71,8 @@ func newWatcherMetrics(reg *prometheus.Registry) watcherMetrics {
 			Name: "ipnd_chain_push_events_total",
 			Help: "Push events from the chain's node (ZMQ topics, resync after a reconnect), by chain and event.",
 		}, []string{"chain", "event"}),
-		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ipnd_chain_transfers_skipped_total",
-			Help: "Transfers a node or wallet reported that could not be stored (each counted once), by chain and reason.",
-		}, []string{"chain", "reason"}),
-		pushUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "ipnd_chain_push_connected",
-			Help: "1 while the chain's push channel (the node's ZMQ publisher) is connected, 0 while it is down " +
-				"and the watcher polls at its poll interval; absent when push is not configured.",
-		}, []string{"chain"}),
 	}
-	reg.MustRegister(m.polls, m.pushes, m.skipped, m.pushUp)
+	reg.MustRegister(m.polls, m.pushes)
 	return m
 }
 
@@ -62,11 +97,14 @@ func (r *Registry) ChainTransferSkipped(c chains.Chain, reason string) {
 	if r == nil {
 		return
 	}
-	r.watcher.skipped.WithLabelValues(string(c), reason).Inc()
+	chainVec(r.watcher, r.watcher.skipped, c, func(l prometheus.Labels) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameTransfersSkipped, Help: HelpTransfersSkipped, ConstLabels: l},
+			[]string{"reason"})
+	}).WithLabelValues(reason).Inc()
 }
 
-// ChainPushConnected sets whether the chain's push channel is up.
-func (r *Registry) ChainPushConnected(c chains.Chain, up bool) {
+// ChainPush sets whether the chain's push source (zmq for Monero) works.
+func (r *Registry) ChainPush(c chains.Chain, source string, up bool) {
 	if r == nil {
 		return
 	}
@@ -74,5 +112,7 @@ func (r *Registry) ChainPushConnected(c chains.Chain, up bool) {
 	if up {
 		v = 1
 	}
-	r.watcher.pushUp.WithLabelValues(string(c)).Set(v)
+	chainVec(r.watcher, r.watcher.pushUp, c, func(l prometheus.Labels) *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: NamePush, Help: HelpPush, ConstLabels: l}, []string{"source"})
+	}).WithLabelValues(source).Set(v)
 }

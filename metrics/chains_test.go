@@ -3,6 +3,8 @@ package metrics
 import (
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ipnd/ipnd/chains"
 )
 
@@ -13,18 +15,51 @@ func TestWatcherMetrics(t *testing.T) {
 	r.ChainPoll(chains.XMR, "push")
 	r.ChainPushEvent(chains.XMR, "json-minimal-txpool_add")
 	r.ChainTransferSkipped(chains.XMR, "amount_out_of_range")
-	r.ChainPushConnected(chains.XMR, true)
-	r.ChainPushConnected(chains.XMR, false)
+	r.ChainPush(chains.XMR, "zmq", true)
+	r.ChainPush(chains.XMR, "zmq", false)
 	wantLines(t, scrape(t, r),
 		`ipnd_chain_polls_total{chain="xmr",kind="change_check"} 2`,
 		`ipnd_chain_polls_total{chain="xmr",kind="push"} 1`,
 		`ipnd_chain_push_events_total{chain="xmr",event="json-minimal-txpool_add"} 1`,
 		`ipnd_chain_transfers_skipped_total{chain="xmr",reason="amount_out_of_range"} 1`,
-		`ipnd_chain_push_connected{chain="xmr"} 0`,
+		`ipnd_chain_push{chain="xmr",source="zmq"} 0`,
 	)
 	var nilReg *Registry // components may run without metrics
 	nilReg.ChainPoll(chains.XMR, "x")
 	nilReg.ChainPushEvent(chains.XMR, "x")
 	nilReg.ChainTransferSkipped(chains.XMR, "x")
-	nilReg.ChainPushConnected(chains.XMR, true)
+	nilReg.ChainPush(chains.XMR, "zmq", true)
+}
+
+// bitcoinLike exports the push gauge and the skipped counter the way a
+// Bitcoin-family watcher's own collector does (bitcoin.Watcher.Collector):
+// the chain as a constant label.
+type bitcoinLike struct{ push, skipped *prometheus.Desc }
+
+func (b bitcoinLike) Describe(ch chan<- *prometheus.Desc) { ch <- b.push; ch <- b.skipped }
+func (b bitcoinLike) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(b.push, prometheus.GaugeValue, 1, "websocket")
+	ch <- prometheus.MustNewConstMetric(b.skipped, prometheus.CounterValue, 3, ReasonUndecodable)
+}
+
+// One name and one set of labels per watcher metric across chains: a
+// Bitcoin watcher's collector registers next to Monero's series, and both
+// chains appear under ipnd_chain_push and ipnd_chain_transfers_skipped_total.
+func TestWatcherMetricsOneNameAcrossChains(t *testing.T) {
+	r := New()
+	r.ChainPush(chains.XMR, "zmq", true)
+	r.ChainTransferSkipped(chains.XMR, "bad_txid")
+	btc := prometheus.Labels{"chain": "btc"}
+	if err := r.Register(bitcoinLike{
+		push:    prometheus.NewDesc(NamePush, HelpPush, []string{"source"}, btc),
+		skipped: prometheus.NewDesc(NameTransfersSkipped, HelpTransfersSkipped, []string{"reason"}, btc),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	wantLines(t, scrape(t, r),
+		`ipnd_chain_push{chain="btc",source="websocket"} 1`,
+		`ipnd_chain_push{chain="xmr",source="zmq"} 1`,
+		`ipnd_chain_transfers_skipped_total{chain="btc",reason="undecodable"} 3`,
+		`ipnd_chain_transfers_skipped_total{chain="xmr",reason="bad_txid"} 1`,
+	)
 }

@@ -44,10 +44,11 @@ const scrapeTimeout = 3 * time.Second
 type Registry struct {
 	reg *prometheus.Registry
 
-	blocks   *prometheus.CounterVec
-	reorgs   *prometheus.CounterVec
-	deposits *prometheus.CounterVec
-	notes    *prometheus.CounterVec
+	blocks     *prometheus.CounterVec
+	reorgs     *prometheus.CounterVec
+	reorgDepth *prometheus.HistogramVec
+	deposits   *prometheus.CounterVec
+	notes      *prometheus.CounterVec
 
 	attempts *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
@@ -61,7 +62,7 @@ type Registry struct {
 	httpReqs *prometheus.CounterVec
 	httpDur  *prometheus.HistogramVec
 
-	watcher watcherMetrics // chains.go
+	watcher *watcherMetrics // chains.go
 
 	mu       sync.Mutex
 	statusFn StatusFunc
@@ -78,7 +79,12 @@ func New() *Registry {
 	}, []string{"chain", "direction"})
 	r.reorgs = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ipnd_reorgs_total",
-		Help: "Chain reorganisations handled, by chain.",
+		Help: "Chain reorganisations handled (one per reorganisation, however deep), by chain.",
+	}, []string{"chain"})
+	r.reorgDepth = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "ipnd_reorg_depth_blocks",
+		Help:    "Blocks of the ledger's chain each reorganisation replaced, by chain.",
+		Buckets: []float64{1, 2, 3, 6, 10, 20, 50, 100},
 	}, []string{"chain"})
 	r.deposits = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ipnd_deposits_total",
@@ -122,7 +128,7 @@ func New() *Registry {
 		Help:    "HTTP API request duration, by route.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 	}, []string{"route"})
-	r.reg.MustRegister(r.blocks, r.reorgs, r.deposits, r.notes, r.attempts, r.latency, r.payNotify, r.payAck, r.payTotal,
+	r.reg.MustRegister(r.blocks, r.reorgs, r.reorgDepth, r.deposits, r.notes, r.attempts, r.latency, r.payNotify, r.payAck, r.payTotal,
 		r.httpReqs, r.httpDur,
 		scrapeCollector{r},
 		collectors.NewGoCollector(),
@@ -161,27 +167,9 @@ func (r *Registry) SetNotificationCounts(f CountsFunc) {
 	r.mu.Unlock()
 }
 
-// BlockApplied records one block connected to the ledger (ApplyBlock, or a
-// Monero reconcile that advanced the tip by one block) and what it changed.
-func (r *Registry) BlockApplied(c chains.Chain, ch chains.Change) {
-	if r == nil {
-		return
-	}
-	r.blocks.WithLabelValues(string(c), "applied").Inc()
-	r.Change(c, ch)
-}
-
-// BlockReverted records one block disconnected by a reorg (RevertBlock).
-func (r *Registry) BlockReverted(c chains.Chain, ch chains.Change) {
-	if r == nil {
-		return
-	}
-	r.blocks.WithLabelValues(string(c), "reverted").Inc()
-	r.Change(c, ch)
-}
-
-// BlocksApplied records n blocks processed at once (a Monero reconcile
-// window moving the tip by n).
+// BlocksApplied records n blocks connected to the ledger (a block, a
+// reorganisation's new branch, a Monero reconcile window moving the tip by
+// n); it and Reorg and Change make *Registry a chainsync.Observer.
 func (r *Registry) BlocksApplied(c chains.Chain, n int) {
 	if r == nil || n <= 0 {
 		return
@@ -189,16 +177,21 @@ func (r *Registry) BlocksApplied(c chains.Chain, n int) {
 	r.blocks.WithLabelValues(string(c), "applied").Add(float64(n))
 }
 
-// Reorg records a reorganisation handled on c.
-func (r *Registry) Reorg(c chains.Chain) {
+// Reorg records one reorganisation handled on c that replaced depth blocks
+// of the ledger's chain: one event, its depth, and depth blocks reverted.
+func (r *Registry) Reorg(c chains.Chain, depth int) {
 	if r == nil {
 		return
 	}
 	r.reorgs.WithLabelValues(string(c)).Inc()
+	if depth > 0 {
+		r.reorgDepth.WithLabelValues(string(c)).Observe(float64(depth))
+		r.blocks.WithLabelValues(string(c), "reverted").Add(float64(depth))
+	}
 }
 
-// Change records what any chain write did (ApplyMempool, ReconcileWindow,
-// or the blocks above).
+// Change records what any chain write did (a block, a reorganisation, the
+// mempool, a Monero reconcile).
 func (r *Registry) Change(c chains.Chain, ch chains.Change) {
 	if r == nil {
 		return

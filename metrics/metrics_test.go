@@ -40,10 +40,12 @@ func wantLines(t *testing.T, text string, lines ...string) {
 
 func TestRegistryReports(t *testing.T) {
 	r := New()
-	r.BlockApplied(chains.BTC, chains.Change{DepositsAdded: 2, Notifications: 1})
-	r.BlockApplied(chains.BTC, chains.Change{DepositsUpdated: 1})
-	r.BlockReverted(chains.BTC, chains.Change{DepositsRemoved: 3})
-	r.Reorg(chains.BTC)
+	r.BlocksApplied(chains.BTC, 2)
+	r.Change(chains.BTC, chains.Change{DepositsAdded: 2, Notifications: 1})
+	r.Change(chains.BTC, chains.Change{DepositsUpdated: 1})
+	r.Reorg(chains.BTC, 3) // one reorganisation replacing 3 blocks
+	r.Change(chains.BTC, chains.Change{DepositsRemoved: 3})
+	r.Reorg(chains.BTC, 1)
 	r.BlocksApplied(chains.XMR, 5)
 	r.Change(chains.XMR, chains.Change{DepositsAdded: 1})
 	r.AttemptDone(ledger.Notification{}, ledger.AttemptResult{Delivered: true, Duration: 20 * time.Millisecond})
@@ -61,9 +63,12 @@ func TestRegistryReports(t *testing.T) {
 	text := scrape(t, r)
 	wantLines(t, text,
 		`ipnd_blocks_processed_total{chain="btc",direction="applied"} 2`,
-		`ipnd_blocks_processed_total{chain="btc",direction="reverted"} 1`,
+		`ipnd_blocks_processed_total{chain="btc",direction="reverted"} 4`,
 		`ipnd_blocks_processed_total{chain="xmr",direction="applied"} 5`,
-		`ipnd_reorgs_total{chain="btc"} 1`,
+		`ipnd_reorgs_total{chain="btc"} 2`,
+		`ipnd_reorg_depth_blocks_count{chain="btc"} 2`,
+		`ipnd_reorg_depth_blocks_sum{chain="btc"} 4`,
+		`ipnd_reorg_depth_blocks_bucket{chain="btc",le="2"} 1`,
 		`ipnd_deposits_total{chain="btc",event="added"} 2`,
 		`ipnd_deposits_total{chain="btc",event="updated"} 1`,
 		`ipnd_deposits_total{chain="btc",event="removed"} 3`,
@@ -105,10 +110,8 @@ func TestScrapeLedgerError(t *testing.T) {
 
 func TestNilRegistry(t *testing.T) {
 	var r *Registry
-	r.BlockApplied(chains.BTC, chains.Change{DepositsAdded: 1})
-	r.BlockReverted(chains.BTC, chains.Change{})
 	r.BlocksApplied(chains.BTC, 1)
-	r.Reorg(chains.BTC)
+	r.Reorg(chains.BTC, 2)
 	r.Change(chains.BTC, chains.Change{})
 	r.AttemptDone(ledger.Notification{}, ledger.AttemptResult{})
 	r.ObserveHTTP("/", "GET", 200, 0)

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ipnd/ipnd/chains"
+	"github.com/ipnd/ipnd/metrics"
 )
 
 // stats are the watcher's counters, exported as Prometheus metrics by
@@ -51,11 +52,9 @@ type collector struct {
 func (w *Watcher) Collector() prometheus.Collector {
 	chain := prometheus.Labels{"chain": string(w.fam.Chain)}
 	return collector{
-		w: w,
-		push: prometheus.NewDesc("ipnd_chain_push",
-			"1 while a push source (btcd websocket, Core ZMQ) works, 0 while the watcher polls.", []string{"source"}, chain),
-		undecodable: prometheus.NewDesc("ipnd_chain_undecodable_transactions_total",
-			"Mempool transactions skipped because they do not decode.", nil, chain),
+		w:           w,
+		push:        prometheus.NewDesc(metrics.NamePush, metrics.HelpPush, []string{"source"}, chain),
+		undecodable: prometheus.NewDesc(metrics.NameTransfersSkipped, metrics.HelpTransfersSkipped, []string{"reason"}, chain),
 		fetched: prometheus.NewDesc("ipnd_chain_mempool_fetched_total",
 			"Mempool transactions fetched from the node.", nil, chain),
 		back: prometheus.NewDesc("ipnd_chain_mempool_backlog",
@@ -79,7 +78,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		source = "none"
 	}
 	ch <- prometheus.MustNewConstMetric(c.push, prometheus.GaugeValue, push, source)
-	ch <- prometheus.MustNewConstMetric(c.undecodable, prometheus.CounterValue, float64(s.undecodable.Load()))
+	ch <- prometheus.MustNewConstMetric(c.undecodable, prometheus.CounterValue, float64(s.undecodable.Load()), metrics.ReasonUndecodable)
 	ch <- prometheus.MustNewConstMetric(c.fetched, prometheus.CounterValue, float64(s.fetched.Load()))
 	ch <- prometheus.MustNewConstMetric(c.back, prometheus.GaugeValue, float64(s.backlog.Load()))
 }

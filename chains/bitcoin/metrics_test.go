@@ -42,8 +42,8 @@ func TestCollectorsPerChain(t *testing.T) {
 		}
 	}
 	want := map[string][]string{
-		"ipnd_chain_undecodable_transactions_total": {"chain=btc 7", "chain=ltc 8"},
-		"ipnd_chain_push": {"chain=btc,source=none 0", "chain=ltc,source=none 0"},
+		"ipnd_chain_transfers_skipped_total": {"chain=btc,reason=undecodable 7", "chain=ltc,reason=undecodable 8"},
+		"ipnd_chain_push":                    {"chain=btc,source=none 0", "chain=ltc,source=none 0"},
 	}
 	for name, w := range want {
 		if strings.Join(got[name], "; ") != strings.Join(w, "; ") {

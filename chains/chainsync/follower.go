@@ -143,9 +143,7 @@ func (f *BlockFollower) Record(ctx context.Context, u chains.ChainUpdate) (chain
 	}
 	f.tip = u.Tip(before)
 	if n := len(u.Disconnect); n > 0 {
-		for range n {
-			f.cfg.Hooks.reorg(f.cfg.Chain)
-		}
+		f.cfg.Hooks.reorg(f.cfg.Chain, n) // one reorganisation, n blocks deep
 	}
 	f.cfg.Hooks.blocksApplied(f.cfg.Chain, len(u.Connect))
 	return f.cfg.Hooks.wrote(f.cfg.Chain, ch, nil)

@@ -80,10 +80,10 @@ func pay(txid string, amount uint64, idx uint32) chains.Payment {
 		Watch: &chains.Address{Chain: chains.BTC, DerivationIndex: &idx}}
 }
 
-type counted struct{ applied, reorgs, notes int }
+type counted struct{ applied, reorgs, depth, notes int }
 
 func (c *counted) BlocksApplied(_ chains.Chain, n int)     { c.applied += n }
-func (c *counted) Reorg(chains.Chain)                      { c.reorgs++ }
+func (c *counted) Reorg(_ chains.Chain, depth int)         { c.reorgs++; c.depth += depth }
 func (c *counted) Change(_ chains.Chain, ch chains.Change) { c.notes += ch.Notifications }
 
 type fixture struct {
@@ -224,8 +224,8 @@ func TestFollowerConnectAndAtomicReorg(t *testing.T) {
 	if got := x.notified(sub2); fmt.Sprint(got) != "[15/0 0/5]" {
 		t.Fatalf("notified %v, want [15/0 0/5]", got)
 	}
-	if x.seen.applied != 6 || x.seen.reorgs != 2 {
-		t.Fatalf("counted %+v, want 6 blocks applied and 2 reorged", *x.seen)
+	if x.seen.applied != 6 || x.seen.reorgs != 1 || x.seen.depth != 2 {
+		t.Fatalf("counted %+v, want 6 blocks applied and one reorganisation 2 blocks deep", *x.seen)
 	}
 	if st := x.loop.Status(); st.Height != 4 || st.NodeHeight != 4 || st.Behind != 0 {
 		t.Fatalf("status %+v", st)

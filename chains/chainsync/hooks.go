@@ -6,8 +6,8 @@ import "github.com/ipnd/ipnd/chains"
 type Observer interface {
 	// BlocksApplied counts blocks connected to the ledger.
 	BlocksApplied(c chains.Chain, n int)
-	// Reorg counts a block disconnected by a reorganisation.
-	Reorg(c chains.Chain)
+	// Reorg counts one reorganisation, which disconnected depth blocks.
+	Reorg(c chains.Chain, depth int)
 	// Change counts the deposits and notifications one write made.
 	Change(c chains.Chain, ch chains.Change)
 }
@@ -43,8 +43,8 @@ func (h Hooks) blocksApplied(c chains.Chain, n int) {
 	}
 }
 
-func (h Hooks) reorg(c chains.Chain) {
+func (h Hooks) reorg(c chains.Chain, depth int) {
 	if h.Observer != nil {
-		h.Observer.Reorg(c)
+		h.Observer.Reorg(c, depth)
 	}
 }

@@ -33,5 +33,7 @@ func (w Window) Reconcile(ctx context.Context, tip chains.Block, fromHeight int6
 // successful Reconcile.
 func (w Window) Advanced(n int) { w.Hooks.blocksApplied(w.Chain, n) }
 
-// Reorged counts a reorganisation the windowed watcher found.
-func (w Window) Reorged() { w.Hooks.reorg(w.Chain) }
+// Reorged counts a reorganisation the windowed watcher found, depth blocks
+// of the ledger's chain deep (its recorded tip's height minus the fork
+// point's).
+func (w Window) Reorged(depth int) { w.Hooks.reorg(w.Chain, depth) }

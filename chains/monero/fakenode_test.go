@@ -85,7 +85,7 @@ func (m *countingMetrics) ChainTransferSkipped(_ chains.Chain, reason string) {
 	m.skipped[reason]++
 	m.mu.Unlock()
 }
-func (m *countingMetrics) ChainPushConnected(_ chains.Chain, up bool) {
+func (m *countingMetrics) ChainPush(_ chains.Chain, _ string, up bool) {
 	m.mu.Lock()
 	m.pushUp = append(m.pushUp, up)
 	m.mu.Unlock()

@@ -92,7 +92,7 @@ func (w *Watcher) poll(ctx context.Context, first *Info) (moved bool, err error)
 	if err != nil {
 		return false, fmt.Errorf("ledger: %w", err)
 	}
-	from, reorg, err := w.windowStart(ctx, tip, stored, hadTip)
+	from, depth, err := w.windowStart(ctx, tip, stored, hadTip)
 	if err != nil {
 		return false, err
 	}
@@ -152,8 +152,8 @@ func (w *Watcher) poll(ctx context.Context, first *Info) (moved bool, err error)
 	if hadTip && tip.Height > stored.Height {
 		w.window.Advanced(int(tip.Height - stored.Height))
 	}
-	if reorg {
-		w.window.Reorged()
+	if depth > 0 {
+		w.window.Reorged(int(depth))
 	}
 	if change != (chains.Change{}) {
 		w.log.Info("monero payments reconciled", "tip", tip.Height, "from_height", from, "seen", len(payments),
@@ -226,19 +226,20 @@ func isNotFound(err error) bool { return errors.Is(err, ledger.ErrNotFound) }
 
 // windowStart is the exclusive min_height of this poll: the last scanned
 // height minus the reorg window, lowered to the fork point when a block the
-// ledger recorded is no longer on the daemon's chain (reorg is then true).
-func (w *Watcher) windowStart(ctx context.Context, tip, stored chains.Block, hadTip bool) (from int64, reorg bool, err error) {
+// ledger recorded is no longer on the daemon's chain (depth is then how
+// many of the ledger's blocks the reorganisation replaced; 0 without one).
+func (w *Watcher) windowStart(ctx context.Context, tip, stored chains.Block, hadTip bool) (from, depth int64, err error) {
 	if !hadTip {
-		return 0, false, nil // first start: read the account's whole history once
+		return 0, 0, nil // first start: read the account's whole history once
 	}
 	from = min(stored.Height, tip.Height) - w.cfg.ReorgWindow
 	if stored == tip {
-		return max(from, 0), false, nil
+		return max(from, 0), 0, nil
 	}
 	// Is the stored tip still on the chain? Usually one header call.
 	recent, err := w.ledger.RecentBlocks(ctx, chains.XMR, 64)
 	if err != nil {
-		return 0, false, fmt.Errorf("ledger: %w", err)
+		return 0, 0, fmt.Errorf("ledger: %w", err)
 	}
 	// The daemon's hash at a height; its tip's is known already.
 	hashAt := func(ctx context.Context, h int64) (string, error) {
@@ -253,7 +254,7 @@ func (w *Watcher) windowStart(ctx context.Context, tip, stored chains.Block, had
 	}
 	anc, err := chainsync.CommonAncestor(ctx, recent, tip.Height, hashAt)
 	if err != nil {
-		return 0, false, err
+		return 0, 0, err
 	}
 	fork := int64(-1)
 	if anc >= 0 {
@@ -267,7 +268,7 @@ func (w *Watcher) windowStart(ctx context.Context, tip, stored chains.Block, had
 	if fork >= 0 && fork < stored.Height {
 		w.log.Warn("monero reorg", "fork_height", fork, "old_tip", stored.Height, "new_tip", tip.Height)
 		from = min(from, fork)
-		reorg = true
+		depth = stored.Height - fork
 	}
-	return max(from, 0), reorg, nil
+	return max(from, 0), depth, nil
 }

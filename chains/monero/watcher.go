@@ -39,8 +39,9 @@ type Metrics interface {
 	ChainPushEvent(c chains.Chain, event string)
 	// ChainTransferSkipped counts one transfer that could not be stored.
 	ChainTransferSkipped(c chains.Chain, reason string)
-	// ChainPushConnected says whether the publisher is connected.
-	ChainPushConnected(c chains.Chain, up bool)
+	// ChainPush says whether the push source (FeedZMQ: monerod's
+	// publisher) is connected.
+	ChainPush(c chains.Chain, source string, up bool)
 }
 
 // Poll kinds (Metrics.ChainPoll).
@@ -309,7 +310,7 @@ func (w *Watcher) SetPush(configured, connected bool) {
 	w.pushConfigured.Store(configured)
 	was := w.pushUp.Swap(connected && configured)
 	if configured && w.cfg.Metrics != nil {
-		w.cfg.Metrics.ChainPushConnected(chains.XMR, connected)
+		w.cfg.Metrics.ChainPush(chains.XMR, FeedZMQ, connected)
 	}
 	if was && !connected {
 		w.Poke() // poll now rather than wait a change check's interval

@@ -51,8 +51,8 @@ func (o chainObserver) BlocksApplied(c chains.Chain, n int) {
 	o.wake()
 }
 
-func (o chainObserver) Reorg(c chains.Chain) {
-	o.Observer.Reorg(c)
+func (o chainObserver) Reorg(c chains.Chain, depth int) {
+	o.Observer.Reorg(c, depth)
 	o.wake()
 }
 
