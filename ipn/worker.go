@@ -166,12 +166,6 @@ func (w *Worker) Notify() {
 	}
 }
 
-// NextAttempt returns when to retry after a failed attempt, given how many
-// attempts were made before it: now + RetryDelay.
-func NextAttempt(schedule []time.Duration, attemptsBefore int, now time.Time) time.Time {
-	return now.Add(RetryDelay(schedule, attemptsBefore))
-}
-
 // RetryDelay is how long to wait after a failed attempt, given how many
 // attempts were made before it: the schedule's entry at that index (the
 // last entry for ever after) with ±10% jitter.

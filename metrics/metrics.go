@@ -137,9 +137,6 @@ func New() *Registry {
 	return r
 }
 
-// Gatherer exposes the registry (for tests and extra exporters).
-func (r *Registry) Gatherer() prometheus.Gatherer { return r.reg }
-
 // Handler serves the metrics in the Prometheus text format.
 func (r *Registry) Handler() http.Handler {
 	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})

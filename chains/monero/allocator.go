@@ -238,7 +238,10 @@ func (a *Allocator) Allocate(ctx context.Context, label string) (chains.Address,
 			Chain: chains.XMR, Address: addr, AccountIndex: &acct, SubaddressIndex: &sub, Label: label,
 		})
 		if errors.Is(err, ledger.ErrIndexTaken) {
-			return chains.Address{}, fmt.Errorf("%w: %v", ErrOtherWallet, err)
+			// The cause is quoted, not wrapped: wrapped, ledger.ErrIndexTaken
+			// would make the API answer 409 as if the caller's index clashed,
+			// while this is the operator's wallet mix-up.
+			return chains.Address{}, fmt.Errorf("%w: %s", ErrOtherWallet, err.Error())
 		}
 		if err != nil {
 			return chains.Address{}, fmt.Errorf("record subaddress %d/%d: %w", acct, sub, err)

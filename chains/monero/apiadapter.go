@@ -95,7 +95,7 @@ func (a *APIAdapter) Watch(ctx context.Context, addr string) (chains.Address, er
 		if errors.Is(err, ErrUnreachable) || errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrWrongPath) {
 			return chains.Address{}, err
 		}
-		return chains.Address{}, fmt.Errorf("%w: %v", chains.ErrRejected, err)
+		return chains.Address{}, fmt.Errorf("%w: %w", chains.ErrRejected, err)
 	}
 	major, minor := idx.Major, idx.Minor
 	return a.ledger.EnsureAddress(ctx, chains.Address{Chain: chains.XMR, Address: addr, AccountIndex: &major, SubaddressIndex: &minor})

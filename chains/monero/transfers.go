@@ -112,21 +112,3 @@ func decodeTransfers(raw []json.RawMessage, category string, bad *[]MalformedTra
 	}
 	return out
 }
-
-// GetTransferByTxID returns the wallet's view of one transaction (one entry
-// per subaddress it paid). An unknown txid is an *RPCError with
-// CodeWrongTxID.
-func (w *WalletClient) GetTransferByTxID(ctx context.Context, txid string, account uint32) ([]Transfer, error) {
-	var out struct {
-		Transfer  Transfer   `json:"transfer"`
-		Transfers []Transfer `json:"transfers"`
-	}
-	err := w.r.jsonRPC(ctx, "get_transfer_by_txid", map[string]any{"txid": txid, "account_index": account}, &out)
-	if err != nil {
-		return nil, err
-	}
-	if len(out.Transfers) == 0 && out.Transfer.TxID != "" {
-		return []Transfer{out.Transfer}, nil
-	}
-	return out.Transfers, nil
-}

@@ -22,7 +22,7 @@ func Binaries() (monerod, walletRPC string, err error) {
 	find := func(env, name string) (string, error) {
 		if p := os.Getenv(env); p != "" {
 			if _, err := os.Stat(p); err != nil {
-				return "", fmt.Errorf("%w: %s=%s: %v", ErrMissing, env, p, err)
+				return "", fmt.Errorf("%w: %s=%s: %w", ErrMissing, env, p, err)
 			}
 			return p, nil
 		}

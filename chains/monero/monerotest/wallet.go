@@ -116,7 +116,7 @@ func (w *WalletRPC) start(ctx context.Context) error {
 		}
 	}
 	out, _ := os.ReadFile(filepath.Join(w.Dir, "wallet-rpc.out"))
-	return fmt.Errorf("wallet-rpc %s did not start: %v: %s", w.Name, lastErr, tail(string(out), 800))
+	return fmt.Errorf("wallet-rpc %s did not start: %w: %s", w.Name, lastErr, tail(string(out), 800))
 }
 
 // Stop stops the process (SIGTERM; the wallet is saved on exit).
