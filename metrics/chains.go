@@ -9,12 +9,16 @@ import (
 )
 
 // The metrics every chain's watcher exports under one name and one set of
-// labels. Package metrics owns them for Monero; a Bitcoin-family watcher
-// exports them from its own collector (bitcoin.Watcher.Collector). The
-// Prometheus registry accepts one name from several collectors only with
-// the same help text and the same constant/variable split of the labels:
-// chain is a constant label (one collector per chain), source and reason
-// are variable.
+// labels. ipnd_chain_push: package metrics exports Monero's, a
+// Bitcoin-family watcher its own from its collector (bitcoin.Watcher.Collector)
+// with this name and help text (the Prometheus registry accepts one name
+// from several collectors only with the same help and the same
+// constant/variable split of the labels: chain constant, one collector per
+// chain; source variable). ipnd_chain_transfers_skipped_total: one
+// collector here for every chain, fed by ChainTransferSkipped (the Monero
+// watcher, the ledger's chain writes), registers DescTransfersSkipped; a
+// Bitcoin-family watcher's collector emits its undecodable transactions
+// with that description too (without describing it again).
 const (
 	// NamePush: 1 while the chain's push source works, 0 while it polls;
 	// labels chain and source (websocket, zmq; none without push).
@@ -40,9 +44,37 @@ type watcherMetrics struct {
 	polls  *prometheus.CounterVec
 	pushes *prometheus.CounterVec
 
-	mu      sync.Mutex
-	skipped map[chains.Chain]*prometheus.CounterVec // NameTransfersSkipped, per chain
-	pushUp  map[chains.Chain]*prometheus.GaugeVec   // NamePush, per chain
+	skipped *skippedCollector
+
+	mu     sync.Mutex
+	pushUp map[chains.Chain]*prometheus.GaugeVec // NamePush, per chain
+}
+
+type skipKey struct {
+	chain  chains.Chain
+	reason string
+}
+
+// DescTransfersSkipped describes ipnd_chain_transfers_skipped_total{chain,
+// reason}; the registry's collector registers it, and a component that
+// keeps its own count emits it with this description (each chain and
+// reason from one source only).
+var DescTransfersSkipped = prometheus.NewDesc(NameTransfersSkipped, HelpTransfersSkipped, []string{"chain", "reason"}, nil)
+
+// skippedCollector exports the skips reported with ChainTransferSkipped.
+type skippedCollector struct {
+	mu     sync.Mutex
+	counts map[skipKey]uint64
+}
+
+func (s *skippedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- DescTransfersSkipped }
+
+func (s *skippedCollector) Collect(ch chan<- prometheus.Metric) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, n := range s.counts {
+		ch <- prometheus.MustNewConstMetric(DescTransfersSkipped, prometheus.CounterValue, float64(n), string(k.chain), k.reason)
+	}
 }
 
 // chainVec returns chain c's vector in m, made and registered on first use
@@ -61,7 +93,8 @@ func chainVec[V prometheus.Collector](w *watcherMetrics, m map[chains.Chain]V, c
 
 func newWatcherMetrics(reg *prometheus.Registry) *watcherMetrics {
 	m := &watcherMetrics{
-		reg: reg, skipped: map[chains.Chain]*prometheus.CounterVec{}, pushUp: map[chains.Chain]*prometheus.GaugeVec{},
+		reg: reg, pushUp: map[chains.Chain]*prometheus.GaugeVec{},
+		skipped: &skippedCollector{counts: map[skipKey]uint64{}},
 		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ipnd_chain_polls_total",
 			Help: "Watcher polls, by chain and kind (Monero: change_check = monerod asked whether anything changed; " +
@@ -72,7 +105,7 @@ func newWatcherMetrics(reg *prometheus.Registry) *watcherMetrics {
 			Help: "Push events from the chain's node (ZMQ topics, resync after a reconnect), by chain and event.",
 		}, []string{"chain", "event"}),
 	}
-	reg.MustRegister(m.polls, m.pushes)
+	reg.MustRegister(m.polls, m.pushes, m.skipped)
 	return m
 }
 
@@ -97,10 +130,10 @@ func (r *Registry) ChainTransferSkipped(c chains.Chain, reason string) {
 	if r == nil {
 		return
 	}
-	chainVec(r.watcher, r.watcher.skipped, c, func(l prometheus.Labels) *prometheus.CounterVec {
-		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameTransfersSkipped, Help: HelpTransfersSkipped, ConstLabels: l},
-			[]string{"reason"})
-	}).WithLabelValues(reason).Inc()
+	s := r.watcher.skipped
+	s.mu.Lock()
+	s.counts[skipKey{c, reason}]++
+	s.mu.Unlock()
 }
 
 // ChainPush sets whether the chain's push source (zmq for Monero) works.

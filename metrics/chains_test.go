@@ -34,32 +34,33 @@ func TestWatcherMetrics(t *testing.T) {
 // bitcoinLike exports the push gauge and the skipped counter the way a
 // Bitcoin-family watcher's own collector does (bitcoin.Watcher.Collector):
 // the chain as a constant label.
-type bitcoinLike struct{ push, skipped *prometheus.Desc }
+type bitcoinLike struct{ push *prometheus.Desc }
 
-func (b bitcoinLike) Describe(ch chan<- *prometheus.Desc) { ch <- b.push; ch <- b.skipped }
+func (b bitcoinLike) Describe(ch chan<- *prometheus.Desc) { ch <- b.push }
 func (b bitcoinLike) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(b.push, prometheus.GaugeValue, 1, "websocket")
-	ch <- prometheus.MustNewConstMetric(b.skipped, prometheus.CounterValue, 3, ReasonUndecodable)
+	ch <- prometheus.MustNewConstMetric(DescTransfersSkipped, prometheus.CounterValue, 3, "btc", ReasonUndecodable)
 }
 
 // One name and one set of labels per watcher metric across chains: a
-// Bitcoin watcher's collector registers next to Monero's series, and both
-// chains appear under ipnd_chain_push and ipnd_chain_transfers_skipped_total.
+// Bitcoin watcher's collector registers next to Monero's push series, its
+// undecodable counter joins the skipped transfers (DescTransfersSkipped) with those
+// the ledger's writes report for any chain, and every chain appears under
+// ipnd_chain_push and ipnd_chain_transfers_skipped_total.
 func TestWatcherMetricsOneNameAcrossChains(t *testing.T) {
 	r := New()
 	r.ChainPush(chains.XMR, "zmq", true)
 	r.ChainTransferSkipped(chains.XMR, "bad_txid")
 	btc := prometheus.Labels{"chain": "btc"}
-	if err := r.Register(bitcoinLike{
-		push:    prometheus.NewDesc(NamePush, HelpPush, []string{"source"}, btc),
-		skipped: prometheus.NewDesc(NameTransfersSkipped, HelpTransfersSkipped, []string{"reason"}, btc),
-	}); err != nil {
+	if err := r.Register(bitcoinLike{push: prometheus.NewDesc(NamePush, HelpPush, []string{"source"}, btc)}); err != nil {
 		t.Fatal(err)
 	}
+	r.ChainTransferSkipped(chains.BTC, "amount_out_of_range") // from a ledger write
 	wantLines(t, scrape(t, r),
 		`ipnd_chain_push{chain="btc",source="websocket"} 1`,
 		`ipnd_chain_push{chain="xmr",source="zmq"} 1`,
 		`ipnd_chain_transfers_skipped_total{chain="btc",reason="undecodable"} 3`,
+		`ipnd_chain_transfers_skipped_total{chain="btc",reason="amount_out_of_range"} 1`,
 		`ipnd_chain_transfers_skipped_total{chain="xmr",reason="bad_txid"} 1`,
 	)
 }

@@ -43,18 +43,20 @@ func (w *Watcher) undecodableTxs() uint64 { return w.stats.undecodable.Load() }
 // chain as a constant label, so that each Bitcoin-family chain's watcher
 // registers its own collector.
 type collector struct {
-	w                                *Watcher
-	push, undecodable, fetched, back *prometheus.Desc
+	w                   *Watcher
+	push, fetched, back *prometheus.Desc
 }
 
 // Collector exports the watcher's own metrics (push or polling, skipped
-// transactions, the mempool import).
+// transactions, the mempool import). The undecodable mempool transactions
+// are ipnd_chain_transfers_skipped_total{reason="undecodable"}, whose
+// description the metrics registry registers for every chain
+// (metrics.DescTransfersSkipped), so it is not described here.
 func (w *Watcher) Collector() prometheus.Collector {
 	chain := prometheus.Labels{"chain": string(w.fam.Chain)}
 	return collector{
-		w:           w,
-		push:        prometheus.NewDesc(metrics.NamePush, metrics.HelpPush, []string{"source"}, chain),
-		undecodable: prometheus.NewDesc(metrics.NameTransfersSkipped, metrics.HelpTransfersSkipped, []string{"reason"}, chain),
+		w:    w,
+		push: prometheus.NewDesc(metrics.NamePush, metrics.HelpPush, []string{"source"}, chain),
 		fetched: prometheus.NewDesc("ipnd_chain_mempool_fetched_total",
 			"Mempool transactions fetched from the node.", nil, chain),
 		back: prometheus.NewDesc("ipnd_chain_mempool_backlog",
@@ -63,7 +65,7 @@ func (w *Watcher) Collector() prometheus.Collector {
 }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.push, c.undecodable, c.fetched, c.back} {
+	for _, d := range []*prometheus.Desc{c.push, c.fetched, c.back} {
 		ch <- d
 	}
 }
@@ -78,7 +80,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		source = "none"
 	}
 	ch <- prometheus.MustNewConstMetric(c.push, prometheus.GaugeValue, push, source)
-	ch <- prometheus.MustNewConstMetric(c.undecodable, prometheus.CounterValue, float64(s.undecodable.Load()), metrics.ReasonUndecodable)
+	ch <- prometheus.MustNewConstMetric(metrics.DescTransfersSkipped, prometheus.CounterValue, float64(s.undecodable.Load()),
+		string(c.w.fam.Chain), metrics.ReasonUndecodable)
 	ch <- prometheus.MustNewConstMetric(c.fetched, prometheus.CounterValue, float64(s.fetched.Load()))
 	ch <- prometheus.MustNewConstMetric(c.back, prometheus.GaugeValue, float64(s.backlog.Load()))
 }
