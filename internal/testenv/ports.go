@@ -19,7 +19,7 @@ import (
 // next ephemeral port: until the node binds it, any outgoing connection on
 // the machine may take it as its local port, and another test process may
 // be handed the same one (a node that then fails to bind, or a test talking
-// to another test's node). FreePort instead takes ports from below the
+// to another test's node). ReservePort instead takes ports from below the
 // ephemeral range (never used as a local port) and reserves each one for
 // the life of this process with a lock on a file named after it, which
 // every test process honours; the lock goes with the process, however it
@@ -48,10 +48,10 @@ func portRange() (lo, hi int) {
 	return lo, hi
 }
 
-// FreePort reserves a loopback TCP port for this process (see above): no
+// ReservePort reserves a loopback TCP port for this process (see above): no
 // other test process gets it, it is outside the ephemeral range, and it
 // was free when reserved.
-func FreePort() (int, error) {
+func ReservePort() (int, error) {
 	portsMu.Lock()
 	defer portsMu.Unlock()
 	dir := filepath.Join(os.TempDir(), "ipnd-test-ports")

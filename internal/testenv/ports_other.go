@@ -4,9 +4,9 @@ package testenv
 
 import "net"
 
-// FreePort returns a loopback TCP port free right now (no reservation off
+// ReservePort returns a loopback TCP port free right now (no reservation off
 // unix).
-func FreePort() (int, error) {
+func ReservePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err

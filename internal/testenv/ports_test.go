@@ -15,10 +15,10 @@ import (
 // its stdin closes.
 func TestPortsChildProcess(t *testing.T) {
 	if os.Getenv("IPND_PORTS_CHILD") == "" {
-		t.Skip("helper process of TestFreePortReservesAcrossProcesses")
+		t.Skip("helper process of TestReservePortAcrossProcesses")
 	}
 	for i := 0; i < 200; i++ {
-		p, err := FreePort()
+		p, err := ReservePort()
 		if err != nil {
 			fmt.Println("error", err)
 			os.Exit(1)
@@ -34,7 +34,7 @@ func TestPortsChildProcess(t *testing.T) {
 // twice to the same one), and they lie below the kernel's ephemeral range,
 // so no outgoing connection takes them as its local port before the node
 // binds them.
-func TestFreePortReservesAcrossProcesses(t *testing.T) {
+func TestReservePortAcrossProcesses(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestPortsChildProcess$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "IPND_PORTS_CHILD=1")
 	stdin, err := cmd.StdinPipe()
@@ -64,7 +64,7 @@ func TestFreePortReservesAcrossProcesses(t *testing.T) {
 	_, hi := portRange()
 	mine := map[int]bool{}
 	for i := 0; i < 200; i++ {
-		p, err := FreePort()
+		p, err := ReservePort()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -62,18 +62,17 @@ func WaitFor(t testing.TB, within time.Duration, what string, cond func() bool) 
 	}
 }
 
-// FreePort is a TCP port on 127.0.0.1 that was free a moment ago, for a
-// child process that must be told its listen address in advance (another
-// process may take it in between: in the test's own process, listen on
-// :0 and pass the listener instead).
+// FreePort is a loopback TCP port reserved for this test process
+// (ReservePort), for a child process that must be told its listen address
+// in advance; in the test's own process, listen on :0 and pass the
+// listener instead.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := ReservePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // FreeAddr is "127.0.0.1:" and FreePort.

@@ -151,10 +151,10 @@ func (n *Node) For(tb TB) *Node {
 }
 
 // freePort reserves a loopback port for this test process
-// (testenv.FreePort: outside the ephemeral range, never handed to another
+// (testenv.ReservePort: outside the ephemeral range, never handed to another
 // test process) and returns 127.0.0.1:PORT.
 func freePort(tb TB) string {
-	p, err := testenv.FreePort()
+	p, err := testenv.ReservePort()
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -45,9 +45,9 @@ func Binaries() (monerod, walletRPC string, err error) {
 }
 
 // FreePort reserves a loopback TCP port for this test process
-// (testenv.FreePort: outside the ephemeral range, never handed to another
+// (testenv.ReservePort: outside the ephemeral range, never handed to another
 // test process).
-func FreePort() (int, error) { return testenv.FreePort() }
+func FreePort() (int, error) { return testenv.ReservePort() }
 
 type process struct {
 	cmd  *exec.Cmd
