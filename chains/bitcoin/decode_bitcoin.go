@@ -180,16 +180,22 @@ func (d *blockDecoder) tx(tx *wire.MsgTx) (txSpan, error) {
 	}
 	s.outEnd = c.off
 	if s.segwit {
+		witnessed := false
 		for i := range tx.TxIn {
 			items, err := c.varInt()
 			if err != nil || items > uint64(c.left()) {
 				return s, fmt.Errorf("input %d witness: %d items in %d bytes (%v)", i, items, c.left(), err)
 			}
+			witnessed = witnessed || items > 0
 			for j := uint64(0); j < items; j++ {
 				if _, err := c.varBytes(); err != nil {
 					return s, fmt.Errorf("input %d witness item %d: %w", i, j, err)
 				}
 			}
+		}
+		if !witnessed {
+			// Bitcoin Core and btcd refuse a superfluous witness record.
+			return s, errors.New("witness flag set but no input has a witness")
 		}
 	}
 	if tx.LockTime, err = c.uint32(); err != nil {
