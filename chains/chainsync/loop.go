@@ -2,12 +2,14 @@ package chainsync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/ipnd/ipnd/chains"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 // LoopConfig tunes a Loop.
@@ -81,12 +83,20 @@ func NewLoop(cfg LoopConfig, round func(context.Context) error) *Loop {
 // (doubling from PollInterval up to MaxBackoff), reports the trouble in
 // Status and logs it (the first failure and every tenth at warning level,
 // the others at debug level, so that a long outage keeps the log readable).
+// A ledger that refuses the chain's writes because another process took
+// the sync lock (ledger.ErrChainLockLost) ends it with that error: no
+// retry can succeed, and the sync role's process exits so that its
+// supervisor restarts it as a standby.
 func (l *Loop) Run(ctx context.Context) error {
 	failures := 0
 	for {
 		err := l.Poll(ctx)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if errors.Is(err, ledger.ErrChainLockLost) {
+			l.log.Error("another process took this chain's sync lock; stopping", "err", err)
+			return err
 		}
 		wait := l.cfg.Interval()
 		if err != nil {

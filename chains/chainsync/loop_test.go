@@ -3,6 +3,7 @@ package chainsync_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/chains/chainsync"
 	"github.com/ipnd/ipnd/internal/testenv"
+	"github.com/ipnd/ipnd/ledger"
 )
 
 var errBehind = errors.New("still syncing")
@@ -180,5 +182,26 @@ func TestLoopStalled(t *testing.T) {
 	<-done
 	if s := l.Stalled(); s != 0 {
 		t.Fatalf("Stalled between rounds: %s", s)
+	}
+}
+
+// A round refused because another process took the chain's sync lock ends
+// Run with that error at once: retrying cannot succeed.
+func TestLoopStopsWhenTheLockIsLost(t *testing.T) {
+	var rounds atomic.Int32
+	l := chainsync.NewLoop(chainsync.LoopConfig{Chain: chains.BTC, PollInterval: time.Millisecond}, func(context.Context) error {
+		if rounds.Add(1) < 3 {
+			return errors.New("node down") // retried
+		}
+		return fmt.Errorf("btc write refused: %w", ledger.ErrChainLockLost)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := l.Run(ctx)
+	if !errors.Is(err, ledger.ErrChainLockLost) {
+		t.Fatalf("Run returned %v, want ErrChainLockLost", err)
+	}
+	if n := rounds.Load(); n != 3 {
+		t.Fatalf("%d rounds, want 3 (two retried failures, then the lost lock)", n)
 	}
 }
