@@ -9,8 +9,8 @@ package db
 // its notification.
 //
 // Chain state:            Tip, RecentBlocks, SetStart, MempoolTxIDs
-// Chain writes:           ApplyChainUpdate (Bitcoin family), ReconcileWindow,
-//                         ReconcileWindowWith (Monero), SkipTo; each checks
+// Chain writes:           ApplyChainUpdate (Bitcoin family), ReconcileWindow
+//                         (Monero), SkipTo; each checks
 //                         the sync lock's fencing token (LockChain)
 // Sync role:              LockChain, Beat, Heartbeats
 // Addresses:              AllocateAddress, EnsureAddress, AddressByString,

@@ -203,31 +203,9 @@ func goneReasons(gone []chains.Gone) map[string]string {
 // (Height>0: confirmed at Height; 0: mempool; DoubleSpend: flagged); every
 // live deposit of the chain in the mempool or above fromHeight that is not in
 // seen is orphaned (dropped from the pool, or reorganised out of a block);
-// tip becomes the chain tip. It is ReconcileWindowWith without options.
+// tip becomes the chain tip. A watcher that could not read some of what it
+// saw passes those transactions' recorded deposits on in seen, unchanged.
 func (l *Ledger) ReconcileWindow(ctx context.Context, c chains.Chain, tip chains.Block, fromHeight int64, seen []chains.Payment) (chains.Change, error) {
-	return l.ReconcileWindowWith(ctx, c, tip, fromHeight, seen, WindowOptions{})
-}
-
-// WindowOptions are what a windowed reconcile may know besides what it saw.
-type WindowOptions struct {
-	// Gone says why transactions left, as the chain side knows it; a
-	// deposit not in seen that Gone does not name is ledger.ReasonDropped
-	// from the pool, ledger.ReasonReorg from a block.
-	Gone []chains.Gone
-	// Keep lists transactions the watcher saw but could not pass on (a
-	// transfer it skipped as malformed): their deposits are left as they
-	// are, not orphaned for being missing from seen.
-	Keep []string
-}
-
-// ReconcileWindowWith is ReconcileWindow with the reasons of gone
-// transactions and the transactions to keep (WindowOptions).
-func (l *Ledger) ReconcileWindowWith(ctx context.Context, c chains.Chain, tip chains.Block, fromHeight int64, seen []chains.Payment, opts WindowOptions) (chains.Change, error) {
-	reason := goneReasons(opts.Gone)
-	keep := make(map[string]bool, len(opts.Keep))
-	for _, id := range opts.Keep {
-		keep[id] = true
-	}
 	return l.chainTx(ctx, c, func(w *chainWrite, _ chains.Block, _ bool) (chains.Block, error) {
 		seenIDs := map[int64]bool{}
 		for _, p := range seen {
@@ -250,15 +228,12 @@ func (l *Ledger) ReconcileWindowWith(ctx context.Context, c chains.Chain, tip ch
 			return chains.Block{}, err
 		}
 		for _, d := range live {
-			if seenIDs[d.ID] || keep[d.TxID] {
+			if seenIDs[d.ID] {
 				continue
 			}
-			why, named := reason[d.TxID]
-			if !named {
-				why = ledger.ReasonDropped
-				if d.Status == ledger.StatusConfirmed || d.Height > 0 {
-					why = ledger.ReasonReorg
-				}
+			why := ledger.ReasonDropped
+			if d.Status == ledger.StatusConfirmed || d.Height > 0 {
+				why = ledger.ReasonReorg
 			}
 			if err := w.setStatus(d, ledger.StatusOrphaned, d.Height, d.BlockHash, why); err != nil {
 				return chains.Block{}, err

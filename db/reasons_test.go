@@ -147,13 +147,12 @@ func TestWindowedChangesCarryReasons(t *testing.T) {
 			t.Fatal(err)
 		}
 		expectChanges(t, log, "seen", "mined:1:none>confirmed:seen pool:1:none>unconfirmed:seen flag:1:none>unconfirmed:seen rbf:1:none>unconfirmed:seen")
-		if _, err := l.ReconcileWindowWith(ctx, chains.XMR, blk(52), 42, []chains.Payment{x("flag", 0, true)},
-			db.WindowOptions{Gone: []chains.Gone{{TxID: "rbf", Reason: chains.ReasonReplaced}}}); err != nil {
+		if _, err := l.ReconcileWindow(ctx, chains.XMR, blk(52), 42, []chains.Payment{x("flag", 0, true)}); err != nil {
 			t.Fatal(err)
 		}
 		got := strings.Fields(strings.Join(log.take(), " "))
 		want := []string{"mined:1:confirmed>none:reorg", "pool:1:unconfirmed>none:dropped_from_mempool",
-			"flag:1:unconfirmed>none:double_spend", "rbf:1:unconfirmed>none:replaced"}
+			"flag:1:unconfirmed>none:double_spend", "rbf:1:unconfirmed>none:dropped_from_mempool"}
 		if fmt.Sprint(sortedCopy(got)) != fmt.Sprint(sortedCopy(want)) {
 			t.Fatalf("changes %v, want %v", got, want)
 		}

@@ -272,28 +272,6 @@ func TestUpperCaseBech32FindsTheSameRow(t *testing.T) {
 	})
 }
 
-// TestWindowKeepsTransactionsTheWatcherSkipped: a transfer the watcher
-// could not pass on (WindowOptions.Keep) keeps its deposit as it was,
-// where a transfer simply missing from the window is orphaned.
-func TestWindowKeepsTransactionsTheWatcherSkipped(t *testing.T) {
-	contract(t, func(t *testing.T, l *db.Ledger) {
-		if _, err := l.EnsureAddress(ctx, chains.Address{Chain: chains.XMR, Address: "8k", AccountIndex: u32(0), SubaddressIndex: u32(1)}); err != nil {
-			t.Fatal(err)
-		}
-		seen := []chains.Payment{{TxID: "kept", Address: "8k", Amount: 5, Height: 50}, {TxID: "gone", Address: "8k", Amount: 7, Height: 50}}
-		if _, err := l.ReconcileWindow(ctx, chains.XMR, blk(50), 40, seen); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := l.ReconcileWindowWith(ctx, chains.XMR, blk(51), 40, nil, db.WindowOptions{Keep: []string{"kept"}}); err != nil {
-			t.Fatal(err)
-		}
-		wantBalance(t, l, chains.XMR, "8k", 0, 5, 0)
-		if tip, _, _ := l.Tip(ctx, chains.XMR); tip != blk(51) {
-			t.Fatalf("tip %+v", tip)
-		}
-	})
-}
-
 // TestLegacyTotalsBeyondTheLedgerDoNotStallTheChain: a ledger written
 // before unstorable payments were skipped may hold deposits whose total
 // is beyond what it stores. A chain write touching that address is

@@ -41,12 +41,10 @@
 //     their Gone's reason. A deposit that falls below max_confirms because
 //     the tip went down, or that is mined at another height in the new
 //     branch, is ReasonReorg.
-//   - ReconcileWindowWith(ctx, chain, tip, fromHeight, seen, opts) takes
-//     the same Gone values (opts.Gone); a deposit that it finds missing
-//     from seen and that Gone does not name is ReasonDropped when it was in
-//     the pool and ReasonReorg when it was in a block, and a seen payment
-//     flagged DoubleSpend is ReasonDoubleSpend. ReconcileWindow is
-//     ReconcileWindowWith without options.
+//   - ReconcileWindow(ctx, chain, tip, fromHeight, seen): a deposit that
+//     it finds missing from seen is ReasonDropped when it was in the pool
+//     and ReasonReorg when it was in a block, and a seen payment flagged
+//     DoubleSpend is ReasonDoubleSpend.
 //
 // An empty or unknown Reason is the write's default (dropped for a gone
 // transaction, reorg for a disconnected block). Within one write the latest
