@@ -421,6 +421,10 @@ func testTwoWorkers(t *testing.T, wrap func(*db.Ledger) Ledger) {
 		o1.Owner, o2.Owner = "one", "two"
 		o1.PerHost, o2.PerHost = 8, 8
 		o1.Workers, o2.Workers = 8, 8
+		// A request that outlives the sender's timeout on a loaded machine
+		// is resent, as it should be; this test is about two workers never
+		// sending the same notification, so give requests time.
+		o1.Timeout, o2.Timeout = 30*time.Second, 30*time.Second
 		startWorker(t, wrap(e.l), o1)
 		startWorker(t, wrap(e.another(t)), o2)
 		// More notifications while both run.
