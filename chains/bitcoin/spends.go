@@ -45,7 +45,10 @@ func newSpendWatch() *spendWatch {
 }
 
 // add records the coins tx (id) spends; height is its block's, 0 while it
-// is unconfirmed. A transaction already watched only gets its height.
+// is unconfirmed. A transaction already watched only gets its height. A
+// coinbase's null input is no coin (every coinbase has it): a coinbase
+// paying us is watched with no coins, so no later coinbase conflicts
+// with it.
 func (s *spendWatch) add(id chainhash.Hash, tx *wire.MsgTx, height int64) {
 	if w, ok := s.txs[id]; ok {
 		w.height = height
@@ -53,6 +56,9 @@ func (s *spendWatch) add(id chainhash.Hash, tx *wire.MsgTx, height int64) {
 	}
 	ops := make([]wire.OutPoint, 0, len(tx.TxIn))
 	for _, in := range tx.TxIn {
+		if in.PreviousOutPoint.Index == wire.MaxPrevOutIndex && in.PreviousOutPoint.Hash == (chainhash.Hash{}) {
+			continue
+		}
 		ops = append(ops, in.PreviousOutPoint)
 		s.owner[in.PreviousOutPoint] = id
 		w, b := filterBit(in.PreviousOutPoint)

@@ -201,3 +201,21 @@ func TestSourceDoubleSpentAcrossReorg(t *testing.T) {
 		t.Fatal("coins of a payment 3 blocks deep still watched")
 	}
 }
+
+// A coinbase paying us spends no coin: the next blocks' coinbases (whose
+// null input is the same) are no double spend of it.
+func TestSpendWatchCoinbase(t *testing.T) {
+	coinbase := func(tag byte) *wire.MsgTx {
+		tx := wire.NewMsgTx(1)
+		tx.AddTxIn(wire.NewTxIn(wire.NewOutPoint(&chainhash.Hash{}, wire.MaxPrevOutIndex), []byte{tag}, nil))
+		tx.AddTxOut(wire.NewTxOut(50, []byte{0x51}))
+		return tx
+	}
+	s := newSpendWatch()
+	ours := coinbase(1)
+	s.add(ours.TxHash(), ours, 10)
+	next := coinbase(2)
+	if got := s.check(next, func() chainhash.Hash { return next.TxHash() }, true, nil); len(got) != 0 {
+		t.Fatalf("a later coinbase conflicts with ours: %v", got)
+	}
+}
