@@ -31,7 +31,8 @@ func HasCredentials(raw string) bool {
 // Redact is raw with its user information replaced by "xxxxx" (user name
 // and password alike: the CLI's -api URL carries the API key as its user
 // name), for logs and error messages. A string that does not parse as a
-// URL is returned as "?" when it contains an '@' (it may hold a secret).
+// URL, or parses without a host (no scheme: "KEY@host"), is returned as "?"
+// when it contains an '@' (it may hold a secret).
 func Redact(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -41,6 +42,9 @@ func Redact(raw string) string {
 		return raw
 	}
 	if u.User == nil {
+		if u.Host == "" && strings.Contains(raw, "@") {
+			return "?" // no scheme ("KEY@host"): a path that may hold a secret
+		}
 		return raw
 	}
 	u.User = url.User("xxxxx")

@@ -44,4 +44,10 @@ func TestCredentialsAndRedact(t *testing.T) {
 	if got := Redact("http://key@%zz"); got != "?" {
 		t.Errorf("Redact of an unparsable URL with @: %q", got)
 	}
+	if got := Redact("KEY@127.0.0.1:8080"); got != "?" {
+		t.Errorf("Redact of a URL without scheme with @: %q", got)
+	}
+	if got := Redact("127.0.0.1:8080/x"); got != "127.0.0.1:8080/x" {
+		t.Errorf("Redact of a URL without scheme nor @: %q", got)
+	}
 }
