@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/db"
@@ -48,6 +49,7 @@ func TestReadyzCached(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	var unready atomic.Int64
+	start := time.Now()
 	for range 200 {
 		wg.Add(1)
 		go func() {
@@ -58,8 +60,12 @@ func TestReadyzCached(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if n := l.reads.Load(); n > 2 || unready.Load() != 200 {
-		t.Fatalf("200 concurrent /readyz: %d heartbeat reads (want at most 2), %d answered 503 (want 200)", n, unready.Load())
+	// One read per cache period the storm lasted (and one that may start
+	// as a period ends): 2 on a machine that serves it within a second.
+	allowed := int64(time.Since(start)/ReadyCacheFor) + 2
+	if n := l.reads.Load(); n > allowed || unready.Load() != 200 {
+		t.Fatalf("200 concurrent /readyz in %s: %d heartbeat reads (want at most %d), %d answered 503 (want 200)",
+			time.Since(start).Round(time.Millisecond), n, allowed, unready.Load())
 	}
 	if err := l.Beat(context.Background(), "sync-1", chains.Status{Chain: chains.BTC, State: chains.Synced, Height: 1, NodeHeight: 1}); err != nil {
 		t.Fatal(err)
