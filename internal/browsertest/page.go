@@ -136,8 +136,13 @@ func (p *Page) waitFor(what, pred string, arg any) {
 		if left <= 0 {
 			break
 		}
-		expr := fmt.Sprintf(waitJS, pred, argJSON, left.Milliseconds())
-		ctx, cancel := context.WithTimeout(p.ctx, left+2*time.Second)
+		// The check waits in the page in slices: a page whose scripts are
+		// off (or that navigated away while the check was sent) never
+		// runs the check's timers, so a check that cannot answer is given
+		// up after its slice and sent again.
+		slice := min(left, waitSlice)
+		expr := fmt.Sprintf(waitJS, pred, argJSON, slice.Milliseconds())
+		ctx, cancel := context.WithTimeout(p.ctx, slice+500*time.Millisecond)
 		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr, chromedp.EvalAwaitPromise))
 		cancel()
 		if err == nil {
@@ -145,7 +150,7 @@ func (p *Page) waitFor(what, pred string, arg any) {
 				return
 			}
 			lastErr = nil
-			break
+			continue
 		}
 		if p.ctx.Err() != nil {
 			lastErr = err
@@ -164,6 +169,9 @@ func (p *Page) waitFor(what, pred string, arg any) {
 	}
 	p.t.Fatalf("browsertest: %s: not within %v; the page at %s shows: %q", what, p.timeout(), p.Location(), p.bodyText())
 }
+
+// waitSlice is how long one check waits in the page (waitFor).
+const waitSlice = 2 * time.Second
 
 // waitJS wraps a predicate (a JS function of one argument) into a promise
 // that resolves true when it holds, false at the deadline (milliseconds).
