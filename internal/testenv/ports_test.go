@@ -14,7 +14,7 @@ import (
 // A child test process reserves ports and prints them, holding them until
 // its stdin closes.
 func TestPortsChildProcess(t *testing.T) {
-	if os.Getenv("IPND_PORTS_CHILD") == "" {
+	if os.Getenv("TESTENV_PORTS_CHILD") == "" {
 		t.Skip("helper process of TestReservePortAcrossProcesses")
 	}
 	for i := 0; i < 200; i++ {
@@ -36,7 +36,7 @@ func TestPortsChildProcess(t *testing.T) {
 // binds them.
 func TestReservePortAcrossProcesses(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestPortsChildProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "IPND_PORTS_CHILD=1")
+	cmd.Env = append(os.Environ(), "TESTENV_PORTS_CHILD=1")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
