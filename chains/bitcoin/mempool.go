@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
@@ -96,6 +97,8 @@ type mempoolFollower struct {
 	retries   map[chainhash.Hash]int  // fetches answered with an error
 	imp       importProgress
 	keptNote  string // the last "kept while untrusted" line logged
+
+	resyncs atomic.Int64 // rounds that completed a resync a push source asked for
 }
 
 func newMempoolFollower(cfg mempoolConfig, node Node, fam *Family, l mempoolLedger, follow *chainsync.BlockFollower,
@@ -132,6 +135,11 @@ func (m *mempoolFollower) sync(ctx context.Context, tip chains.Block, push bool)
 		m.started = true
 	}
 	txids, raws, removed, resync := m.in.drain()
+	defer func() {
+		if err != nil && resync {
+			m.resync() // still owed: the next round resyncs (and counts it)
+		}
+	}()
 	for _, id := range removed {
 		delete(m.known, id) // fetched again should it come back
 	}
@@ -183,7 +191,13 @@ func (m *mempoolFollower) sync(ctx context.Context, tip chains.Block, push bool)
 			return err
 		}
 	}
-	return m.record(ctx, &u)
+	if err := m.record(ctx, &u); err != nil {
+		return err
+	}
+	if resync {
+		m.resyncs.Add(1)
+	}
+	return nil
 }
 
 // record writes u's payments and dropped transactions, if any.

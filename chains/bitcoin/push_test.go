@@ -73,7 +73,7 @@ func TestWatcherPushWebsocket(t *testing.T) {
 	addr := e.allocate()
 	// The resync after the connect has run once push is up; from now on
 	// only push brings transactions and blocks.
-	waitFor(t, "the resync round", func() bool { return node.lists.Load() >= 1 })
+	waitFor(t, "the resync round", func() bool { return e.w.pool.resyncs.Load() >= 1 })
 	lists, rounds := node.lists.Load(), node.rounds.Load()
 
 	tx := a.Pay(btcdtest.Output{Address: addr, Amount: 31_000})

@@ -113,7 +113,7 @@ func TestWatcherPushZMQRawTx(t *testing.T) {
 		return st.Feed == "zmq" && st.State == chains.Synced
 	})
 	addr := e.allocate()
-	waitFor(t, "the resync round", func() bool { return node.lists.Load() >= 1 })
+	waitFor(t, "the resync round", func() bool { return e.w.pool.resyncs.Load() >= 1 })
 	lists := node.lists.Load()
 
 	tx := e.node.Pay(btcdtest.Output{Address: addr, Amount: 61_000})
@@ -150,7 +150,7 @@ func TestWatcherPushZMQSequence(t *testing.T) {
 	pub.waitSubscribed(zmqsub.TopicSequence)
 	waitFor(t, "push working", func() bool { return e.w.Status().Feed == "zmq" })
 	addr := e.allocate()
-	waitFor(t, "the resync round", func() bool { return node.lists.Load() >= 1 })
+	waitFor(t, "the resync round", func() bool { return e.w.pool.resyncs.Load() >= 1 })
 	lists := node.lists.Load()
 
 	tx := e.node.Pay(btcdtest.Output{Address: addr, Amount: 71_000})
