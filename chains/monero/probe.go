@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/ipnd/ipnd/chains"
 	"github.com/ipnd/ipnd/chains/zmqsub"
 	"github.com/ipnd/ipnd/config"
+	"github.com/ipnd/ipnd/internal/weburl"
 )
 
 // ConnectChecks are the [monero] checks of `ipnd check-config -connect`:
@@ -30,7 +30,7 @@ func ConnectChecks(c config.Monero) []chains.Check {
 	}
 	opened := false
 	checks := []chains.Check{
-		{Name: "monero wallet-rpc " + hostOf(c.WalletRPCURL), Run: func(ctx context.Context) (string, error) {
+		{Name: "monero wallet-rpc " + weburl.Host(c.WalletRPCURL), Run: func(ctx context.Context) (string, error) {
 			v, err := wallet.GetVersion(ctx)
 			if err != nil {
 				return "", walletFailure(err)
@@ -61,7 +61,7 @@ func ConnectChecks(c config.Monero) []chains.Check {
 				return "the wallet CAN SPEND (accepted: monero.require_view_only = false)", nil
 			}
 		}},
-		{Name: "monero daemon " + hostOf(c.DaemonRPCURL), Run: func(ctx context.Context) (string, error) {
+		{Name: "monero daemon " + weburl.Host(c.DaemonRPCURL), Run: func(ctx context.Context) (string, error) {
 			info, err := daemon.GetInfo(ctx)
 			if err != nil {
 				return "", daemonFailure(err)
@@ -111,14 +111,6 @@ func probeZMQ(ctx context.Context, endpoint string) (string, error) {
 		why = h.Endpoints[0].LastError
 	}
 	return "", chains.Fail(fmt.Errorf("no ZMQ publisher at %s: %s", endpoint, why), fix, endpoint)
-}
-
-// hostOf is a base URL's host:port (the URL itself may carry no
-// credentials: config refuses them).
-func hostOf(base string) string {
-	s := strings.TrimPrefix(strings.TrimPrefix(base, "http://"), "https://")
-	host, _, _ := strings.Cut(s, "/")
-	return host
 }
 
 // walletFailure gives a wallet-rpc error its fix.
