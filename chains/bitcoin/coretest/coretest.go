@@ -54,6 +54,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -210,12 +211,11 @@ func Start(tb TB, o Options) *Node {
 
 func freePort(tb TB) string {
 	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := testenv.ReservePort()
 	if err != nil {
 		tb.Fatalf("free loopback port: %v", err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
 }
 
 func port(hostport string) string {
