@@ -98,28 +98,22 @@ type blockDecoder struct {
 // slabLen is how many inputs or outputs one shared array holds.
 const slabLen = 1024
 
-func (d *blockDecoder) takeIns(n int) []*wire.TxIn {
-	if n > len(d.ins) {
-		d.ins, d.inPtrs = make([]wire.TxIn, max(n, slabLen)), make([]*wire.TxIn, max(n, slabLen))
-	}
-	ptrs := d.inPtrs[:n:n]
-	for i := range ptrs {
-		ptrs[i] = &d.ins[i]
-	}
-	d.ins, d.inPtrs = d.ins[n:], d.inPtrs[n:]
-	return ptrs
-}
+func (d *blockDecoder) takeIns(n int) []*wire.TxIn { return take(&d.ins, &d.inPtrs, n) }
 
-func (d *blockDecoder) takeOuts(n int) []*wire.TxOut {
-	if n > len(d.outs) {
-		d.outs, d.outPtrs = make([]wire.TxOut, max(n, slabLen)), make([]*wire.TxOut, max(n, slabLen))
+func (d *blockDecoder) takeOuts(n int) []*wire.TxOut { return take(&d.outs, &d.outPtrs, n) }
+
+// take hands out n pointers to fresh elements of a shared array, starting
+// a new one (of slabLen, or n when larger) when it runs out.
+func take[T any](slab *[]T, ptrs *[]*T, n int) []*T {
+	if n > len(*slab) {
+		*slab, *ptrs = make([]T, max(n, slabLen)), make([]*T, max(n, slabLen))
 	}
-	ptrs := d.outPtrs[:n:n]
-	for i := range ptrs {
-		ptrs[i] = &d.outs[i]
+	out := (*ptrs)[:n:n]
+	for i := range out {
+		out[i] = &(*slab)[i]
 	}
-	d.outs, d.outPtrs = d.outs[n:], d.outPtrs[n:]
-	return ptrs
+	*slab, *ptrs = (*slab)[n:], (*ptrs)[n:]
+	return out
 }
 
 // tx reads one transaction into tx.
